@@ -1,0 +1,46 @@
+"""effcomplexity: how complex is a fitted model, really?
+
+Effective parameters of linear smoothers (train and test), classical and
+black-box degrees of freedom, neural-network complexity measures, and the
+double-descent experiments that motivate them.
+
+The submodules ``nn`` (torch), ``models``, ``datasets``, ``sweeps``,
+``analysis`` and ``plotting`` are imported on first use, so
+``import effcomplexity`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .measures.effective import (
+    degrees_of_freedom,
+    effective_parameters,
+    staged_effective_parameters,
+)
+from .smoothers import Smoother, register_smoother, smooth, smoother_matrix
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Smoother",
+    "__version__",
+    "degrees_of_freedom",
+    "effective_parameters",
+    "register_smoother",
+    "smooth",
+    "smoother_matrix",
+    "staged_effective_parameters",
+]
+
+_LAZY_SUBMODULES = ("analysis", "datasets", "models", "nn", "plotting", "sweeps")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'effcomplexity' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

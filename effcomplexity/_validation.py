@@ -1,0 +1,110 @@
+"""Input validation shared by every smoother and measure.
+
+Validation happens once, at the public entry points, so the numerical code
+underneath can assume finite, 2-D, C-contiguous float arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_array, check_is_fitted
+
+__all__ = ["check_fitted", "check_inputs", "check_labels", "check_n_train"]
+
+
+def check_fitted(estimator) -> None:
+    """Raise ``NotFittedError`` unless a scikit-learn estimator is fitted.
+
+    Objects that are not scikit-learn estimators (statsmodels results, torch
+    modules) are left to their family's own checks.
+    """
+    if hasattr(estimator, "fit") and hasattr(estimator, "get_params"):
+        check_is_fitted(estimator)
+
+
+def check_inputs(
+    X,
+    *,
+    name: str = "X",
+    estimator=None,
+    n_features: int | None = None,
+    dtype=np.float64,
+    allow_sparse: bool = False,
+) -> np.ndarray:
+    """Validate a design matrix: 2-D, finite, numeric, of the fitted width.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    name : str
+        Name used in error messages (``"X_train"`` or ``"X"``).
+    estimator : fitted estimator, optional
+        When given and it has ``n_features_in_``, the width of ``X`` must match.
+    n_features : int, optional
+        Expected width when the estimator does not record one.
+    dtype : numpy dtype
+        Output dtype.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features), C-contiguous.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D, contains NaN or infinity, is empty, or has the
+        wrong number of columns.
+    """
+    X = check_array(
+        X,
+        accept_sparse=("csr", "csc") if allow_sparse else False,
+        dtype=dtype,
+        order="C",
+        ensure_2d=True,
+        ensure_all_finite=True,
+        input_name=name,
+    )
+    if n_features is None and estimator is not None:
+        n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is not None and X.shape[1] != n_features:
+        owner = type(estimator).__name__ if estimator is not None else "the model"
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but {owner} was fitted with "
+            f"{n_features} features. Pass the inputs the model was trained on "
+            f"(X_train) or evaluated on (X), with the same columns."
+        )
+    return X
+
+
+def check_n_train(X_train: np.ndarray, n_fitted: int, estimator, source: str) -> None:
+    """Raise ``ValueError`` if ``X_train`` has a different number of rows than
+    the training set the estimator was fitted on (as recorded in ``source``)."""
+    if X_train.shape[0] != n_fitted:
+        raise ValueError(
+            f"X_train has {X_train.shape[0]} rows, but {type(estimator).__name__} was "
+            f"fitted on {n_fitted} training rows (from {source}). Pass the exact "
+            f"training inputs, in the order used to fit the model."
+        )
+
+
+def check_labels(Y, n_train: int, *, name: str = "Y") -> tuple[np.ndarray, bool]:
+    """Validate a label matrix with one row per training point.
+
+    Returns the labels as a finite 2-D float64 array and whether the input was
+    1-D (so the caller can return a 1-D result).
+    """
+    Y = np.asarray(Y)
+    was_1d = Y.ndim == 1
+    Y = check_array(
+        Y.reshape(-1, 1) if was_1d else Y,
+        dtype=np.float64,
+        ensure_2d=True,
+        ensure_all_finite=True,
+        input_name=name,
+    )
+    if Y.shape[0] != n_train:
+        raise ValueError(
+            f"{name} has {Y.shape[0]} rows, but the smoother has {n_train} training "
+            f"points: {name} must hold one row of labels per training input."
+        )
+    return Y, was_1d

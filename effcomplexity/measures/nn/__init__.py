@@ -1,0 +1,1 @@
+"""Neural-network complexity measures (torch); public names in effcomplexity.nn."""

@@ -1,0 +1,1 @@
+"""Model families scikit-learn lacks."""

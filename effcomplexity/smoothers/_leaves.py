@@ -1,0 +1,48 @@
+"""Leaf membership of fitted scikit-learn trees, shared by tree and boosting smoothers.
+
+A tree's smoother is ``A D A^T`` with ``A`` the (n, L) leaf-indicator matrix;
+everything the families need starts from the compact leaf index of each row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["as_tree_input", "compact_leaves", "leaf_indicator"]
+
+
+def as_tree_input(X: np.ndarray) -> np.ndarray:
+    """Convert validated inputs once to the float32, C-contiguous array trees read.
+
+    Calling the low-level ``tree_.apply`` on this array avoids the per-call
+    validation and copy of the estimator-level ``apply``.
+    """
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def compact_leaves(tree, X32: np.ndarray) -> tuple[np.ndarray, int]:
+    """Leaf of every row, numbered ``0 .. n_leaves - 1``.
+
+    Parameters
+    ----------
+    tree : sklearn.tree._tree.Tree
+        The low-level ``estimator.tree_`` of a fitted tree.
+    X32 : ndarray of float32, C-contiguous
+        Inputs from :func:`as_tree_input`.
+
+    Returns
+    -------
+    leaves : ndarray of int64, shape (n_rows,)
+    n_leaves : int
+    """
+    is_leaf = tree.children_left == -1
+    node_to_leaf = np.cumsum(is_leaf) - 1
+    return node_to_leaf[tree.apply(X32)].astype(np.int64), int(is_leaf.sum())
+
+
+def leaf_indicator(leaves: np.ndarray, n_leaves: int, weights=None) -> sp.csr_matrix:
+    """Sparse (n_rows, n_leaves) indicator ``A[i, leaf(i)] = weight_i`` (default 1)."""
+    n = leaves.shape[0]
+    data = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    return sp.csr_matrix((data, (np.arange(n), leaves)), shape=(n, n_leaves))

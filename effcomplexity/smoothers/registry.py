@@ -1,0 +1,322 @@
+"""The smoother registry: which weights on the training labels make a prediction.
+
+A fitted regressor is a *linear smoother* when its prediction at ``x`` is a
+weighted sum of the training labels, :math:`f(x) = s(x)^\\top y`, with weights
+:math:`s(x)` that do not depend on ``y`` once the model's structure is fixed.
+Each supported family registers a :class:`Smoother` subclass that answers, for
+one fitted estimator and its training inputs, what :math:`s(x)` is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .._validation import check_fitted, check_inputs, check_labels
+
+__all__ = [
+    "Smoother",
+    "get_smoother",
+    "register_smoother",
+    "registered_types",
+    "smooth",
+    "smoother_matrix",
+]
+
+# Keys are classes or fully qualified class names ("package.module.Class"); a
+# name lets a family register without importing an optional dependency.
+_REGISTRY: dict[type | str, type[Smoother]] = {}
+
+
+class Smoother:
+    """Smoother weights of one fitted estimator, bound to its training inputs.
+
+    Subclasses implement :meth:`matrix`; they should also implement
+    :meth:`smooth` (``S(X) @ Y`` without forming ``S``) and, where a cheaper
+    route exists, :meth:`row_norms_sq` and :meth:`trace`. Set
+    ``exact_norms_are_cheap = True`` when :meth:`row_norms_sq` never forms a
+    dense ``(m, n)`` matrix, so ``method="auto"`` always takes the exact path.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        Used as it is; never refit.
+    X_train : array-like of shape (n_train, n_features)
+        The inputs the estimator was fitted on, in the same order.
+
+    Attributes
+    ----------
+    n_train : int
+        Number of training points (columns of ``S``).
+    """
+
+    #: ``row_norms_sq`` avoids dense (m, n) matrices (``method="auto"`` uses it).
+    exact_norms_are_cheap: bool = False
+    #: The family computes per-stage values (boosting rounds, cumulative trees).
+    supports_staged: bool = False
+
+    def __init__(self, estimator, X_train):
+        check_fitted(estimator)
+        self.estimator = estimator
+        self.X_train = self._check_X(X_train, name="X_train")
+        self.n_train = self.X_train.shape[0]
+        self._validate()
+
+    # -- hooks for subclasses -------------------------------------------------
+    def _check_X(self, X, *, name: str = "X") -> np.ndarray:
+        """Validate inputs for this estimator (override for non-sklearn models)."""
+        return check_inputs(X, name=name, estimator=self.estimator)
+
+    def _validate(self) -> None:
+        """Family-specific checks once ``X_train`` is known (rows, options)."""
+
+    def _resolve_X(self, X) -> np.ndarray | None:
+        """``None`` stands for the training inputs; anything else is validated."""
+        return None if X is None else self._check_X(X)
+
+    # -- the primitives ---------------------------------------------------------
+    def matrix(self, X=None) -> np.ndarray:
+        """Dense smoother matrix: rows are ``s(x)`` for the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (m, n_features), optional
+            Evaluation inputs; ``None`` means the training inputs.
+
+        Returns
+        -------
+        ndarray of shape (m, n_train)
+        """
+        raise NotImplementedError
+
+    def smooth(self, Y, X=None) -> np.ndarray:
+        """``S(X) @ Y`` for a label matrix ``Y`` of shape (n_train, k).
+
+        The base implementation forms ``S``; families override it with a
+        matrix-free route (leaf means, replayed boosting, one linear solve).
+        """
+        return self.matrix(X) @ Y
+
+    def row_norms_sq(self, X=None) -> np.ndarray:
+        """Squared Euclidean norms ``||s(x)||^2`` of the rows of ``S(X)``."""
+        S = self.matrix(X)
+        return np.einsum("ij,ij->i", S, S)
+
+    def trace(self) -> float:
+        """``tr(S)`` on the training inputs."""
+        return float(np.trace(self.matrix()))
+
+    # -- staged families (boosting rounds, cumulative trees) -------------------
+    def n_stages(self) -> int:
+        """Number of stages reported by the staged methods."""
+        raise TypeError(f"{type(self.estimator).__name__} has no stages.")
+
+    def staged_row_norms_sq(self, X=None) -> np.ndarray:
+        """``||s_t(x)||^2`` after every stage ``t``: array of shape (n_stages, m)."""
+        raise TypeError(
+            f"{type(self.estimator).__name__} has no stages: staged measures apply to "
+            f"boosting and tree ensembles."
+        )
+
+    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
+        """Yield ``S_t(X) @ Y`` after every stage ``t``."""
+        raise TypeError(
+            f"{type(self.estimator).__name__} has no stages: staged measures apply to "
+            f"boosting and tree ensembles."
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({type(self.estimator).__name__}, n_train={self.n_train})"
+
+
+def _qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _function_smoother(matrix_function: Callable) -> type[Smoother]:
+    """Wrap a plain ``matrix_function(estimator, X_train, X)`` as a Smoother class."""
+
+    class FunctionSmoother(Smoother):
+        def matrix(self, X=None):
+            X = self._resolve_X(X)
+            Xe = self.X_train if X is None else X
+            S = np.asarray(matrix_function(self.estimator, self.X_train, Xe), dtype=float)
+            if S.shape != (Xe.shape[0], self.n_train):
+                raise ValueError(
+                    f"{matrix_function.__name__} returned shape {S.shape}; expected "
+                    f"{(Xe.shape[0], self.n_train)} (one row per input, one column "
+                    f"per training point)."
+                )
+            return S
+
+    FunctionSmoother.__name__ = f"FunctionSmoother[{matrix_function.__name__}]"
+    FunctionSmoother.__qualname__ = FunctionSmoother.__name__
+    return FunctionSmoother
+
+
+def register_smoother(estimator_type: type | str):
+    """Register the smoother of an estimator family (a decorator).
+
+    Decorate either a :class:`Smoother` subclass, or a plain function
+    ``matrix(estimator, X_train, X) -> ndarray (m, n_train)``; a function only
+    gives the dense matrix, so ``smooth`` and norms then form it.
+
+    Parameters
+    ----------
+    estimator_type : type or str
+        The estimator class (subclasses are covered too), or its fully
+        qualified name ``"package.module.Class"`` to avoid importing it.
+
+    Returns
+    -------
+    decorator
+        Returns the decorated object unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import effcomplexity as ec
+    >>> class MeanRegressor:
+    ...     def fit(self, X, y):
+    ...         self.mean_ = np.mean(y)
+    ...         return self
+    ...     def predict(self, X):
+    ...         return np.full(len(X), self.mean_)
+    >>> @ec.register_smoother(MeanRegressor)
+    ... def mean_smoother(estimator, X_train, X):
+    ...     return np.full((len(X), len(X_train)), 1.0 / len(X_train))
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> est = MeanRegressor().fit(X, [1.0, 2.0, 3.0, 6.0])
+    >>> float(ec.effective_parameters(est, X))
+    1.0
+    """
+    if not isinstance(estimator_type, (type, str)):
+        raise TypeError(
+            "register_smoother takes an estimator class or its qualified name, "
+            f"not {estimator_type!r}."
+        )
+
+    def decorator(obj):
+        if isinstance(obj, type) and issubclass(obj, Smoother):
+            factory = obj
+        elif callable(obj):
+            factory = _function_smoother(obj)
+        else:
+            raise TypeError(
+                "register_smoother decorates a Smoother subclass or a function "
+                "matrix(estimator, X_train, X)."
+            )
+        _REGISTRY[estimator_type] = factory
+        return obj
+
+    return decorator
+
+
+def registered_types() -> dict[str, type[Smoother]]:
+    """Registered estimator families, by qualified class name."""
+    return {
+        (key if isinstance(key, str) else _qualified_name(key)): factory
+        for key, factory in _REGISTRY.items()
+    }
+
+
+def _lookup(estimator) -> type[Smoother] | None:
+    for cls in type(estimator).__mro__:
+        factory = _REGISTRY.get(cls) or _REGISTRY.get(_qualified_name(cls))
+        if factory is not None:
+            return factory
+    return None
+
+
+def get_smoother(estimator, X_train) -> Smoother:
+    """Bind a fitted estimator and its training inputs to its family's smoother.
+
+    Reuse the returned object to compute several quantities of one model: it
+    caches factorizations (SVDs, leaf memberships) between calls.
+
+    Raises
+    ------
+    TypeError
+        If no smoother is registered for the estimator's type.
+    """
+    if isinstance(estimator, Smoother):
+        return estimator
+    factory = _lookup(estimator)
+    if factory is None:
+        supported = ", ".join(sorted(name.rsplit(".", 1)[-1] for name in registered_types()))
+        raise TypeError(
+            f"No smoother is registered for {type(estimator).__name__}. Supported types: "
+            f"{supported}. To add a family, decorate a Smoother subclass (or a function "
+            f"matrix(estimator, X_train, X)) with "
+            f"effcomplexity.register_smoother({type(estimator).__name__}); for models that "
+            f"are not linear smoothers use effcomplexity.generalized_degrees_of_freedom."
+        )
+    return factory(estimator, X_train)
+
+
+def smoother_matrix(estimator, X_train, X=None) -> np.ndarray:
+    """Dense smoother matrix ``S(X)`` of a fitted estimator.
+
+    Row ``j`` holds the weights :math:`s(x_j)` that the model puts on the
+    training labels, so that ``smoother_matrix(est, X_train, X) @ y_train``
+    equals ``est.predict(X)``.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        A registered family (see :func:`register_smoother`), used as it is.
+    X_train : array-like of shape (n_train, n_features)
+        The inputs the estimator was fitted on, in the same order.
+    X : array-like of shape (m, n_features), optional
+        Evaluation inputs; ``None`` means ``X_train``.
+
+    Returns
+    -------
+    ndarray of shape (m, n_train)
+
+    Raises
+    ------
+    TypeError
+        If the estimator's type has no registered smoother.
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted.
+    ValueError
+        If the inputs are not finite 2-D arrays of the fitted width, or
+        ``X_train`` does not match the training set where that is detectable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> knn = KNeighborsRegressor(n_neighbors=2).fit(X, [0.0, 1.0, 2.0, 3.0])
+    >>> ec.smoother_matrix(knn, X, [[0.2]])
+    array([[0.5, 0.5, 0. , 0. ]])
+    """
+    return get_smoother(estimator, X_train).matrix(X)
+
+
+def smooth(estimator, X_train, Y, X=None) -> np.ndarray:
+    """``S(X) @ Y`` for a label matrix ``Y``, without forming ``S`` where possible.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+    X_train : array-like of shape (n_train, n_features)
+    Y : array-like of shape (n_train,) or (n_train, k)
+        Labels (or random probes) on the training points.
+    X : array-like of shape (m, n_features), optional
+        Evaluation inputs; ``None`` means ``X_train``.
+
+    Returns
+    -------
+    ndarray of shape (m,) or (m, k)
+        Same dimensionality as ``Y``. With ``Y = y_train`` this is the
+        model's prediction.
+    """
+    smoother = get_smoother(estimator, X_train)
+    Y, was_1d = check_labels(Y, smoother.n_train)
+    out = np.asarray(smoother.smooth(Y, X))
+    return out[:, 0] if was_1d else out
