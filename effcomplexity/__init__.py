@@ -18,6 +18,7 @@ from .measures.effective import (
     effective_parameters,
     staged_effective_parameters,
 )
+from .measures.gdf import efron_covariance_df, generalized_degrees_of_freedom
 from .smoothers import Smoother, register_smoother, smooth, smoother_matrix
 
 __version__ = "0.1.0"
@@ -26,7 +27,9 @@ __all__ = [
     "Smoother",
     "__version__",
     "degrees_of_freedom",
+    "efron_covariance_df",
     "effective_parameters",
+    "generalized_degrees_of_freedom",
     "register_smoother",
     "smooth",
     "smoother_matrix",

