@@ -1,0 +1,361 @@
+"""Walk a feed-forward torch model into the chain of its weight layers.
+
+The norm, path-norm, spectral-complexity and spectral-diagnostic measures are
+defined for a chain of affine maps separated by parameter-free
+non-linearities. This module finds that chain: every ``Linear``, ``Conv1d`` and
+``Conv2d`` in forward (registration) order, with each ``BatchNorm1d`` /
+``BatchNorm2d`` that directly follows one folded into it using its running
+statistics, which is the function the network computes in eval mode.
+
+It also holds the small helpers every measure that runs the network shares:
+switching to eval mode without side effects and converting inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "CHAIN_MEASURES_HINT",
+    "WeightLayer",
+    "as_input_tensor",
+    "as_label_tensor",
+    "check_same_architecture",
+    "eval_mode",
+    "folded_copy",
+    "forward",
+    "layer_input_shapes",
+    "weight_layers",
+]
+
+_WEIGHT_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
+_BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
+# Identity maps in eval mode; a batch norm may be folded across them.
+_TRANSPARENT_TYPES = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout)
+# Modules with weights that are not an affine layer of a feed-forward chain.
+_UNSUPPORTED_CONTAINERS = (
+    nn.RNNBase,
+    nn.RNNCellBase,
+    nn.MultiheadAttention,
+    nn.Transformer,
+    nn.TransformerEncoder,
+    nn.TransformerDecoder,
+    nn.TransformerEncoderLayer,
+    nn.TransformerDecoderLayer,
+)
+
+#: The part of every "unsupported layer" message that says what still works.
+CHAIN_MEASURES_HINT = (
+    "weight_measures (spectral, path-norm and spectral-complexity measures), "
+    "path_norm, spectral_complexity and spectral_diagnostics need a feed-forward "
+    "chain of Linear/Conv1d/Conv2d layers (with activations, pooling, Flatten, "
+    "Dropout and BatchNorm folded into the preceding layer). Measures that still "
+    "apply to this model: margin, sharpness and pac_bayes_measures (they only run "
+    "the network), and the parameter count, Frobenius norms and distance to "
+    "initialisation of every weight tensor, through weight_measures(model, ..., "
+    "measures=['params', 'param_norm', 'fro_dist', 'log_prod_fro', 'log_sum_fro', "
+    "'margin', ...])."
+)
+
+
+@dataclass(frozen=True)
+class WeightLayer:
+    """One weight matrix of the network, batch norm already folded in.
+
+    Attributes
+    ----------
+    name : str
+        Qualified name of the module (``"0"``, ``"features.3"``), or of the
+        parameter for ``kind="other"``.
+    kind : {"linear", "conv1d", "conv2d", "other"}
+        ``"other"`` marks a weight tensor of an unsupported module, collected
+        only when the walk is not strict.
+    weight : torch.Tensor
+        Detached float64 copy of the (folded) weight, in the module's shape.
+    bias : torch.Tensor or None
+        Detached float64 copy of the (folded) bias.
+    module : torch.nn.Module or None
+        The ``Linear``/``Conv`` module itself (geometry of a convolution).
+    batchnorm : str or None
+        Qualified name of the batch norm folded into this layer.
+    """
+
+    name: str
+    kind: str
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    module: nn.Module | None
+    batchnorm: str | None
+
+    @property
+    def matrix(self) -> torch.Tensor:
+        """The weight as a matrix of shape ``(out, -1)`` (kernels reshaped)."""
+        return self.weight.reshape(self.weight.shape[0], -1)
+
+
+def _unsupported(name: str, module: nn.Module, reason: str) -> TypeError:
+    label = f"'{name}'" if name else "the model itself"
+    return TypeError(f"{type(module).__name__} at {label} {reason}. {CHAIN_MEASURES_HINT}")
+
+
+def _kind(module: nn.Module) -> str:
+    if isinstance(module, nn.Linear):
+        return "linear"
+    return "conv1d" if isinstance(module, nn.Conv1d) else "conv2d"
+
+
+def _walk(module: nn.Module, prefix: str, strict: bool) -> Iterator[tuple[str, nn.Module, str]]:
+    """Yield ``(name, module, role)`` in registration order.
+
+    ``role`` is ``"weight"``, ``"batchnorm"``, ``"transparent"``, ``"free"``
+    (parameter-free) or ``"other"`` (weights of an unsupported module).
+    """
+    if isinstance(module, _UNSUPPORTED_CONTAINERS):
+        if strict:
+            raise _unsupported(prefix, module, "is not a feed-forward layer")
+        yield prefix, module, "other"
+        return
+    if isinstance(module, _WEIGHT_TYPES):
+        yield prefix, module, "weight"
+        return
+    if isinstance(module, _BATCHNORM_TYPES):
+        yield prefix, module, "batchnorm"
+        return
+    own_params = list(module.parameters(recurse=False))
+    children = list(module.named_children())
+    if own_params:
+        if strict:
+            raise _unsupported(prefix, module, "has weights but is not Linear, Conv1d or Conv2d")
+        yield prefix, module, "other"
+        return
+    if not children:
+        role = "transparent" if isinstance(module, _TRANSPARENT_TYPES) else "free"
+        yield prefix, module, role
+        return
+    for child_name, child in children:
+        yield from _walk(child, f"{prefix}.{child_name}" if prefix else child_name, strict)
+
+
+def _detached(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach().to(device="cpu", dtype=torch.float64).clone()
+
+
+def _fold(layer: WeightLayer, bn_name: str, bn: nn.Module) -> WeightLayer:
+    if not bn.track_running_stats or bn.running_mean is None:
+        raise _unsupported(
+            bn_name,
+            bn,
+            "has no running statistics, so it normalises with batch statistics and "
+            "cannot be folded into the preceding layer",
+        )
+    out = layer.weight.shape[0]
+    if bn.num_features != out:
+        raise _unsupported(
+            bn_name, bn, f"has {bn.num_features} features but follows a layer with {out} outputs"
+        )
+    mean = _detached(bn.running_mean)
+    var = _detached(bn.running_var)
+    gamma = _detached(bn.weight) if bn.affine else torch.ones(out, dtype=torch.float64)
+    beta = _detached(bn.bias) if bn.affine else torch.zeros(out, dtype=torch.float64)
+    scale = gamma / torch.sqrt(var + bn.eps)
+    bias = layer.bias if layer.bias is not None else torch.zeros(out, dtype=torch.float64)
+    shape = (out,) + (1,) * (layer.weight.dim() - 1)
+    return WeightLayer(
+        name=layer.name,
+        kind=layer.kind,
+        weight=layer.weight * scale.reshape(shape),
+        bias=(bias - mean) * scale + beta,
+        module=layer.module,
+        batchnorm=bn_name,
+    )
+
+
+def weight_layers(model: nn.Module, *, strict: bool = True) -> list[WeightLayer]:
+    """The weight layers of a feed-forward model, batch norm folded in.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        ``nn.Sequential`` (possibly nested) or a module whose submodules are
+        registered in forward order.
+    strict : bool
+        If True, any module that is not part of a feed-forward chain raises.
+        If False, each weight tensor (two or more dimensions) of such a module
+        is returned as a layer of kind ``"other"``.
+
+    Returns
+    -------
+    list of WeightLayer
+        In forward order. The model is not modified and its mode is ignored:
+        batch norm is folded with its running statistics (eval-mode function).
+
+    Raises
+    ------
+    TypeError
+        In strict mode, for recurrent, attention, transformer, embedding,
+        normalisation layers other than batch norm, modules with weights of
+        unknown type, and batch norms that do not directly follow a weight
+        layer or have no running statistics. The message names the layer and
+        the measures that still apply.
+    """
+    layers: list[WeightLayer] = []
+    previous: WeightLayer | None = None
+    for name, module, role in _walk(model, "", strict):
+        if role == "weight":
+            previous = WeightLayer(
+                name=name,
+                kind=_kind(module),
+                weight=_detached(module.weight),
+                bias=_detached(module.bias),
+                module=module,
+                batchnorm=None,
+            )
+            layers.append(previous)
+        elif role == "batchnorm":
+            if previous is not None and previous.batchnorm is None:
+                layers[-1] = previous = _fold(previous, name, module)
+            elif strict:
+                raise _unsupported(
+                    name,
+                    module,
+                    "does not directly follow a Linear/Conv layer, so it cannot be folded",
+                )
+            else:
+                previous = None
+        elif role == "other":
+            previous = None
+            for pname, p in module.named_parameters():
+                if p.dim() >= 2:
+                    full = f"{name}.{pname}" if name else pname
+                    layers.append(WeightLayer(full, "other", _detached(p), None, None, None))
+        elif role == "free":
+            previous = None
+    return layers
+
+
+def check_same_architecture(layers: list[WeightLayer], init_layers: list[WeightLayer]) -> None:
+    """Raise ``ValueError`` unless two layer lists have the same names, kinds and shapes."""
+    describe = [(la.name, la.kind, tuple(la.weight.shape)) for la in layers]
+    describe_init = [(la.name, la.kind, tuple(la.weight.shape)) for la in init_layers]
+    if describe != describe_init:
+        for a, b in zip(describe, describe_init, strict=False):
+            if a != b:
+                raise ValueError(
+                    f"model and init_model have different architectures: layer {a[0]!r} "
+                    f"({a[1]}, shape {a[2]}) in the model versus {b[0]!r} ({b[1]}, shape "
+                    f"{b[2]}) in init_model."
+                )
+        raise ValueError(
+            f"model and init_model have different architectures: {len(describe)} weight "
+            f"layers in the model versus {len(describe_init)} in init_model."
+        )
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every submodule in eval mode, then restore each one's own flag.
+
+    Batch norm then uses (and does not update) its running statistics and
+    dropout is off; gradients are disabled inside the block.
+    """
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        for m, flag in flags:
+            m.train(flag)
+
+
+def _reference_parameter(model: nn.Module) -> torch.Tensor | None:
+    return next(iter(model.parameters()), None)
+
+
+def as_input_tensor(X, model: nn.Module) -> torch.Tensor:
+    """Convert inputs to a tensor on the model's device with its dtype."""
+    ref = _reference_parameter(model)
+    dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
+    device = ref.device if ref is not None else torch.device("cpu")
+    X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
+    if X.dim() < 2:
+        raise ValueError(f"X must have a leading sample dimension, got shape {tuple(X.shape)}.")
+    if not torch.isfinite(X.to(torch.float64)).all():
+        raise ValueError("X contains NaN or infinity.")
+    return X.to(device=device, dtype=dtype)
+
+
+def as_label_tensor(y, n: int) -> torch.Tensor:
+    """Convert integer class labels to a 1-D ``int64`` tensor of length ``n``."""
+    y_np = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if y_np.ndim != 1 or y_np.shape[0] != n:
+        raise ValueError(f"y must be 1-D with one label per row of X ({n}), got {y_np.shape}.")
+    if not np.issubdtype(y_np.dtype, np.integer):
+        if not np.all(np.isfinite(y_np)) or not np.all(y_np == np.round(y_np)):
+            raise ValueError("y must hold integer class labels.")
+    if n and y_np.min() < 0:
+        raise ValueError("class labels must be non-negative.")
+    return torch.as_tensor(y_np.astype(np.int64))
+
+
+def forward(model: nn.Module, X: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+    """Outputs of the model on ``X`` in batches (the caller sets the mode)."""
+    if batch_size is None or batch_size >= X.shape[0]:
+        return model(X)
+    return torch.cat([model(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
+
+
+def layer_input_shapes(
+    model: nn.Module, layers: list[WeightLayer], input_shape: tuple[int, ...]
+) -> dict[str, tuple[int, ...]]:
+    """Shape of one sample entering each weight layer, found by a forward pass.
+
+    The model runs once on zeros of shape ``(1, *input_shape)`` in eval mode;
+    its mode is restored afterwards.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = []
+    for layer in layers:
+        if layer.module is None:
+            continue
+
+        def hook(_module, args, name=layer.name):
+            shapes.setdefault(name, tuple(args[0].shape[1:]))
+
+        handles.append(layer.module.register_forward_pre_hook(hook))
+    try:
+        ref = _reference_parameter(model)
+        dtype = ref.dtype if ref is not None else torch.float32
+        device = ref.device if ref is not None else torch.device("cpu")
+        with eval_mode(model):
+            model(torch.zeros((1, *input_shape), dtype=dtype, device=device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+
+
+def folded_copy(model: nn.Module, layers: list[WeightLayer]) -> nn.Module:
+    """A float64 deep copy computing the eval-mode function with batch norm folded.
+
+    Each folded batch norm is replaced by ``nn.Identity`` and its preceding
+    layer carries the folded weight and bias; the copy is in eval mode.
+    """
+    clone = copy.deepcopy(model).to(device="cpu", dtype=torch.float64)
+    for layer in layers:
+        if layer.batchnorm is None:
+            continue
+        target = clone.get_submodule(layer.name)
+        with torch.no_grad():
+            target.weight.copy_(layer.weight)
+        target.bias = nn.Parameter(layer.bias.clone())
+        parent_name, _, attr = layer.batchnorm.rpartition(".")
+        setattr(clone.get_submodule(parent_name), attr, nn.Identity())
+    return clone.eval()

@@ -1,0 +1,860 @@
+"""Norm-based complexity measures of feed-forward networks (Jiang et al. suite)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy.sparse.linalg import LinearOperator, eigsh
+from torch import nn
+
+from ._layers import (
+    WeightLayer,
+    check_same_architecture,
+    folded_copy,
+    layer_input_shapes,
+    weight_layers,
+)
+from .margins import margin as _margin
+
+__all__ = [
+    "MEASURE_NAMES",
+    "conv_operator_norm",
+    "normalize_by_dataset_size",
+    "path_norm",
+    "spectral_complexity",
+    "weight_measures",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Every name :func:`weight_measures` can return, in the order it returns them.
+MEASURE_NAMES = (
+    "params",
+    "param_norm",
+    "fro_dist",
+    "spec_dist",
+    "fro_over_spec",
+    "log_prod_spec",
+    "log_sum_spec",
+    "log_prod_fro",
+    "log_sum_fro",
+    "margin",
+    "inverse_margin",
+    "log_prod_spec_over_margin",
+    "log_sum_spec_over_margin",
+    "log_prod_fro_over_margin",
+    "log_sum_fro_over_margin",
+    "log_spec_init_main",
+    "log_spec_orig_main",
+    "path_norm",
+    "path_norm_over_margin",
+    "spectral_complexity",
+    "spectral_complexity_over_margin",
+)
+_NEEDS_INIT = frozenset({"fro_dist", "spec_dist", "log_spec_init_main"})
+_NEEDS_MARGIN = frozenset(
+    {
+        "margin",
+        "inverse_margin",
+        "log_prod_spec_over_margin",
+        "log_sum_spec_over_margin",
+        "log_prod_fro_over_margin",
+        "log_sum_fro_over_margin",
+        "log_spec_init_main",
+        "log_spec_orig_main",
+        "path_norm_over_margin",
+        "spectral_complexity_over_margin",
+    }
+)
+# Defined from the weight tensors alone, so they apply to any module's weights.
+_GENERIC = frozenset(
+    {
+        "params",
+        "param_norm",
+        "fro_dist",
+        "log_prod_fro",
+        "log_sum_fro",
+        "margin",
+        "inverse_margin",
+        "log_prod_fro_over_margin",
+        "log_sum_fro_over_margin",
+    }
+)
+_NEEDS_SPECTRAL = frozenset(
+    {
+        "spec_dist",
+        "fro_over_spec",
+        "log_prod_spec",
+        "log_sum_spec",
+        "log_prod_spec_over_margin",
+        "log_sum_spec_over_margin",
+        "log_spec_init_main",
+        "log_spec_orig_main",
+        "spectral_complexity",
+        "spectral_complexity_over_margin",
+    }
+)
+_CONV_NORMS = ("operator", "reshaped")
+_CONV_METHODS = ("auto", "lanczos", "power", "fft")
+
+
+# --------------------------------------------------------------------------- #
+# Convolutions as linear operators
+# --------------------------------------------------------------------------- #
+
+
+def _conv_padding(conv: nn.Module) -> list[tuple[int, int]]:
+    """(left, right) padding per spatial dimension, as torch applies it."""
+    kernel = conv.kernel_size
+    if isinstance(conv.padding, str):
+        if conv.padding == "valid":
+            return [(0, 0)] * len(kernel)
+        pads = []
+        for k, d in zip(kernel, conv.dilation, strict=True):
+            total = d * (k - 1)
+            pads.append((total // 2, total - total // 2))
+        return pads
+    return [(p, p) for p in conv.padding]
+
+
+def _conv_operator(conv: nn.Module, kernel: torch.Tensor):
+    """The linear map ``x -> conv(x)`` (no bias) for kernel ``kernel``."""
+    pads = _conv_padding(conv)
+    conv_fn = F.conv1d if len(conv.kernel_size) == 1 else F.conv2d
+    flat_pad = [amount for pair in reversed(pads) for amount in pair]
+    mode = conv.padding_mode
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        if any(flat_pad):
+            x = F.pad(x, flat_pad, mode="constant" if mode == "zeros" else mode)
+        return conv_fn(x, kernel, None, conv.stride, 0, conv.dilation, conv.groups)
+
+    return apply
+
+
+def _spatial_shape(conv: nn.Module, input_shape: Sequence[int]) -> tuple[int, ...]:
+    n_dims = len(conv.kernel_size)
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) == n_dims + 1:
+        if shape[0] != conv.in_channels:
+            raise ValueError(
+                f"input_shape {shape} has {shape[0]} channels but the convolution expects "
+                f"{conv.in_channels}."
+            )
+        shape = shape[1:]
+    if len(shape) != n_dims or min(shape) < 1:
+        raise ValueError(
+            f"input_shape must be the spatial size ({n_dims} numbers) or (channels, "
+            f"*spatial) of one input to the convolution, got {tuple(input_shape)}."
+        )
+    return shape
+
+
+def _fft_applies(conv: nn.Module, spatial: tuple[int, ...]) -> bool:
+    if conv.padding_mode != "circular" or any(s != 1 for s in conv.stride):
+        return False
+    pads = _conv_padding(conv)
+    return all(
+        left + right == d * (k - 1)
+        for (left, right), k, d in zip(pads, conv.kernel_size, conv.dilation, strict=True)
+    ) and all(max(pair) <= n for pair, n in zip(pads, spatial, strict=True))
+
+
+def _fft_norm(conv: nn.Module, kernel: np.ndarray, spatial: tuple[int, ...]) -> float:
+    """Largest singular value of a circular convolution (Sedghi et al. 2019)."""
+    out_ch, in_per_group = kernel.shape[:2]
+    placed = np.zeros((out_ch, in_per_group, *spatial))
+    taps = np.stack(
+        np.meshgrid(*[np.arange(k) for k in conv.kernel_size], indexing="ij"), axis=-1
+    ).reshape(-1, len(spatial))
+    for tap in taps:
+        position = tuple((t * d) % n for t, d, n in zip(tap, conv.dilation, spatial, strict=True))
+        placed[(slice(None), slice(None), *position)] += kernel[(slice(None), slice(None), *tap)]
+    spectrum = np.fft.fftn(placed, axes=tuple(range(2, 2 + len(spatial))))
+    groups = conv.groups
+    out_per_group = out_ch // groups
+    largest = 0.0
+    for g in range(groups):
+        block = spectrum[g * out_per_group : (g + 1) * out_per_group]
+        block = np.moveaxis(block, (0, 1), (-2, -1))
+        largest = max(largest, float(np.linalg.svd(block, compute_uv=False).max()))
+    return largest
+
+
+def _lanczos_norm(
+    conv: nn.Module, kernel: torch.Tensor, spatial: tuple[int, ...], random_state: int
+) -> float:
+    """Largest singular value by Lanczos (ARPACK) on the Gram operator of the convolution.
+
+    The map is applied by ``conv1d``/``conv2d`` and its transpose by the
+    vector-Jacobian product of that (linear) map, so no matrix is formed.
+    """
+    apply = _conv_operator(conv, kernel)
+    x0 = torch.zeros((1, conv.in_channels, *spatial), dtype=torch.float64)
+    out0, vjp = torch.func.vjp(apply, x0)
+    in_shape, out_shape = x0.shape, out0.shape
+    n_in, n_out = x0.numel(), out0.numel()
+
+    def forward_np(v: np.ndarray) -> np.ndarray:
+        return apply(torch.from_numpy(v.reshape(in_shape))).reshape(-1).numpy()
+
+    def adjoint_np(u: np.ndarray) -> np.ndarray:
+        return vjp(torch.from_numpy(u.reshape(out_shape)))[0].reshape(-1).numpy()
+
+    if n_in <= n_out:
+        size, gram = n_in, lambda v: adjoint_np(forward_np(np.ravel(v)))
+    else:
+        size, gram = n_out, lambda u: forward_np(adjoint_np(np.ravel(u)))
+    if size < 3:
+        dense = np.column_stack([gram(e) for e in np.eye(size)])
+        return float(math.sqrt(max(np.linalg.eigvalsh(dense)[-1], 0.0)))
+    operator = LinearOperator((size, size), matvec=gram, dtype=np.float64)
+    v0 = np.random.default_rng(random_state).standard_normal(size)
+    top = eigsh(operator, k=1, which="LA", v0=v0, return_eigenvectors=False)
+    return float(math.sqrt(max(float(top[0]), 0.0)))
+
+
+def _power_norm(
+    conv: nn.Module,
+    kernel: torch.Tensor,
+    spatial: tuple[int, ...],
+    max_iter: int,
+    tol: float,
+    random_state: int,
+) -> float:
+    """Largest singular value by power iteration on ``A^T A`` (transpose by autograd)."""
+    apply = _conv_operator(conv, kernel)
+    generator = torch.Generator().manual_seed(int(random_state))
+    x = torch.randn((1, conv.in_channels, *spatial), generator=generator, dtype=torch.float64)
+    _, vjp = torch.func.vjp(apply, torch.zeros_like(x))
+    x = x / torch.linalg.vector_norm(x)
+    sigma = 0.0
+    for _ in range(max_iter):
+        ax = apply(x)
+        new_sigma = float(torch.linalg.vector_norm(ax))
+        if new_sigma == 0.0:
+            return 0.0
+        (x,) = vjp(ax)
+        x = x / torch.linalg.vector_norm(x)
+        if abs(new_sigma - sigma) <= tol * new_sigma:
+            return new_sigma
+        sigma = new_sigma
+    warnings.warn(
+        f"conv_operator_norm: power iteration did not reach tol={tol} in {max_iter} "
+        "iterations; the value is a lower bound (method='lanczos' converges faster).",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return sigma
+
+
+def _conv_kernel_norm(
+    conv: nn.Module,
+    kernel: torch.Tensor,
+    spatial: tuple[int, ...],
+    method: str,
+    max_iter: int = 1000,
+    tol: float = 1e-10,
+    random_state: int = 0,
+) -> float:
+    if method not in _CONV_METHODS:
+        raise ValueError(f"method must be one of {_CONV_METHODS}, got {method!r}.")
+    fft_ok = _fft_applies(conv, spatial)
+    if method == "fft" and not fft_ok:
+        raise ValueError(
+            "method='fft' needs padding_mode='circular', stride 1 and padding that keeps the "
+            "spatial size (the operator is then a circular convolution); use method='lanczos'."
+        )
+    kernel = kernel.detach().to(device="cpu", dtype=torch.float64)
+    if method == "fft" or (method == "auto" and fft_ok):
+        return _fft_norm(conv, kernel.numpy(), spatial)
+    if method == "power":
+        return _power_norm(conv, kernel, spatial, max_iter, tol, random_state)
+    return _lanczos_norm(conv, kernel, spatial, random_state)
+
+
+def conv_operator_norm(
+    conv: nn.Conv1d | nn.Conv2d,
+    input_shape: Sequence[int],
+    *,
+    method: str = "auto",
+    max_iter: int = 1000,
+    tol: float = 1e-10,
+    random_state: int = 0,
+) -> float:
+    """Exact spectral norm of a convolution as a linear map on inputs of a given size.
+
+    Parameters
+    ----------
+    conv : torch.nn.Conv1d or torch.nn.Conv2d
+        Any stride, dilation, groups and padding mode; the bias is ignored.
+    input_shape : sequence of int
+        Size of one input to the layer: the spatial size (``(L,)`` or
+        ``(H, W)``) or ``(channels, *spatial)``.
+    method : {"auto", "lanczos", "power", "fft"}
+        ``"fft"``: closed form for a circular convolution (``padding_mode=
+        "circular"``, stride 1, padding that keeps the spatial size).
+        ``"lanczos"``: implicitly restarted Lanczos (ARPACK ``eigsh``) on the
+        Gram operator :math:`A^\\top A` (or :math:`A A^\\top`, whichever is
+        smaller), for every configuration. ``"power"``: plain power iteration
+        on the same operator. In both, :math:`A` is applied by the layer's
+        convolution and :math:`A^\\top` by automatic differentiation of it;
+        no matrix is formed. ``"auto"`` uses the FFT where it applies and
+        Lanczos otherwise (in particular for the default zero padding).
+    max_iter, tol : int, float
+        For ``method="power"``: stop when the relative change of the estimate
+        is at most ``tol``; a ``RuntimeWarning`` is raised after ``max_iter``.
+    random_state : int
+        Seed of the starting vector of the iterative methods.
+
+    Returns
+    -------
+    float
+        :math:`\\lVert A \\rVert_2`, the largest singular value of the matrix
+        :math:`A` with :math:`\\operatorname{vec}(\\mathrm{conv}(x)) = A
+        \\operatorname{vec}(x)`.
+
+    Notes
+    -----
+    The reshaped kernel :math:`K \\in \\mathbb{R}^{c_{out} \\times c_{in} k}`
+    used by Jiang et al. is a different quantity: the operator norm depends on
+    the input size, the padding and the stride; with zero or circular padding
+    it is at most :math:`\\sqrt{T}\\,\\lVert K \\rVert_2` for :math:`T`
+    kernel taps, since :math:`A` is a sum of :math:`T` shifted copies of the
+    taps (Yoshida and Miyato). For a circular convolution the discrete Fourier transform
+    block-diagonalises :math:`A`; its singular values are those of the
+    :math:`c_{out} \\times c_{in}` matrices
+
+    .. math::
+
+        \\hat K(\\omega) = \\sum_{t} K_{:, :, t}\\, e^{-2\\pi i \\langle \\omega,
+        d t \\rangle / n}
+
+    over all frequencies :math:`\\omega` (per group), with :math:`d` the
+    dilation (Sedghi, Gupta, Long 2019). Power iteration returns
+    :math:`\\lVert A v_k \\rVert` for the iterate :math:`v_k`, a lower bound
+    that converges at rate :math:`(\\sigma_2 / \\sigma_1)^{2k}`, slowly for
+    the clustered top singular values typical of convolutions; Lanczos
+    converges to machine precision in far fewer products.
+
+    References
+    ----------
+    H. Sedghi, V. Gupta, P. M. Long. "The Singular Values of Convolutional
+    Layers". ICLR 2019.
+
+    R. B. Lehoucq, D. C. Sorensen, C. Yang. "ARPACK Users' Guide". SIAM, 1998.
+
+    Y. Yoshida, T. Miyato. "Spectral Norm Regularization for Improving the
+    Generalizability of Deep Learning". arXiv:1705.10941, 2017.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from effcomplexity.measures.nn.norms import conv_operator_norm
+    >>> conv = torch.nn.Conv1d(1, 1, 3, padding=1, padding_mode="circular", bias=False)
+    >>> with torch.no_grad():
+    ...     _ = conv.weight.fill_(1.0)
+    >>> round(conv_operator_norm(conv, (8,)), 6)
+    3.0
+    """
+    if not isinstance(conv, nn.Conv1d | nn.Conv2d):
+        raise TypeError(f"conv must be a Conv1d or Conv2d, got {type(conv).__name__}.")
+    spatial = _spatial_shape(conv, input_shape)
+    return _conv_kernel_norm(conv, conv.weight, spatial, method, max_iter, tol, random_state)
+
+
+# --------------------------------------------------------------------------- #
+# Per-layer norms
+# --------------------------------------------------------------------------- #
+
+
+def _matrix_spectral_norm(matrix: torch.Tensor) -> float:
+    return float(torch.linalg.svdvals(matrix)[0]) if matrix.numel() else 0.0
+
+
+def _spectral_norms(
+    layers: list[WeightLayer],
+    weights: list[torch.Tensor],
+    conv_norm: str,
+    shapes: dict[str, tuple[int, ...]] | None,
+) -> np.ndarray:
+    values = []
+    for layer, weight in zip(layers, weights, strict=True):
+        if layer.kind.startswith("conv") and conv_norm == "operator":
+            if layer.name not in shapes:
+                raise ValueError(
+                    f"convolution {layer.name!r} was not called in a forward pass, so its "
+                    "input size is unknown; use conv_norm='reshaped'."
+                )
+            spatial = _spatial_shape(layer.module, shapes[layer.name])
+            values.append(_conv_kernel_norm(layer.module, weight, spatial, "auto"))
+        else:
+            values.append(_matrix_spectral_norm(weight.reshape(weight.shape[0], -1)))
+    return np.asarray(values, dtype=float)
+
+
+def _resolve_input_shape(input_shape, X) -> tuple[int, ...] | None:
+    if input_shape is not None:
+        return tuple(int(s) for s in input_shape)
+    if X is not None:
+        return tuple(int(s) for s in np.shape(X)[1:])
+    return None
+
+
+def _conv_shapes(
+    model: nn.Module, layers: list[WeightLayer], conv_norm: str, input_shape
+) -> dict[str, tuple[int, ...]] | None:
+    if conv_norm not in _CONV_NORMS:
+        raise ValueError(f"conv_norm must be one of {_CONV_NORMS}, got {conv_norm!r}.")
+    if conv_norm == "reshaped" or not any(la.kind.startswith("conv") for la in layers):
+        return None
+    if input_shape is None:
+        raise ValueError(
+            "the operator norm of a convolution depends on its input size: pass input_shape "
+            "(one sample, without the batch dimension) or X, or use conv_norm='reshaped'."
+        )
+    return layer_input_shapes(model, layers, input_shape)
+
+
+def _checked_layers(model: nn.Module, init_model: nn.Module | None, strict: bool = True):
+    layers = weight_layers(model, strict=strict)
+    if not layers:
+        raise ValueError("the model has no weight layers.")
+    init_layers = None
+    if init_model is not None:
+        init_layers = weight_layers(init_model, strict=strict)
+        check_same_architecture(layers, init_layers)
+    return layers, init_layers
+
+
+def _spectral_complexity_value(
+    layers: list[WeightLayer],
+    spec: np.ndarray,
+    init_layers: list[WeightLayer] | None,
+) -> float:
+    ratios = []
+    for i, layer in enumerate(layers):
+        diff = layer.matrix if init_layers is None else layer.matrix - init_layers[i].matrix
+        two_one = float(torch.linalg.vector_norm(diff, dim=1).sum())
+        ratios.append((two_one / spec[i]) ** (2.0 / 3.0))
+    return float(np.prod(spec) * sum(ratios) ** 1.5)
+
+
+def spectral_complexity(
+    model: nn.Module,
+    init_model: nn.Module | None = None,
+    *,
+    input_shape: Sequence[int] | None = None,
+    conv_norm: str = "operator",
+) -> float:
+    """Spectral complexity of Bartlett, Foster and Telgarsky (2017).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Feed-forward network (see :func:`weight_measures`).
+    init_model : torch.nn.Module, optional
+        Same architecture; its weights are the reference matrices
+        :math:`M_i`. Without it :math:`M_i = 0`.
+    input_shape : sequence of int, optional
+        Shape of one input sample; needed for the operator norm of
+        convolutions.
+    conv_norm : {"operator", "reshaped"}
+        Spectral norm of a convolution: the exact operator norm for
+        ``input_shape`` (:func:`conv_operator_norm`) or that of the kernel
+        reshaped to ``(out, -1)``.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        If the model is not a feed-forward chain (the message names the layer).
+    ValueError
+        On mismatched architectures, or convolutions without ``input_shape``.
+
+    Notes
+    -----
+    With :math:`A_i` the (batch-norm folded) weight matrices, activations
+    assumed 1-Lipschitz,
+
+    .. math::
+
+        R_A = \\Bigl(\\prod_{i=1}^{d} \\lVert A_i \\rVert_2\\Bigr)
+        \\Bigl(\\sum_{i=1}^{d} \\frac{\\lVert A_i^\\top - M_i^\\top
+        \\rVert_{2,1}^{2/3}}{\\lVert A_i \\rVert_2^{2/3}}\\Bigr)^{3/2},
+
+    where :math:`\\lVert B \\rVert_{2,1}` sums the Euclidean norms of the
+    columns of :math:`B`, so :math:`\\lVert A^\\top \\rVert_{2,1}` sums the
+    norms of the rows of ``weight`` (one per output unit or filter; kernels
+    reshaped to ``(out, -1)``).
+
+    References
+    ----------
+    P. L. Bartlett, D. J. Foster, M. Telgarsky. "Spectrally-normalized margin
+    bounds for neural networks". NeurIPS 2017.
+    """
+    layers, init_layers = _checked_layers(model, init_model)
+    shapes = _conv_shapes(model, layers, conv_norm, _resolve_input_shape(input_shape, None))
+    spec = _spectral_norms(layers, [la.weight for la in layers], conv_norm, shapes)
+    return _spectral_complexity_value(layers, spec, init_layers)
+
+
+def _path_input_shape(layers: list[WeightLayer], input_shape) -> tuple[int, ...]:
+    if input_shape is not None:
+        return tuple(int(s) for s in input_shape)
+    first = layers[0]
+    if first.kind == "linear":
+        return (first.module.in_features,)
+    raise ValueError(
+        "path_norm of a network that starts with a convolution needs input_shape "
+        "(one sample, without the batch dimension)."
+    )
+
+
+def path_norm(model: nn.Module, p: float = 2, *, input_shape: Sequence[int] | None = None) -> float:
+    """Path norm of a feed-forward ReLU network, as Jiang et al. compute it.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Feed-forward network (see :func:`weight_measures`); batch norm is
+        folded into the preceding layer first.
+    p : float
+        Exponent (default 2).
+    input_shape : sequence of int, optional
+        Shape of one input sample. Inferred from ``in_features`` when the
+        first weight layer is ``Linear``; required for convolutional inputs.
+
+    Returns
+    -------
+    float
+        The ``p``-th power of the :math:`\\ell_p` path norm.
+
+    Raises
+    ------
+    TypeError
+        If the model is not a feed-forward chain.
+    ValueError
+        If ``p <= 0`` or ``input_shape`` is needed and missing.
+
+    Notes
+    -----
+    Every parameter, biases included, is replaced by :math:`|w|^p` and the
+    network runs on one all-ones input; the outputs are summed:
+
+    .. math::
+
+        \\mu_{\\text{path}} = \\sum_{k} f_{|w|^p}(\\mathbf{1})_k
+        = \\sum_{\\text{paths } \\pi} \\prod_{e \\in \\pi} |w_e|^p .
+
+    With non-negative weights every ReLU is active, so the output is the sum
+    over every input-to-output path of the product of its weights; a bias is
+    a path starting from a constant unit input. The model itself is not
+    modified (a float64 copy is used).
+
+    References
+    ----------
+    B. Neyshabur, R. Tomioka, N. Srebro. "Norm-Based Capacity Control in
+    Neural Networks". COLT 2015.
+
+    B. Neyshabur, S. Bhojanapalli, D. McAllester, N. Srebro. "Exploring
+    Generalization in Deep Learning". NeurIPS 2017.
+
+    Y. Jiang et al. "Fantastic Generalization Measures and Where to Find
+    Them". ICLR 2020.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from effcomplexity.measures.nn.norms import path_norm
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False))
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.tensor([[3.0, -4.0]]))
+    >>> path_norm(net)
+    25.0
+    """
+    if not p > 0:
+        raise ValueError(f"p must be positive, got {p!r}.")
+    layers = weight_layers(model)
+    if not layers:
+        raise ValueError("the model has no weight layers.")
+    shape = _path_input_shape(layers, input_shape)
+    clone = folded_copy(model, layers)
+    with torch.no_grad():
+        for param in clone.parameters():
+            param.copy_(param.abs().pow(p))
+        out = clone(torch.ones((1, *shape), dtype=torch.float64))
+    return float(out.sum())
+
+
+# --------------------------------------------------------------------------- #
+# The suite
+# --------------------------------------------------------------------------- #
+
+
+def normalize_by_dataset_size(values: pd.Series, m: int) -> pd.Series:
+    """Jiang et al.'s dataset-size normalisation of complexity measures.
+
+    A measure :math:`\\mu` enters a bound as :math:`\\sqrt{\\mu / m}`, so it is
+    reported as :math:`\\sqrt{\\mu / m}`, and a log measure as
+    :math:`\\tfrac12(\\mu - \\log m)`. ``margin`` and ``sigma``-type entries
+    (not complexity measures) are left as they are; a negative non-log
+    measure becomes NaN.
+    """
+    if m < 1:
+        raise ValueError(f"the dataset size must be positive, got {m!r}.")
+    out = values.astype(float).copy()
+    for name, value in out.items():
+        if name == "margin" or str(name).startswith("sigma") or str(name).endswith("_sigma"):
+            continue
+        if str(name).startswith("log_"):
+            out[name] = 0.5 * (value - math.log(m))
+        else:
+            out[name] = math.sqrt(value / m) if value >= 0 else math.nan
+    return out
+
+
+def _requested(measures, have_init: bool, have_margin: bool) -> list[str]:
+    if measures is None:
+        names = list(MEASURE_NAMES)
+        skipped_init = [n for n in names if n in _NEEDS_INIT and not have_init]
+        skipped_margin = [n for n in names if n in _NEEDS_MARGIN and not have_margin]
+        if skipped_init:
+            logger.info("weight_measures: %s need init_model; omitted.", ", ".join(skipped_init))
+        if skipped_margin:
+            logger.info("weight_measures: %s need X and y; omitted.", ", ".join(skipped_margin))
+        return [n for n in names if n not in skipped_init and n not in skipped_margin]
+    names = [measures] if isinstance(measures, str) else list(measures)
+    unknown = [n for n in names if n not in MEASURE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown measures {unknown}; available: {list(MEASURE_NAMES)}.")
+    missing_init = [n for n in names if n in _NEEDS_INIT and not have_init]
+    if missing_init:
+        raise ValueError(
+            f"{missing_init} measure distance to the initial weights: pass init_model (a copy "
+            "of the network saved before training)."
+        )
+    missing_margin = [n for n in names if n in _NEEDS_MARGIN and not have_margin]
+    if missing_margin:
+        raise ValueError(f"{missing_margin} need the training data: pass X and y.")
+    return [n for n in MEASURE_NAMES if n in names]
+
+
+def weight_measures(
+    model: nn.Module,
+    init_model: nn.Module | None = None,
+    *,
+    X=None,
+    y=None,
+    input_shape: Sequence[int] | None = None,
+    margin_quantile: float = 0.1,
+    conv_norm: str = "operator",
+    measures: Sequence[str] | None = None,
+    normalize: bool = False,
+    dataset_size: int | None = None,
+    batch_size: int | None = None,
+) -> pd.Series:
+    """Norm- and margin-based complexity measures of a trained network.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A feed-forward network: ``nn.Sequential`` (possibly nested) or a
+        module whose submodules are registered in forward order, built from
+        ``Linear``, ``Conv1d``, ``Conv2d``, parameter-free activations,
+        pooling, ``Flatten`` and ``Dropout``, with each ``BatchNorm1d`` /
+        ``BatchNorm2d`` directly after a weight layer folded into it using its
+        running statistics.
+    init_model : torch.nn.Module, optional
+        The same network at initialisation; enables the distance measures and
+        makes the initial weights the reference matrices of
+        ``spectral_complexity``.
+    X, y : array-like, optional
+        Training inputs and integer labels; enable the margin measures.
+    input_shape : sequence of int, optional
+        Shape of one input sample (default ``X.shape[1:]``); needed for the
+        operator norms of convolutions and for the path norm of a network that
+        starts with a convolution.
+    margin_quantile : float
+        Quantile of the per-point margins used as :math:`\\gamma` (default
+        0.1).
+    conv_norm : {"operator", "reshaped"}
+        Spectral norm of a convolution: the exact operator norm for the
+        layer's input size (:func:`conv_operator_norm`: Lanczos on the
+        operator, or the FFT for circular padding) or the spectral norm of the kernel
+        reshaped to ``(out, -1)`` (Jiang et al.'s choice).
+    measures : sequence of str, optional
+        Names to compute (see ``MEASURE_NAMES``). By default every measure the
+        arguments allow: the distance measures need ``init_model`` and the
+        margin measures ``X`` and ``y``; those are omitted (logged at INFO
+        level) when their inputs are missing, and raise when named here.
+        If every name is one of ``params``, ``param_norm``, ``fro_dist``,
+        ``log_prod_fro``, ``log_sum_fro``, their ``_over_margin`` forms,
+        ``margin`` and ``inverse_margin``, the model need not be a
+        feed-forward chain: every weight tensor with two or more dimensions
+        of an unsupported module is used as a matrix.
+    normalize : bool
+        Apply Jiang et al.'s dataset-size normalisation
+        (:func:`normalize_by_dataset_size`).
+    dataset_size : int, optional
+        :math:`m` for the normalisation (default ``len(X)``).
+    batch_size : int, optional
+        Rows per forward pass when computing the margin.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by measure name, in the order of ``MEASURE_NAMES``.
+
+    Raises
+    ------
+    TypeError
+        If the model contains a layer that is not part of a feed-forward chain
+        (recurrent, attention, transformer, embedding, layer norm, ...) and a
+        measure needs the chain; the message names the layer and the measures
+        that still apply.
+    ValueError
+        For unknown measure names, a requested measure whose inputs are
+        missing, architectures of ``model`` and ``init_model`` that differ,
+        convolutions without an input shape, or ``normalize`` without a
+        dataset size.
+
+    Notes
+    -----
+    With :math:`W_i` the :math:`d` weight matrices (biases excluded, batch
+    norm folded, kernels reshaped to ``(out, -1)``), :math:`W_i^0` their
+    initial values, :math:`\\lVert\\cdot\\rVert_2` the spectral norm (the
+    convolution operator norm for ``conv_norm="operator"``) and
+    :math:`\\gamma` the margin (:func:`margin`):
+
+    .. math::
+
+        \\begin{aligned}
+        \\text{params} &= \\textstyle\\sum_i \\#W_i, \\quad
+        \\text{param\\_norm} = \\sum_i \\lVert W_i \\rVert_F^2, \\quad
+        \\text{fro\\_dist} = \\sum_i \\lVert W_i - W_i^0 \\rVert_F^2, \\\\
+        \\text{spec\\_dist} &= \\textstyle\\sum_i \\lVert W_i - W_i^0 \\rVert_2^2, \\quad
+        \\text{fro\\_over\\_spec} = \\sum_i \\lVert W_i \\rVert_F^2 / \\lVert W_i \\rVert_2^2, \\\\
+        \\text{log\\_prod\\_spec} &= \\textstyle\\sum_i \\log \\lVert W_i \\rVert_2^2, \\quad
+        \\text{log\\_sum\\_spec} = \\log d + \\frac1d \\sum_i \\log \\lVert W_i \\rVert_2^2,
+        \\end{aligned}
+
+    ``log_prod_fro`` and ``log_sum_fro`` are the Frobenius twins. The
+    ``_over_margin`` forms of the log measures subtract :math:`2 \\log\\gamma`
+    from the sum (before the :math:`1/d` of the ``log_sum`` forms);
+    ``inverse_margin`` is :math:`1/\\gamma^2`;
+    ``log_spec_init_main`` and ``log_spec_orig_main`` add
+    :math:`\\log \\sum_i \\lVert W_i - W_i^0 \\rVert_F^2/\\lVert W_i \\rVert_2^2`
+    and :math:`\\log \\text{fro\\_over\\_spec}` to
+    ``log_prod_spec_over_margin``. ``path_norm`` is :func:`path_norm` with
+    :math:`p = 2` and ``path_norm_over_margin`` divides it by
+    :math:`\\gamma^2`. ``spectral_complexity`` is :func:`spectral_complexity`
+    and ``spectral_complexity_over_margin`` divides it by :math:`\\gamma`.
+    A non-positive margin makes the measures that divide by it NaN, with a
+    ``RuntimeWarning``.
+
+    References
+    ----------
+    Y. Jiang, B. Neyshabur, H. Mobahi, D. Krishnan, S. Bengio. "Fantastic
+    Generalization Measures and Where to Find Them". ICLR 2020.
+
+    P. L. Bartlett, D. J. Foster, M. Telgarsky. "Spectrally-normalized margin
+    bounds for neural networks". NeurIPS 2017.
+
+    B. Neyshabur, R. Tomioka, N. Srebro. "Norm-Based Capacity Control in
+    Neural Networks". COLT 2015.
+
+    B. Neyshabur, S. Bhojanapalli, D. McAllester, N. Srebro. "Exploring
+    Generalization in Deep Learning". NeurIPS 2017.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from effcomplexity.measures.nn.norms import weight_measures
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False))
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.diag(torch.tensor([3.0, 4.0])))
+    >>> weight_measures(net, measures=["params", "param_norm", "fro_over_spec"]).tolist()
+    [4.0, 25.0, 1.5625]
+    """
+    if (X is None) != (y is None):
+        raise ValueError("pass both X and y, or neither.")
+    names = _requested(measures, init_model is not None, X is not None)
+    strict = not set(names) <= _GENERIC
+    layers, init_layers = _checked_layers(model, init_model, strict=strict)
+    d = len(layers)
+
+    gamma = math.nan
+    if X is not None and any(n in _NEEDS_MARGIN for n in names):
+        gamma = _margin(model, X, y, margin_quantile, batch_size=batch_size)
+        if gamma <= 0 and any(n in _NEEDS_MARGIN and n != "margin" for n in names):
+            warnings.warn(
+                f"the margin at quantile {margin_quantile} is {gamma:.3g} <= 0 (more than that "
+                "fraction of training points is misclassified); measures over the margin are NaN.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    log_gamma2 = 2 * math.log(gamma) if gamma > 0 else math.nan
+
+    fro2 = np.array([float(la.weight.square().sum()) for la in layers])
+    values: dict[str, float] = {
+        "params": float(sum(la.weight.numel() for la in layers)),
+        "param_norm": float(fro2.sum()),
+        "log_prod_fro": float(np.log(fro2).sum()),
+        "margin": gamma,
+        "inverse_margin": 1.0 / gamma**2 if gamma > 0 else math.nan,
+    }
+    values["log_sum_fro"] = math.log(d) + values["log_prod_fro"] / d
+    values["log_prod_fro_over_margin"] = values["log_prod_fro"] - log_gamma2
+    values["log_sum_fro_over_margin"] = math.log(d) + values["log_prod_fro_over_margin"] / d
+    diffs = None
+    if init_layers is not None:
+        diffs = [la.weight - lb.weight for la, lb in zip(layers, init_layers, strict=True)]
+        values["fro_dist"] = float(sum(float(w.square().sum()) for w in diffs))
+
+    if any(n in _NEEDS_SPECTRAL for n in names):
+        shape = _resolve_input_shape(input_shape, X)
+        shapes = _conv_shapes(model, layers, conv_norm, shape)
+        spec = _spectral_norms(layers, [la.weight for la in layers], conv_norm, shapes)
+        spec2 = spec**2
+        values["fro_over_spec"] = float((fro2 / spec2).sum())
+        values["log_prod_spec"] = float(np.log(spec2).sum())
+        values["log_sum_spec"] = math.log(d) + values["log_prod_spec"] / d
+        values["log_prod_spec_over_margin"] = values["log_prod_spec"] - log_gamma2
+        values["log_sum_spec_over_margin"] = math.log(d) + values["log_prod_spec_over_margin"] / d
+        values["log_spec_orig_main"] = values["log_prod_spec_over_margin"] + math.log(
+            values["fro_over_spec"]
+        )
+        if diffs is not None:
+            dist_spec = _spectral_norms(layers, diffs, conv_norm, shapes)
+            values["spec_dist"] = float((dist_spec**2).sum())
+            dist_fro2 = np.array([float(w.square().sum()) for w in diffs])
+            values["log_spec_init_main"] = values["log_prod_spec_over_margin"] + math.log(
+                float((dist_fro2 / spec2).sum())
+            )
+        if "spectral_complexity" in names or "spectral_complexity_over_margin" in names:
+            values["spectral_complexity"] = _spectral_complexity_value(layers, spec, init_layers)
+            values["spectral_complexity_over_margin"] = (
+                values["spectral_complexity"] / gamma if gamma > 0 else math.nan
+            )
+    if "path_norm" in names or "path_norm_over_margin" in names:
+        values["path_norm"] = path_norm(model, 2, input_shape=_resolve_input_shape(input_shape, X))
+        values["path_norm_over_margin"] = values["path_norm"] / gamma**2 if gamma > 0 else math.nan
+
+    result = pd.Series({n: float(values[n]) for n in names}, dtype=float, name="value")
+    if normalize:
+        m = dataset_size if dataset_size is not None else (None if X is None else len(X))
+        if m is None:
+            raise ValueError("normalize=True needs dataset_size or X.")
+        result = normalize_by_dataset_size(result, int(m))
+    return result
