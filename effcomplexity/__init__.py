@@ -19,7 +19,13 @@ from .measures.effective import (
     staged_effective_parameters,
 )
 from .measures.gdf import efron_covariance_df, generalized_degrees_of_freedom
-from .smoothers import Smoother, register_smoother, smooth, smoother_matrix
+from .smoothers import (
+    Smoother,
+    register_smoother,
+    smooth,
+    smoother_matrix,
+    staged_predictions,
+)
 
 __version__ = "0.1.0"
 
@@ -34,6 +40,7 @@ __all__ = [
     "smooth",
     "smoother_matrix",
     "staged_effective_parameters",
+    "staged_predictions",
 ]
 
 _LAZY_SUBMODULES = ("analysis", "datasets", "models", "nn", "plotting", "sweeps")

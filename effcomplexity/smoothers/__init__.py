@@ -3,7 +3,14 @@
 Importing this package registers every built-in family.
 """
 
-from . import linear, neighbors, pipeline, statsmodels_results  # noqa: F401  (registration)
+from . import (  # noqa: F401  (importing a family registers it)
+    boosting,
+    linear,
+    neighbors,
+    pipeline,
+    statsmodels_results,
+    trees,
+)
 from .registry import (
     Smoother,
     get_smoother,
@@ -11,6 +18,7 @@ from .registry import (
     registered_types,
     smooth,
     smoother_matrix,
+    staged_predictions,
 )
 
 __all__ = [
@@ -20,4 +28,5 @@ __all__ = [
     "registered_types",
     "smooth",
     "smoother_matrix",
+    "staged_predictions",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["as_tree_input", "compact_leaves", "leaf_indicator"]
+__all__ = ["as_tree_input", "compact_leaves", "leaf_indicator", "leaf_numbering"]
 
 
 def as_tree_input(X: np.ndarray) -> np.ndarray:
@@ -19,6 +19,24 @@ def as_tree_input(X: np.ndarray) -> np.ndarray:
     validation and copy of the estimator-level ``apply``.
     """
     return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def leaf_numbering(tree) -> tuple[np.ndarray, int]:
+    """Compact leaf number of every node of a fitted tree.
+
+    Parameters
+    ----------
+    tree : sklearn.tree._tree.Tree
+        The low-level ``estimator.tree_`` of a fitted tree.
+
+    Returns
+    -------
+    node_to_leaf : ndarray of int64, shape (node_count,)
+        ``0 .. n_leaves - 1`` for leaves in node order, ``-1`` for split nodes.
+    n_leaves : int
+    """
+    is_leaf = tree.children_left == -1
+    return np.where(is_leaf, np.cumsum(is_leaf) - 1, -1), int(is_leaf.sum())
 
 
 def compact_leaves(tree, X32: np.ndarray) -> tuple[np.ndarray, int]:
@@ -36,9 +54,8 @@ def compact_leaves(tree, X32: np.ndarray) -> tuple[np.ndarray, int]:
     leaves : ndarray of int64, shape (n_rows,)
     n_leaves : int
     """
-    is_leaf = tree.children_left == -1
-    node_to_leaf = np.cumsum(is_leaf) - 1
-    return node_to_leaf[tree.apply(X32)].astype(np.int64), int(is_leaf.sum())
+    node_to_leaf, n_leaves = leaf_numbering(tree)
+    return node_to_leaf[tree.apply(X32)], n_leaves
 
 
 def leaf_indicator(leaves: np.ndarray, n_leaves: int, weights=None) -> sp.csr_matrix:

@@ -19,14 +19,18 @@ __all__ = [
     "Smoother",
     "get_smoother",
     "register_smoother",
+    "register_unsupported",
     "registered_types",
     "smooth",
     "smoother_matrix",
+    "staged_predictions",
 ]
 
 # Keys are classes or fully qualified class names ("package.module.Class"); a
 # name lets a family register without importing an optional dependency.
 _REGISTRY: dict[type | str, type[Smoother]] = {}
+# Types that look like a family but are not linear smoothers: why, and what to use.
+_UNSUPPORTED: dict[str, str] = {}
 
 
 class Smoother:
@@ -213,6 +217,20 @@ def register_smoother(estimator_type: type | str):
     return decorator
 
 
+def register_unsupported(estimator_type: type | str, reason: str) -> None:
+    """Record why an estimator type has no smoother, for a precise error message.
+
+    Parameters
+    ----------
+    estimator_type : type or str
+        The class or its fully qualified name.
+    reason : str
+        What makes the type unsupported and what to use instead.
+    """
+    key = estimator_type if isinstance(estimator_type, str) else _qualified_name(estimator_type)
+    _UNSUPPORTED[key] = reason
+
+
 def registered_types() -> dict[str, type[Smoother]]:
     """Registered estimator families, by qualified class name."""
     return {
@@ -243,6 +261,9 @@ def get_smoother(estimator, X_train) -> Smoother:
     if isinstance(estimator, Smoother):
         return estimator
     factory = _lookup(estimator)
+    reason = _UNSUPPORTED.get(_qualified_name(type(estimator)))
+    if factory is None and reason is not None:
+        raise TypeError(f"{type(estimator).__name__} has no smoother: {reason}")
     if factory is None:
         supported = ", ".join(sorted(name.rsplit(".", 1)[-1] for name in registered_types()))
         raise TypeError(
@@ -320,3 +341,66 @@ def smooth(estimator, X_train, Y, X=None) -> np.ndarray:
     Y, was_1d = check_labels(Y, smoother.n_train)
     out = np.asarray(smoother.smooth(Y, X))
     return out[:, 0] if was_1d else out
+
+
+def staged_predictions(estimator, X_train, y_train, X=None) -> np.ndarray:
+    """Predictions after every stage of a staged model, from its smoother.
+
+    For a forest or bagging ensemble stage ``t`` averages the first ``t``
+    members; for boosting it is the model after ``t`` rounds. Together with
+    :func:`effcomplexity.staged_effective_parameters` on the same inputs, a
+    sweep gets test error and :math:`\\hat p` for every stage from one fitted
+    model.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Smoother
+        A registered family with stages (``supports_staged``). Pass the
+        object returned by :func:`effcomplexity.smoothers.get_smoother` to
+        reuse its leaf memberships across calls.
+    X_train : array-like of shape (n, n_features)
+        The training inputs, in the order used to fit.
+    y_train : array-like of shape (n,) or (n, k)
+        The training labels. For classifiers, pass one-hot labels with
+        columns in ``classes_`` order to obtain ``predict_proba``.
+    X : array-like of shape (m, n_features), optional
+        Evaluation inputs; ``None`` means ``X_train``.
+
+    Returns
+    -------
+    ndarray of shape (n_stages, m) or (n_stages, m, k)
+        Same trailing dimensionality as ``y_train``.
+
+    Raises
+    ------
+    TypeError
+        If the estimator's family has no stages.
+
+    Notes
+    -----
+    Stage ``t`` is :math:`S_t(X)\\, y`; the last stage equals
+    ``estimator.predict(X)`` (``predict_proba`` for classifiers).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> import effcomplexity as ec
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(100, 3)), rng.normal(size=100)
+    >>> forest = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)
+    >>> staged = ec.staged_predictions(forest, X, y, X[:10])
+    >>> staged.shape
+    (5, 10)
+    >>> bool(np.allclose(staged[-1], forest.predict(X[:10])))
+    True
+    """
+    smoother = get_smoother(estimator, X_train)
+    if not smoother.supports_staged:
+        raise TypeError(
+            f"{type(smoother.estimator).__name__} has no stages: staged predictions apply "
+            f"to boosting and tree ensembles. Use its predict method."
+        )
+    Y, was_1d = check_labels(y_train, smoother.n_train, name="y_train")
+    stages = np.stack(list(smoother.staged_smooth(Y, X)))
+    return stages[..., 0] if was_1d else stages

