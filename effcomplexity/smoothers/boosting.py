@@ -1,0 +1,819 @@
+"""Smoothers of gradient-boosted trees and of averaged ensembles of smoothers.
+
+With squared-error loss, every boosting round fits a tree to the current
+residuals and adds ``learning_rate`` times its leaf means, so the fitted model
+is a linear smoother once the tree structures are fixed (Bühlmann and Yu,
+2003). This module registers the smoothers of scikit-learn's
+:class:`~sklearn.ensemble.GradientBoostingRegressor` and
+:class:`~sklearn.ensemble.HistGradientBoostingRegressor`, staged after every
+round, and of :class:`~sklearn.ensemble.VotingRegressor`, whose prediction is
+a weighted average of its members' (Curth et al.'s ensembles of boosters).
+
+Two engines compute the same weights:
+
+* *replay* applies the fitted trees to a label matrix ``Y``: residuals, leaf
+  means of the residuals, one tree after another. It costs
+  ``O((n + m) k)`` per tree and never forms an ``n x n`` matrix; applied to
+  random probes it is the matrix-free path, applied to the identity it is the
+  plain exact path.
+* *leaf factors* express every round's leaf values as linear functionals of
+  ``y`` in the space of all leaves: contingency tables of leaf memberships
+  (counting), one triangular inversion and one Gram product give the squared
+  weight norms of every input after every round, without ``n x n`` matrices.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import lapack
+from sklearn.dummy import DummyRegressor
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    VotingRegressor,
+)
+
+from .._validation import check_labels, check_n_train
+from ._leaves import as_tree_input, compact_leaves
+from .registry import Smoother, get_smoother, register_smoother, register_unsupported
+
+__all__ = [
+    "GradientBoostingSmoother",
+    "HistGradientBoostingSmoother",
+    "VotingSmoother",
+]
+
+_GDF_HINT = (
+    "For models that are not linear smoothers, measure complexity with "
+    "effcomplexity.generalized_degrees_of_freedom, which refits the model on "
+    "perturbed labels."
+)
+
+for _classifier in (GradientBoostingClassifier, HistGradientBoostingClassifier):
+    register_unsupported(
+        _classifier,
+        "classifier boosting fits trees to gradients of the log-loss, so its "
+        "predictions are not a weighted sum of the training labels. " + _GDF_HINT,
+    )
+
+#: The leaf-factor engine keeps a few (L, L) float64 matrices, L the total
+#: number of leaves over all rounds; above this it replays on identity columns.
+MAX_FACTOR_LEAVES = 4096
+
+#: Columns of the identity replayed at once by the exact replay path.
+_REPLAY_CHUNK = 512
+
+#: Rows gathered at once by the leaf-factor engine.
+_ROW_CHUNK = 8192
+
+
+def _last(stages: Iterator[np.ndarray]) -> np.ndarray:
+    """The final item of a staged computation."""
+    return deque(stages, maxlen=1)[0]
+
+
+def _identity_blocks(n: int) -> Iterator[slice]:
+    for start in range(0, n, _REPLAY_CHUNK):
+        yield slice(start, min(start + _REPLAY_CHUNK, n))
+
+
+def _identity_columns(n: int, block: slice) -> np.ndarray:
+    """Columns ``block`` of the ``n x n`` identity."""
+    E = np.zeros((n, block.stop - block.start))
+    E[np.arange(block.start, block.stop), np.arange(E.shape[1])] = 1.0
+    return E
+
+
+# -- leaf-factor engine --------------------------------------------------------------
+
+
+def _lower_contingency(leaves: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Counts ``C[a, b]`` of training rows in leaf ``a`` and leaf ``b``, ``a``'s round later.
+
+    ``leaves`` is (n_groups, n) global leaf indices; the result is the strictly
+    block-lower part of ``A^T A`` (zero on and above the diagonal blocks).
+    """
+    n_total = int(offsets[-1])
+    C = np.zeros((n_total, n_total))
+    for g in range(1, leaves.shape[0]):
+        lo, hi = offsets[g], offsets[g + 1]
+        codes = (leaves[g] - lo) * lo + leaves[:g]
+        C[lo:hi, :lo] = np.bincount(codes.ravel(), minlength=(hi - lo) * lo).reshape(hi - lo, lo)
+    return C
+
+
+def _prefix_pair_sums(
+    Q: np.ndarray, a: np.ndarray, b: np.ndarray, off_diagonal_weight: float
+) -> np.ndarray:
+    """Per-row sums of ``Q[a_g, b_h]`` over the groups ``h <= g <= t``, for every ``t``.
+
+    ``a`` and ``b`` are (n_groups, n_rows) global leaf indices. Pairs with
+    ``h < g`` carry ``off_diagonal_weight`` (2 for a symmetric quadratic form).
+    Returns an array of shape (n_groups, n_rows).
+    """
+    n_groups, n_rows = a.shape
+    Qf = Q.ravel()
+    out = np.empty((n_groups, n_rows))
+    for start in range(0, n_rows, _ROW_CHUNK):
+        rows = slice(start, start + _ROW_CHUNK)
+        a_rows = a[:, rows] * Q.shape[1]
+        b_rows = b[:, rows]
+        total = np.zeros(a_rows.shape[1])
+        for g in range(n_groups):
+            if g:
+                total += off_diagonal_weight * np.take(Qf, a_rows[g] + b_rows[:g]).sum(axis=0)
+            total += np.take(Qf, a_rows[g] + b_rows[g])
+            out[g, rows] = total
+    return out
+
+
+class _LeafFactors:
+    """Leaf values of every round as linear functionals of ``y``, in leaf coordinates.
+
+    With ``A`` the (n, L) indicator of training rows in the leaves of all
+    groups (rounds, in order), ``s`` the per-leaf scale (``learning_rate /
+    (count + l2)``), ``c`` the leaf sizes and ``C_<`` the strictly block-lower
+    part of ``A^T A``, the leaf values are ``v = G y`` with ``G = M A^T``,
+    ``M = T^{-1} diag(s)`` and ``T = I + diag(s) C_<``. Since
+    ``diag(s) A^T A diag(s) = T diag(s) + diag(s) T^T - diag(2 s - s^2 c)``,
+    the Gram matrix of the rows of ``G`` is
+
+        ``G G^T = M + M^T - K K^T``,  ``K = T^{-1} diag(sqrt(2 s - s^2 c))``.
+
+    Both ``M`` and ``K`` are lower triangular, so one triangular inversion and
+    one triangular product (LAPACK ``trtri`` and ``lauum``) give it.
+    """
+
+    def __init__(self, fit_leaves: np.ndarray, offsets: np.ndarray, scale: np.ndarray):
+        counts = np.bincount(fit_leaves.ravel(), minlength=int(offsets[-1])).astype(float)
+        T = _lower_contingency(fit_leaves, offsets)
+        T *= scale[:, None]
+        T[np.diag_indices_from(T)] = 1.0
+        # LAPACK reads one triangle; the transpose of a C array is its Fortran layout.
+        T_inv_t, info = lapack.dtrtri(T.T, lower=0, unitdiag=1, overwrite_c=1)
+        _check_lapack(info, "dtrtri")
+        T_inv = T_inv_t.T
+        del T, T_inv_t
+        #: ``M = T^{-1} diag(s)``: the value of leaf ``a`` is ``sum_b M[a, b] (A^T y)_b``.
+        self.M = T_inv * scale
+        e = scale * (2.0 - scale * counts)
+        if np.all(e >= 0):
+            T_inv *= np.sqrt(e)
+            # K K^T for lower-triangular K: reversing rows and columns makes K upper
+            # triangular, where LAPACK's lauum forms U U^T in its upper triangle.
+            KKt, info = lapack.dlauum(np.asfortranarray(T_inv[::-1, ::-1]), lower=0, overwrite_c=1)
+            _check_lapack(info, "dlauum")
+            KKt = KKt[::-1, ::-1]
+        else:
+            KKt = np.tril((T_inv * e) @ T_inv.T)
+        del T_inv
+        #: Lower triangle of ``G G^T`` (zeros above): every pair the engine reads
+        #: is (leaf of a later or the same round, leaf of an earlier round).
+        self.gram = self.M - KKt
+        self.gram[np.diag_indices_from(self.gram)] += np.diag(self.M)
+
+
+def _check_lapack(info: int, routine: str) -> None:
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK {routine} failed (info={info}).")
+
+
+# -- boosting ------------------------------------------------------------------------
+
+
+class _BoostingSmoother(Smoother):
+    """Squared-error boosting of trees: shared engines for the registered families.
+
+    Subclasses set, in ``_validate``: ``_fit_leaves`` (n_rounds, n) compact
+    leaf of every training row in every round's tree, as the tree saw it
+    during fitting; ``_n_leaves`` (n_rounds,); ``_scale`` (total leaves,)
+    the factor turning a leaf's residual sum into its contribution; and
+    ``_intercept`` (the initial model is the training mean). They implement
+    ``_eval_leaves(X)`` for the prediction path.
+    """
+
+    supports_staged = True
+
+    _fit_leaves: np.ndarray
+    _n_leaves: np.ndarray
+    _scale: np.ndarray
+    _intercept: bool
+
+    def _set_structure(self, fit_leaves, n_leaves, scale, intercept: bool) -> None:
+        self._fit_leaves = np.ascontiguousarray(fit_leaves, dtype=np.int64)
+        self._n_leaves = np.asarray(n_leaves, dtype=np.int64)
+        self._scale = np.asarray(scale, dtype=float)
+        self._intercept = bool(intercept)
+        self._offsets = np.concatenate([[0], np.cumsum(self._n_leaves)])
+        n_groups_leaves = int(self._offsets[-1]) + int(self._intercept)
+        self.exact_norms_are_cheap = n_groups_leaves <= min(MAX_FACTOR_LEAVES, self.n_train)
+        self._factors: _LeafFactors | None = None
+        self._sums: list[sp.csr_matrix] | None = None
+        self._train_eval_leaves: np.ndarray | None = None
+
+    def _eval_leaves(self, X: np.ndarray) -> np.ndarray:
+        """(n_rounds, m) compact leaves of the rows of ``X`` on the prediction path."""
+        raise NotImplementedError
+
+    def _leaves_for(self, X: np.ndarray | None) -> np.ndarray:
+        if X is not None:
+            return self._eval_leaves(X)
+        if self._train_eval_leaves is None:
+            self._train_eval_leaves = self._eval_leaves(self.X_train)
+        return self._train_eval_leaves
+
+    # -- replay engine ------------------------------------------------------------
+    def _leaf_sum_operators(self) -> list[sp.csr_matrix]:
+        """Per round, the sparse (L, n) operator summing rows of a matrix by leaf."""
+        if self._sums is None:
+            n = self.n_train
+            self._sums = []
+            for leaves, n_leaves in zip(self._fit_leaves, self._n_leaves, strict=True):
+                order = np.argsort(leaves, kind="stable")
+                indptr = np.concatenate([[0], np.cumsum(np.bincount(leaves, minlength=n_leaves))])
+                self._sums.append(sp.csr_matrix((np.ones(n), order, indptr), shape=(n_leaves, n)))
+        return self._sums
+
+    def _replay(self, Y: np.ndarray, X: np.ndarray | None) -> Iterator[np.ndarray]:
+        """Yield ``S_t(X) @ Y`` after every round (one array, updated in place)."""
+        eval_leaves = self._leaves_for(X)
+        m = eval_leaves.shape[1]
+        R = np.array(Y, dtype=float, order="C")
+        F = np.zeros((m, R.shape[1]))
+        if self._intercept:
+            mean = R.mean(axis=0)
+            R -= mean
+            F += mean
+        scales = np.split(self._scale, self._offsets[1:-1])
+        for sums, scale, fit, ev in zip(
+            self._leaf_sum_operators(), scales, self._fit_leaves, eval_leaves, strict=True
+        ):
+            V = (sums @ R) * scale[:, None]
+            R -= V[fit]
+            F += V[ev]
+            yield F
+
+    def _replay_identity(self, X: np.ndarray | None) -> Iterator[tuple[slice, Iterator]]:
+        """Replay on blocks of identity columns: ``S_t(X)[:, block]`` per round."""
+        for block in _identity_blocks(self.n_train):
+            yield block, self._replay(_identity_columns(self.n_train, block), X)
+
+    # -- leaf-factor engine -------------------------------------------------------
+    def _global_leaves(self, local: np.ndarray) -> np.ndarray:
+        """Global leaf indices (groups, rows), the intercept as group 0 if present."""
+        shift = int(self._intercept)
+        glob = local + (self._offsets[:-1, None] + shift)
+        if self._intercept:
+            glob = np.vstack([np.zeros((1, local.shape[1]), dtype=np.int64), glob])
+        return glob
+
+    def _leaf_factors(self) -> _LeafFactors:
+        if self._factors is None:
+            scale = self._scale
+            if self._intercept:
+                scale = np.concatenate([[1.0 / self.n_train], scale])
+            offsets = self._offsets
+            if self._intercept:
+                offsets = np.concatenate([[0], offsets + 1])
+            self._factors = _LeafFactors(self._global_leaves(self._fit_leaves), offsets, scale)
+        return self._factors
+
+    def _factor_norms(self, X: np.ndarray | None) -> np.ndarray:
+        glob = self._global_leaves(self._leaves_for(X))
+        norms = _prefix_pair_sums(self._leaf_factors().gram, glob, glob, 2.0)
+        return norms[int(self._intercept) :]
+
+    # -- the primitives -----------------------------------------------------------
+    def n_stages(self) -> int:
+        """Number of boosting rounds."""
+        return int(self._fit_leaves.shape[0])
+
+    def matrix(self, X=None) -> np.ndarray:
+        return _last(self._replay(np.eye(self.n_train), self._resolve_X(X)))
+
+    def smooth(self, Y, X=None) -> np.ndarray:
+        Y, was_1d = check_labels(Y, self.n_train)
+        F = _last(self._replay(Y, self._resolve_X(X)))
+        return F[:, 0] if was_1d else F
+
+    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
+        """Yield ``S_t(X) @ Y`` after every boosting round ``t``.
+
+        With ``Y = y_train`` these are the staged predictions, equal to the
+        estimator's ``staged_predict(X)``; errors and effective parameters per
+        round then come from one pass.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n_train,) or (n_train, k)
+            Labels or probes on the training points.
+        X : array-like of shape (m, n_features), optional
+            Evaluation inputs; ``None`` means the training inputs.
+
+        Yields
+        ------
+        ndarray of shape (m,) or (m, k)
+            A fresh array per round, 1-D when ``Y`` is.
+        """
+        Y, was_1d = check_labels(Y, self.n_train)
+        X = self._resolve_X(X)
+        for F in self._replay(Y, X):
+            yield F[:, 0].copy() if was_1d else F.copy()
+
+    def staged_row_norms_sq(self, X=None) -> np.ndarray:
+        """``||s_t(x)||^2`` after every round: array of shape (n_stages, m).
+
+        Through leaf factors when the total number of leaves is at most
+        ``min(MAX_FACTOR_LEAVES, n_train)``, otherwise by replaying the
+        rounds on blocks of identity columns.
+        """
+        X = self._resolve_X(X)
+        if self.exact_norms_are_cheap:
+            return self._factor_norms(X)
+        m = self.n_train if X is None else X.shape[0]
+        out = np.zeros((self.n_stages(), m))
+        for _, stages in self._replay_identity(X):
+            for t, F in enumerate(stages):
+                out[t] += np.einsum("ij,ij->i", F, F)
+        return out
+
+    def row_norms_sq(self, X=None) -> np.ndarray:
+        return self.staged_row_norms_sq(X)[-1]
+
+    def trace(self) -> float:
+        if not self.exact_norms_are_cheap:
+            total = 0.0
+            for block, stages in self._replay_identity(None):
+                total += float(np.trace(_last(stages)[block]))
+            return total
+        fit = self._global_leaves(self._fit_leaves)
+        ev = self._global_leaves(self._leaves_for(None))
+        return float(_prefix_pair_sums(self._leaf_factors().M, ev, fit, 1.0)[-1].sum())
+
+
+def _check_leaf_counts(counts: np.ndarray, recorded: np.ndarray, estimator, t: int) -> None:
+    if not np.array_equal(counts, recorded):
+        raise ValueError(
+            f"X_train does not match the rows {type(estimator).__name__} was fitted on: "
+            f"the leaf sizes of round {t} differ from those recorded in the fitted "
+            f"trees. Pass the exact training inputs, in the order used to fit."
+        )
+
+
+@register_smoother(GradientBoostingRegressor)
+class GradientBoostingSmoother(_BoostingSmoother):
+    """Smoother of a fitted :class:`~sklearn.ensemble.GradientBoostingRegressor`.
+
+    Supported: ``loss="squared_error"``, ``subsample=1.0``, no early stopping
+    (``n_iter_no_change=None``), and ``init`` of ``"zero"``, ``None`` (the
+    training mean) or a :class:`~sklearn.dummy.DummyRegressor` with strategy
+    ``"mean"`` or the constant 0. Any ``max_depth``, ``max_leaf_nodes``,
+    ``max_features``, ``learning_rate`` and ``ccp_alpha``. Stages are the
+    boosting rounds. scikit-learn fits gradient boosting on one output; for
+    several outputs fit one model per output (Curth et al. fit one booster
+    per class).
+
+    Parameters
+    ----------
+    estimator : GradientBoostingRegressor
+        Fitted, used as it is.
+    X_train : array-like of shape (n, n_features)
+        The training inputs, in the order used to fit.
+
+    Raises
+    ------
+    ValueError
+        For configurations whose predictions are not linear in ``y`` or
+        whose training rows scikit-learn does not record (another loss,
+        ``subsample < 1``, early stopping, a median, quantile or nonzero
+        constant ``init``, sample weights), and for an ``X_train`` that does
+        not match the fitted trees.
+
+    Notes
+    -----
+    With ``S_0`` the initial smoother (``0`` for ``init="zero"``,
+    :math:`\\mathbf{1}\\mathbf{1}^\\top / n` for the mean), ``L_t`` the
+    leaf-averaging operator of round ``t`` on the training rows and ``L_{X,t}``
+    its rows at the evaluation inputs, and :math:`\\nu` the learning rate,
+
+    .. math::
+
+        S_t = S_{t-1} + \\nu L_t (I - S_{t-1}), \\qquad
+        S_{X,t} = S_{X,t-1} + \\nu L_{X,t} (I - S_{t-1}).
+
+    ``L_t = A_t D_t A_t^\\top`` (``A_t`` the leaf indicator, ``D_t`` the
+    inverse leaf sizes) has rank at most the number of leaves. Stacking the
+    leaves of all rounds (the mean, if used, as one more leaf holding every
+    row with scale ``1/n``), the leaf values of all rounds are :math:`G y`
+    with
+
+    .. math::
+
+        G = (I + \\nu D C_<)^{-1} \\nu D A^\\top, \\qquad
+        G G^\\top = M + M^\\top - K K^\\top,
+
+    where ``C_<`` is the block-lower part of the contingency table
+    :math:`A^\\top A` (counted, not multiplied),
+    :math:`M = (I + \\nu D C_<)^{-1} \\nu D` and
+    :math:`K = (I + \\nu D C_<)^{-1} (2 \\nu D - \\nu^2 D^2 \\operatorname{diag}(A^\\top A))^{1/2}`.
+    Row ``j`` of :math:`S_{X,t}` is the sum of the rows of ``G`` for the
+    leaves of ``x_j`` in rounds ``<= t``, so its squared norm after every round
+    is a running sum of entries of :math:`G G^\\top`. For ``L`` leaves in
+    all, ``T`` rounds and ``m`` inputs this costs :math:`O(L^3 + m T^2)`
+    (one triangular inversion, one triangular product) and never forms an
+    ``n x n`` matrix; when ``L`` exceeds ``n`` (deep trees) the rounds are
+    replayed on identity columns instead, :math:`O(T n (n + m))`.
+
+    References
+    ----------
+    J. H. Friedman. "Greedy function approximation: a gradient boosting
+    machine". Annals of Statistics 29(5), 2001.
+
+    P. Bühlmann, B. Yu. "Boosting with the L2 loss: regression and
+    classification". Journal of the American Statistical Association 98, 2003.
+
+    A. Curth, A. Jeffares, M. van der Schaar. "A U-turn on Double Descent:
+    Rethinking Parameter Counting in Statistical Learning". NeurIPS 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import GradientBoostingRegressor
+    >>> import effcomplexity as ec
+    >>> import effcomplexity.smoothers.boosting
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    >>> gb = GradientBoostingRegressor(n_estimators=5, max_depth=1, init="zero").fit(X, y)
+    >>> from effcomplexity.smoothers import get_smoother
+    >>> smoother = get_smoother(gb, X)  # reused: caches leaves and factors
+    >>> p_train = ec.staged_effective_parameters(smoother, X)  # one value per round
+    >>> p_train.shape
+    (5,)
+    >>> staged = list(smoother.staged_smooth(y, X))  # staged predictions, same pass
+    >>> bool(np.allclose(staged, list(gb.staged_predict(X))))
+    True
+    """
+
+    def _validate(self) -> None:
+        est = self.estimator
+        name = type(est).__name__
+        if est.loss != "squared_error":
+            raise ValueError(
+                f"{name}(loss={est.loss!r}) is not a linear smoother: only "
+                f"loss='squared_error' makes leaf values means of residuals. {_GDF_HINT}"
+            )
+        if est.subsample < 1.0:
+            raise ValueError(
+                f"{name}(subsample={est.subsample}) fits every tree on a random subsample "
+                f"that scikit-learn does not record, so the smoother weights cannot be "
+                f"recovered. Refit with subsample=1.0. {_GDF_HINT}"
+            )
+        if est.n_iter_no_change is not None:
+            raise ValueError(
+                f"{name}(n_iter_no_change={est.n_iter_no_change}) stops early on a random "
+                f"validation split of the training rows that scikit-learn does not "
+                f"record. Refit with n_iter_no_change=None. {_GDF_HINT}"
+            )
+        intercept = _init_is_mean(est)
+        trees = [tree.tree_ for tree in np.ravel(est.estimators_)]
+        check_n_train(self.X_train, int(trees[0].n_node_samples[0]), est, "its first tree")
+        X32 = as_tree_input(self.X_train)
+        fit_leaves, n_leaves, scale = [], [], []
+        for t, tree in enumerate(trees):
+            leaves, n_t = compact_leaves(tree, X32)
+            is_leaf = tree.children_left == -1
+            if not np.array_equal(
+                tree.weighted_n_node_samples[is_leaf], tree.n_node_samples[is_leaf]
+            ):
+                raise ValueError(
+                    f"{name} was fitted with sample weights, which scikit-learn does not "
+                    f"record; weighted leaf means need them. Refit without sample_weight. "
+                    f"{_GDF_HINT}"
+                )
+            counts = np.bincount(leaves, minlength=n_t)
+            _check_leaf_counts(counts, tree.n_node_samples[is_leaf], est, t)
+            fit_leaves.append(leaves)
+            n_leaves.append(n_t)
+            scale.append(est.learning_rate / counts)
+        self._trees = trees
+        self._set_structure(np.array(fit_leaves), n_leaves, np.concatenate(scale), intercept)
+        self._train_eval_leaves = self._fit_leaves
+
+    def _eval_leaves(self, X: np.ndarray) -> np.ndarray:
+        X32 = as_tree_input(X)
+        return np.array([compact_leaves(tree, X32)[0] for tree in self._trees])
+
+
+def _init_is_mean(est) -> bool:
+    """Whether the initial model of a gradient booster is the training mean (else 0)."""
+    init = est.init_
+    if isinstance(init, str) and init == "zero":
+        return False
+    if isinstance(init, DummyRegressor):
+        if init.strategy == "mean":
+            return True
+        if init.strategy == "constant" and np.all(np.asarray(init.constant_) == 0):
+            return False
+    raise ValueError(
+        f"{type(est).__name__}(init={est.init!r}) starts from a model that is not a "
+        f"linear smoother of the labels handled here. Supported: init='zero', init=None "
+        f"(the mean), or DummyRegressor(strategy='mean') or strategy='constant' with "
+        f"constant=0 (a nonzero constant, the median or a quantile is not linear in y). "
+        f"{_GDF_HINT}"
+    )
+
+
+@register_smoother(HistGradientBoostingRegressor)
+class HistGradientBoostingSmoother(_BoostingSmoother):
+    """Smoother of a fitted :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.
+
+    Supported: ``loss="squared_error"``, any ``l2_regularization``,
+    ``max_leaf_nodes``, ``max_depth``, ``max_features``, ``learning_rate`` and
+    interaction constraints (they restrict splits, not leaf values). Early
+    stopping is supported only when it kept every training row (scoring on
+    the training loss with ``validation_fraction=None``, or on ``X_val``
+    passed to ``fit``); the default ``early_stopping="auto"`` is off below
+    10,000 rows. Stages are the boosting iterations. scikit-learn fits
+    histogram boosting on one output.
+
+    Parameters
+    ----------
+    estimator : HistGradientBoostingRegressor
+        Fitted, used as it is; it must have been fitted without ``sample_weight``
+        (scikit-learn does not record whether it was, so this cannot be checked).
+    X_train : array-like of shape (n, n_features)
+        The training inputs, in the order used to fit.
+
+    Raises
+    ------
+    ValueError
+        For another loss, monotonic constraints (they clip leaf values),
+        early stopping on a held-out split of the training rows, or an
+        ``X_train`` that does not match the fitted trees.
+
+    Notes
+    -----
+    The initial model is the training mean; a leaf's value is
+    :math:`\\nu \\sum_{i \\in \\text{leaf}} r_i / (n_\\text{leaf} + \\lambda)` with
+    ``r`` the residuals, :math:`\\nu` the learning rate and :math:`\\lambda` the
+    ``l2_regularization``, so the recurrence of
+    :class:`GradientBoostingSmoother` holds with
+    :math:`L_t = A_t \\operatorname{diag}(1/(n_\\text{leaf} + \\lambda)) A_t^\\top`,
+    no longer a projection when :math:`\\lambda > 0`. A tree that could not
+    split keeps the value 0. Training rows are placed in leaves as during
+    fitting (binned), evaluation inputs as by ``predict`` (raw thresholds).
+    scikit-learn computes residuals in float32, so its predictions agree with
+    this exact smoother to about 1e-8 relative, not to machine precision.
+
+    References
+    ----------
+    G. Ke et al. "LightGBM: a highly efficient gradient boosting decision
+    tree". NeurIPS 2017.
+
+    A. Curth, A. Jeffares, M. van der Schaar. "A U-turn on Double Descent:
+    Rethinking Parameter Counting in Statistical Learning". NeurIPS 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import HistGradientBoostingRegressor
+    >>> import effcomplexity as ec
+    >>> import effcomplexity.smoothers.boosting
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(80, 3)), rng.normal(size=80)
+    >>> hgb = HistGradientBoostingRegressor(max_iter=4, l2_regularization=1.0).fit(X, y)
+    >>> bool(np.allclose(ec.smooth(hgb, X, y), hgb.predict(X)))
+    True
+    """
+
+    def _validate(self) -> None:
+        est = self.estimator
+        name = type(est).__name__
+        if est.loss != "squared_error":
+            raise ValueError(
+                f"{name}(loss={est.loss!r}) is not a linear smoother: only "
+                f"loss='squared_error' makes leaf values sums of residuals. {_GDF_HINT}"
+            )
+        if _has_monotonic_constraints(est.monotonic_cst):
+            raise ValueError(
+                f"{name} was fitted with monotonic constraints, which clip leaf values; "
+                f"clipping is not linear in y. Refit with monotonic_cst=None. {_GDF_HINT}"
+            )
+        predictors = [iteration[0] for iteration in est._predictors]
+        n_used = int(predictors[0].nodes["count"][0])
+        if est.do_early_stopping_ and n_used != self.n_train:
+            raise ValueError(
+                f"{name} stopped early on a random validation split of the training rows "
+                f"(validation_fraction={est.validation_fraction}), which scikit-learn does "
+                f"not record. Refit with early_stopping=False, or with "
+                f"validation_fraction=None. {_GDF_HINT}"
+            )
+        check_n_train(self.X_train, n_used, est, "its first tree")
+        self._leaf_predictors = [_leaf_index_predictor(p) for p in predictors]
+        X_binned = np.ascontiguousarray(est._bin_mapper.transform(self._preprocess(self.X_train)))
+        missing_bin = est._bin_mapper.missing_values_bin_idx_
+        fit_leaves, n_leaves, scale = [], [], []
+        for t, (predictor, leaf_predictor) in enumerate(
+            zip(predictors, self._leaf_predictors, strict=True)
+        ):
+            leaves = leaf_predictor.predict_binned(X_binned, missing_bin, 1).astype(np.int64)
+            is_leaf = predictor.nodes["is_leaf"].astype(bool)
+            n_t = int(is_leaf.sum())
+            counts = np.bincount(leaves, minlength=n_t)
+            _check_leaf_counts(counts, predictor.nodes["count"][is_leaf].astype(np.int64), est, t)
+            if n_t == 1:
+                # scikit-learn leaves a tree that could not split at the value 0.
+                scale.append(np.zeros(1))
+            else:
+                # Same denominator as scikit-learn's leaf values, its 1e-15 included.
+                scale.append(est.learning_rate / (counts + est.l2_regularization + 1e-15))
+            fit_leaves.append(leaves)
+            n_leaves.append(n_t)
+        self._set_structure(np.array(fit_leaves), n_leaves, np.concatenate(scale), True)
+
+    def _preprocess(self, X: np.ndarray) -> np.ndarray:
+        """The estimator's own input preprocessing (categorical encoding, dtype)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return self.estimator._preprocess_X(X, reset=False)
+
+    def _eval_leaves(self, X: np.ndarray) -> np.ndarray:
+        Xp = self._preprocess(X)
+        known_categories, feature_map = self.estimator._bin_mapper.make_known_categories_bitsets()
+        return np.array(
+            [
+                p.predict(Xp, known_categories, feature_map, 1).astype(np.int64)
+                for p in self._leaf_predictors
+            ]
+        )
+
+
+def _has_monotonic_constraints(monotonic_cst) -> bool:
+    if monotonic_cst is None:
+        return False
+    values = monotonic_cst.values() if isinstance(monotonic_cst, dict) else monotonic_cst
+    return bool(np.any(np.asarray(list(values)) != 0))
+
+
+def _leaf_index_predictor(predictor):
+    """A copy of a histogram tree whose leaves predict their own compact index."""
+    # A private scikit-learn module, imported only where histogram trees are read.
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+    nodes = predictor.nodes.copy()
+    leaves = np.flatnonzero(nodes["is_leaf"])
+    nodes["value"][leaves] = np.arange(leaves.size)
+    return TreePredictor(nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets)
+
+
+# -- averaged ensembles --------------------------------------------------------------
+
+
+@register_smoother(VotingRegressor)
+class VotingSmoother(Smoother):
+    """Smoother of a fitted :class:`~sklearn.ensemble.VotingRegressor`.
+
+    The prediction is the weighted average of the members' predictions, so
+    the smoother is the weighted average of the members' smoothers; every
+    member must be a registered family (any, including boosters, trees and
+    linear models). Dropped members are skipped. With Curth et al.'s
+    ensembles of boosters (the same booster with different seeds) the
+    ensemble is staged: stage ``t`` averages every member after ``t`` rounds,
+    which requires staged members with equal numbers of stages.
+
+    Parameters
+    ----------
+    estimator : VotingRegressor
+        Fitted, used as it is.
+    X_train : array-like of shape (n, n_features)
+        The training inputs, in the order used to fit.
+
+    Raises
+    ------
+    TypeError
+        If a member's type has no registered smoother.
+
+    Notes
+    -----
+    With weights :math:`w_j` and member smoothers :math:`S^{(j)}`,
+
+    .. math::
+
+        S(X) = \\frac{\\sum_j w_j S^{(j)}(X)}{\\sum_j w_j}, \\qquad
+        S_t(X) = \\frac{\\sum_j w_j S^{(j)}_t(X)}{\\sum_j w_j}.
+
+    Squared row norms involve cross terms between members, so exact norms
+    are computed from the averaged weights themselves (the dense matrix, or
+    replayed identity columns per stage); the random-probe path only needs
+    the members' ``smooth``. ``tr(S)`` is the weighted average of the
+    members' traces.
+
+    References
+    ----------
+    A. Curth, A. Jeffares, M. van der Schaar. "A U-turn on Double Descent:
+    Rethinking Parameter Counting in Statistical Learning". NeurIPS 2023.
+
+    Examples
+    --------
+    An ensemble of boosters with different seeds, staged per boosting round:
+
+    >>> import numpy as np
+    >>> from sklearn.ensemble import GradientBoostingRegressor, VotingRegressor
+    >>> import effcomplexity as ec
+    >>> import effcomplexity.smoothers.boosting
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    >>> boosters = [
+    ...     (f"seed{s}", GradientBoostingRegressor(n_estimators=4, max_features=1, random_state=s))
+    ...     for s in range(3)
+    ... ]
+    >>> vote = VotingRegressor(boosters).fit(X, y)
+    >>> ec.staged_effective_parameters(vote, X).shape
+    (4,)
+    """
+
+    def _validate(self) -> None:
+        est = self.estimator
+        members = list(est.estimators_)
+        if est.weights is None:
+            weights = np.ones(len(members))
+        else:
+            weights = np.array(
+                [
+                    w
+                    for (_, member), w in zip(est.estimators, est.weights, strict=True)
+                    if not (isinstance(member, str) and member == "drop")
+                ],
+                dtype=float,
+            )
+        self._members = [get_smoother(member, self.X_train) for member in members]
+        self._weights = weights / weights.sum()
+        stages = {m.n_stages() for m in self._members if m.supports_staged}
+        self.supports_staged = all(m.supports_staged for m in self._members) and len(stages) == 1
+
+    def _stage_count_error(self) -> TypeError:
+        counts = [m.n_stages() if m.supports_staged else None for m in self._members]
+        return TypeError(
+            f"This VotingRegressor has no common stages: stage t averages every member "
+            f"after t stages, so all members must be staged with equal numbers of "
+            f"stages (members' stages: {counts}). Use effective_parameters for the "
+            f"whole ensemble."
+        )
+
+    def matrix(self, X=None) -> np.ndarray:
+        X = self._resolve_X(X)
+        return sum(w * m.matrix(X) for w, m in zip(self._weights, self._members, strict=True))
+
+    def smooth(self, Y, X=None) -> np.ndarray:
+        Y, was_1d = check_labels(Y, self.n_train)
+        X = self._resolve_X(X)
+        F = sum(w * m.smooth(Y, X) for w, m in zip(self._weights, self._members, strict=True))
+        return F[:, 0] if was_1d else F
+
+    def trace(self) -> float:
+        return float(sum(w * m.trace() for w, m in zip(self._weights, self._members, strict=True)))
+
+    def n_stages(self) -> int:
+        """Number of stages shared by all members."""
+        if not self.supports_staged:
+            raise self._stage_count_error()
+        return self._members[0].n_stages()
+
+    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
+        """Yield the weighted average of the members' ``S_t(X) @ Y`` after every stage.
+
+        Parameters
+        ----------
+        Y : array-like of shape (n_train,) or (n_train, k)
+        X : array-like of shape (m, n_features), optional
+
+        Yields
+        ------
+        ndarray of shape (m,) or (m, k)
+        """
+        if not self.supports_staged:
+            raise self._stage_count_error()
+        Y, was_1d = check_labels(Y, self.n_train)
+        X = self._resolve_X(X)
+        stages = [m.staged_smooth(Y, X) for m in self._members]
+        for parts in zip(*stages, strict=True):
+            F = sum(w * part for w, part in zip(self._weights, parts, strict=True))
+            yield F[:, 0] if was_1d else F
+
+    def staged_row_norms_sq(self, X=None) -> np.ndarray:
+        """``||s_t(x)||^2`` after every stage, from replayed identity columns."""
+        n_stages = self.n_stages()
+        X = self._resolve_X(X)
+        n = self.n_train
+        out = np.zeros((n_stages, n if X is None else X.shape[0]))
+        for block in _identity_blocks(n):
+            for t, F in enumerate(self.staged_smooth(_identity_columns(n, block), X)):
+                out[t] += np.einsum("ij,ij->i", F, F)
+        return out
