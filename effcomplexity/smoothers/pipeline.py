@@ -1,1 +1,144 @@
-"""(in progress)"""
+"""Smoother of a scikit-learn pipeline: the final model's, on transformed inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
+
+from .._validation import check_inputs
+from .registry import Smoother, get_smoother, register_smoother
+
+__all__ = ["PipelineSmoother"]
+
+
+def _is_passthrough(step) -> bool:
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+def _needs_labels(step) -> bool:
+    try:
+        return bool(get_tags(step).target_tags.required)
+    except (AttributeError, TypeError):
+        return False
+
+
+@register_smoother(Pipeline)
+class PipelineSmoother(Smoother):
+    """Smoother of a :class:`sklearn.pipeline.Pipeline` ending in a supported family.
+
+    The earlier steps are treated as a fixed feature map :math:`\\phi` fitted on
+    the training inputs alone (scaling, polynomial or random features, PCA),
+    so the pipeline's smoother is the final step's smoother on the transformed
+    inputs. Any registered family can be the final step; everything is
+    delegated through :func:`effcomplexity.smoothers.get_smoother`.
+
+    A step whose fit uses the labels (a target encoder, supervised feature
+    selection) makes the weights depend on ``y`` and the pipeline is then not
+    a linear smoother. Steps that declare they need ``y`` raise ``TypeError``;
+    others are trusted to be unsupervised.
+
+    ``X_train`` and ``X`` are the pipeline's raw inputs. Arrays are validated
+    like any other input; pandas DataFrames are handed to the first step as
+    they are (after a width check), so column names reach column transformers.
+    Sparse outputs of intermediate steps are densified.
+
+    Notes
+    -----
+    .. math::
+
+        s_{pipe}(x) = s_{final}\\big(\\phi(x);\\ \\phi(X_{train})\\big).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> import effcomplexity as ec
+    >>> from effcomplexity.models import MinNormLeastSquares, RandomFourierFeatures
+    >>> X = np.random.default_rng(0).uniform(size=(15, 4))
+    >>> model = make_pipeline(
+    ...     RandomFourierFeatures(n_features=40, bandwidth=0.5, random_state=0),
+    ...     MinNormLeastSquares(),
+    ... ).fit(X, np.arange(15.0))
+    >>> round(ec.effective_parameters(model, X), 8)   # 40 features interpolate 15 points
+    15.0
+    """
+
+    def _check_X(self, X, *, name: str = "X"):
+        if hasattr(X, "columns") and hasattr(X, "iloc"):
+            expected = getattr(self.estimator, "n_features_in_", None)
+            if X.ndim != 2 or (expected is not None and X.shape[1] != expected):
+                raise ValueError(
+                    f"{name} has {X.shape[1]} columns, but the pipeline was fitted with "
+                    f"{expected}. Pass the inputs the pipeline was trained on (X_train) or "
+                    f"evaluated on (X), with the same columns."
+                )
+            if X.shape[0] == 0:
+                raise ValueError(f"{name} has no rows.")
+            return X
+        return check_inputs(X, name=name, estimator=self.estimator)
+
+    def _validate(self) -> None:
+        steps = self.estimator.steps
+        final_name, final = steps[-1]
+        if _is_passthrough(final):
+            raise TypeError(
+                "The pipeline's final step is 'passthrough': it has no model whose "
+                "smoother could be computed. End the pipeline with a supported regressor."
+            )
+        for name, step in steps[:-1]:
+            if not _is_passthrough(step) and _needs_labels(step):
+                raise TypeError(
+                    f"Pipeline step {name!r} ({type(step).__name__}) is fitted on the labels, "
+                    f"so the pipeline's prediction is not a fixed linear function of y. "
+                    f"Only unsupervised transformers may precede the final step."
+                )
+        try:
+            self.final = get_smoother(final, self._transform(self.X_train))
+        except TypeError as err:
+            raise TypeError(
+                f"The pipeline's final step {final_name!r} is not supported: {err}"
+            ) from err
+
+    def _transform(self, X) -> np.ndarray:
+        for _, step in self.estimator.steps[:-1]:
+            if not _is_passthrough(step):
+                X = step.transform(X)
+        if hasattr(X, "toarray"):
+            X = X.toarray()
+        return X
+
+    def _final_X(self, X):
+        X = self._resolve_X(X)
+        return None if X is None else self._transform(X)
+
+    def matrix(self, X=None) -> np.ndarray:
+        return self.final.matrix(self._final_X(X))
+
+    def smooth(self, Y, X=None) -> np.ndarray:
+        return self.final.smooth(Y, self._final_X(X))
+
+    def row_norms_sq(self, X=None) -> np.ndarray:
+        return self.final.row_norms_sq(self._final_X(X))
+
+    def trace(self) -> float:
+        return self.final.trace()
+
+    @property
+    def exact_norms_are_cheap(self) -> bool:
+        return self.final.exact_norms_are_cheap
+
+    @property
+    def supports_staged(self) -> bool:
+        return self.final.supports_staged
+
+    def n_stages(self) -> int:
+        return self.final.n_stages()
+
+    def staged_row_norms_sq(self, X=None) -> np.ndarray:
+        return self.final.staged_row_norms_sq(self._final_X(X))
+
+    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
+        return self.final.staged_smooth(Y, self._final_X(X))
