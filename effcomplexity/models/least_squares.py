@@ -45,9 +45,9 @@ class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Number of singular values kept.
     singular_ : ndarray of shape (min(n_samples, n_features),)
         All singular values of the (centred) design, in decreasing order.
-    U_ : ndarray of shape (n_samples, rank_)
+    U_ : ndarray of shape (n_samples, rank)
         Left singular vectors kept.
-    Vt_ : ndarray of shape (rank_, n_features)
+    Vt_ : ndarray of shape (rank, n_features)
         Right singular vectors kept.
     X_offset_ : ndarray of shape (n_features,)
         Column means subtracted before the SVD (zeros without an intercept).
@@ -55,7 +55,7 @@ class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Number of training rows.
     n_features_in_ : int
         Number of input columns.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in,)
         Input column names, when ``X`` has string column names.
 
     Notes

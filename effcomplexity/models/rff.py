@@ -39,11 +39,11 @@ class RandomFourierFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
     Attributes
     ----------
-    random_weights_ : ndarray of shape (n_features_in_, ceil(n_features / 2))
+    random_weights_ : ndarray of shape (n_features_in, ceil(n_features / 2))
         The frequencies :math:`v_k`, one per column.
     n_features_in_ : int
         Number of input columns seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features_in,)
         Input column names, when ``X`` has string column names.
 
     Notes
