@@ -4,7 +4,8 @@ Effective parameters of linear smoothers (train and test), classical and
 black-box degrees of freedom, neural-network complexity measures, and the
 double-descent experiments that motivate them.
 
-The submodules ``nn`` (torch), ``models``, ``datasets`` and ``sweeps`` are
+The submodules ``nn`` (torch), ``models``, ``datasets``, ``sweeps``,
+``analysis`` (the illusion test) and ``plotting`` (seaborn figures) are
 imported on first use, so ``import effcomplexity`` stays light.
 """
 
@@ -42,7 +43,7 @@ __all__ = [
     "staged_predictions",
 ]
 
-_LAZY_SUBMODULES = ("datasets", "models", "nn", "sweeps")
+_LAZY_SUBMODULES = ("analysis", "datasets", "models", "nn", "plotting", "sweeps")
 
 
 def __getattr__(name: str):

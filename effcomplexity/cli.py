@@ -1,11 +1,13 @@
-"""The ``effcomplexity`` command: a demo, and the double-descent sweeps.
+"""The ``effcomplexity`` command: a demo, the double-descent sweeps, and their verdict.
 
 ::
 
-    effcomplexity demo                      # a quick double-descent curve, explained
+    effcomplexity demo                      # double descent, and what it becomes against p_test
     effcomplexity list                      # the built-in sweeps
     effcomplexity sweep belkin_rff --out results.parquet --jobs 2
     effcomplexity sweep curth_trees --full --backend dask --scheduler tcp://host:8786
+    effcomplexity analyze results.parquet --error test_mse
+    effcomplexity plot results.parquet --kind back-to-u --out back_to_u.png
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ import pandas as pd
 
 __all__ = ["main"]
 
-_DEMO_SWEEP = "belkin_rff"
+_DEMO_SWEEPS = ("curth_trees", "belkin_rff")
+#: The error each demo sweep is judged on: Curth et al. report the MSE of their one-hot
+#: regressions, Belkin et al. the 0-1 error of random-feature classifiers.
+_DEMO_ERRORS = {"curth_trees": "test_mse", "belkin_rff": "test_error"}
+_DEMO_SEEDS = (0, 1, 2)
+_PLOT_KINDS = ("composite", "decomposed", "measures", "back-to-u", "grid")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,16 +42,26 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="min-norm random-feature regressions on bundled MNIST: a double-descent curve",
+        help="double descent on bundled MNIST, and whether it survives against p_test",
         description=(
-            "Fit minimum-norm least squares on random Fourier features of a bundled MNIST "
-            "subset, across a feature grid through the number of training points, and print "
-            "test error with the effective number of parameters on training (p_train) and "
-            "test (p_test) inputs. Offline; under a minute on a laptop."
+            "Run two quick double-descent sweeps on a bundled MNIST subset (random forests "
+            "along P_leaf then P_ens, as Curth et al.; min-norm random-feature regression, as "
+            "Belkin et al.), three seeds each, and print the illusion test's verdict: double "
+            "descent against the raw parameter count, and what it becomes against the "
+            "effective number of parameters on test inputs (p_test). Writes a summary figure. "
+            "Offline; about a minute on 2 cores."
         ),
+        epilog="example: effcomplexity demo --out demo_results --jobs 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel processes")
-    demo.add_argument("--quiet", action="store_true", help="hide the progress bar")
+    demo.add_argument(
+        "--out",
+        metavar="DIR",
+        default="effcomplexity_results",
+        help="folder for the sweep tables and the summary figure (default: %(default)s)",
+    )
+    demo.add_argument("--quiet", action="store_true", help="hide the progress bars")
 
     commands.add_parser(
         "list",
@@ -87,6 +104,59 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--overwrite", action="store_true", help="discard results already in --out")
     sweep.add_argument("--quiet", action="store_true", help="hide the progress bar")
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="print the illusion test's verdict table for a saved sweep table",
+        description=(
+            "Read a sweep table (CSV or Parquet, as 'effcomplexity sweep --out' writes it) and "
+            "print, for each complexity measure, whether test error against it shows a "
+            "double descent, a single U or a monotone curve, with the statistics behind the "
+            "verdict (see effcomplexity.analysis.illusion_test)."
+        ),
+        epilog=(
+            "example:\n  effcomplexity sweep curth_trees --out trees.csv\n"
+            "  effcomplexity analyze trees.csv --error test_mse --measures n_params p_test"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    analyze.add_argument("results", metavar="RESULTS", help="sweep table (.csv or .parquet)")
+    analyze.add_argument("--error", default="test_error", metavar="COL", help="error column")
+    analyze.add_argument(
+        "--measures",
+        nargs="+",
+        default=["n_params", "p_train", "p_test"],
+        metavar="COL",
+        help="measure columns (default: n_params p_train p_test)",
+    )
+    analyze.add_argument("--by", nargs="+", metavar="COL", help="columns to group by")
+    analyze.add_argument("--csv", metavar="PATH", help="also write the full verdict table here")
+
+    plot = commands.add_parser(
+        "plot",
+        help="draw a figure of a saved sweep table",
+        description=(
+            "Draw one figure of a sweep table: composite (error against the raw parameter "
+            "count), decomposed (each raw axis on its own), measures (p_train and p_test "
+            "along the path), back-to-u (error against a measure, coloured by axis segment) "
+            "or grid (error against several measures, with the verdict in each title)."
+        ),
+        epilog="example: effcomplexity plot trees.csv --kind back-to-u --error test_mse "
+        "--out back_to_u.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plot.add_argument("results", metavar="RESULTS", help="sweep table (.csv or .parquet)")
+    plot.add_argument("--kind", required=True, metavar="KIND", help=f"one of {_PLOT_KINDS}")
+    plot.add_argument("--error", default="test_error", metavar="COL", help="error column")
+    plot.add_argument(
+        "--measures",
+        nargs="+",
+        metavar="COL",
+        help="measure(s): back-to-u uses the first (default p_test); grid and measures all",
+    )
+    plot.add_argument(
+        "--out", metavar="PATH", help="image file (.png, .pdf, .svg; default: KIND.png)"
+    )
     return parser
 
 
@@ -141,16 +211,137 @@ def _demo_text(table: pd.DataFrame) -> tuple[str, str, str]:
     return header, body, " ".join(sentences)
 
 
-def _demo(args) -> int:
-    from . import sweeps
+def _verdict_text(verdicts: pd.DataFrame) -> str:
+    """The verdict table as a person reads it: one line per measure, then the evidence."""
+    shown = verdicts[
+        ["measure", "verdict", "n_descents", "peak_location", "fold_back", "tau_error"]
+    ].copy()
+    if verdicts["n_seeds"].iloc[0] > 1:
+        shown["support"] = verdicts["verdict_support"]
+    for column in ("fold_back", "tau_error", "support"):
+        if column in shown:
+            shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.2f}")
+    lines = [shown.to_string(index=False)]
+    lines += [f"  {m}: {e}" for m, e in zip(verdicts["measure"], verdicts["evidence"], strict=True)]
+    return "\n".join(lines)
 
-    table = sweeps.run(_DEMO_SWEEP, quick=True, n_jobs=args.jobs, verbose=0 if args.quiet else 1)
-    header, body, text = _demo_text(table)
-    print(header)
+
+def _demo(args) -> int:
+    from pathlib import Path
+
+    from . import analysis, plotting, sweeps
+
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables, verdicts = [], []
+    print("Is double descent an artefact of counting parameters? (Curth et al. 2023)")
+    print(
+        f"Quick sweeps on a bundled MNIST subset, {len(_DEMO_SEEDS)} seeds each; "
+        "p_train, p_test: effective parameters on training and test inputs."
+    )
+    for name in _DEMO_SWEEPS:
+        spec = sweeps.get_spec(name).sized(quick=True).replace(seeds=_DEMO_SEEDS)
+        table = sweeps.run(
+            spec,
+            quick=False,
+            out=folder / f"{name}.csv",
+            n_jobs=args.jobs,
+            verbose=0 if args.quiet else 1,
+        )
+        error = _DEMO_ERRORS[name]
+        result = analysis.illusion_test(table, error=error)
+        result.insert(0, "sweep", name)
+        tables.append(table)
+        verdicts.append(result)
+        print()
+        print(f"== {name}: {spec.description} ==")
+        if name == "belkin_rff":
+            header, body, text = _demo_text(table[table["seed"] == _DEMO_SEEDS[0]])
+            print(body)
+            print(text)
+            print()
+        print(f"Verdict of {error} against each measure:")
+        print(_verdict_text(result))
+    verdicts = pd.concat(verdicts, ignore_index=True)
+    raw = verdicts[verdicts["measure"] == "n_params"].set_index("sweep")["verdict"]
+    eff = verdicts[verdicts["measure"] == "p_test"].set_index("sweep")["verdict"]
     print()
-    print(body)
+    for name in _DEMO_SWEEPS:
+        print(f"{name}: against raw parameters '{raw[name]}'; against p_test '{eff[name]}'.")
+    figure = plotting.summary(
+        pd.concat(tables, ignore_index=True), errors=_DEMO_ERRORS, verdicts=verdicts
+    )
+    path = folder / "demo_summary.png"
+    plotting.save(figure, path)
+    verdicts.to_csv(folder / "demo_verdicts.csv", index=False)
     print()
-    print(text)
+    print(f"Summary figure: {path}")
+    print(f"Verdict table: {folder / 'demo_verdicts.csv'}; sweep tables: {folder}/")
+    return 0
+
+
+def _read_results(path: str) -> pd.DataFrame:
+    from pathlib import Path
+
+    source = Path(path)
+    if not source.is_file():
+        raise ValueError(f"RESULTS: no such file {path!r}.")
+    suffix = source.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(source)
+        if suffix == ".csv":
+            return pd.read_csv(source, keep_default_na=False, na_values=[""])
+    except ImportError as exc:
+        raise ValueError(f"RESULTS: reading {path!r} needs {exc.name}; pip install it.") from None
+    except Exception as exc:  # a damaged or foreign file: say so in one line
+        raise ValueError(f"RESULTS: cannot read {path!r} as a sweep table ({exc}).") from None
+    raise ValueError(f"RESULTS: {path!r} is neither .csv nor .parquet.")
+
+
+def _analyze(args) -> int:
+    from . import analysis
+
+    table = _read_results(args.results)
+    verdicts = analysis.illusion_test(table, error=args.error, measures=args.measures, by=args.by)
+    groups = verdicts.groupby(args.by, sort=False) if args.by else [(None, verdicts)]
+    for key, part in groups:
+        if key is not None:
+            values = key if isinstance(key, tuple) else (key,)
+            named = ", ".join(f"{c} = {v}" for c, v in zip(args.by, values, strict=True))
+            print(f"== {named} ==")
+        print(_verdict_text(part.reset_index(drop=True)))
+    if args.csv:
+        verdicts.to_csv(args.csv, index=False)
+        print(f"Verdict table: {args.csv}")
+    return 0
+
+
+def _plot(args) -> int:
+    from . import plotting
+
+    if args.kind not in _PLOT_KINDS:
+        raise ValueError(f"--kind must be one of {list(_PLOT_KINDS)}, got {args.kind!r}.")
+    table = _read_results(args.results)
+    measures = args.measures
+    if args.kind == "composite":
+        fig = plotting.composite(table, args.error)
+    elif args.kind == "decomposed":
+        fig = plotting.decomposed(table, args.error)
+    elif args.kind == "measures":
+        fig = plotting.measures_along_path(table, measures or ("p_train", "p_test"))
+    elif args.kind == "back-to-u":
+        fig = plotting.back_to_u(table, (measures or ["p_test"])[0], args.error)
+    else:
+        fig = plotting.verdict_grid(
+            table, measures or ("n_params", "p_train", "p_test"), args.error
+        )
+    out = args.out or f"{args.kind}.png"
+    try:
+        plotting.save(fig, out)
+    except ValueError as exc:
+        raise ValueError(f"--out: {exc}") from None
+    print(f"Figure: {out}")
     return 0
 
 
@@ -223,7 +414,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if getattr(args, "scheduler", None) and args.backend != "dask":
         args.backend = "dask"
-    commands = {"demo": _demo, "list": _list, "sweep": _sweep}
+    commands = {
+        "demo": _demo,
+        "list": _list,
+        "sweep": _sweep,
+        "analyze": _analyze,
+        "plot": _plot,
+    }
     try:
         return commands[args.command](args)
     except ValueError as exc:
