@@ -42,9 +42,7 @@ def _gaussian_loss(sigma: float):
     """Mean negative log-likelihood (up to a constant) of y = f(x) + N(0, sigma^2 I)."""
 
     def loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return ((output - target) ** 2).reshape(output.shape[0], -1).sum(1).mean() / (
-            2 * sigma**2
-        )
+        return ((output - target) ** 2).reshape(output.shape[0], -1).sum(1).mean() / (2 * sigma**2)
 
     return loss
 
@@ -81,7 +79,12 @@ def test_regular_linear_regression_gives_d_over_2(seed, batch_size):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = ecnn.local_learning_coefficient(
-            model, _gaussian_loss(sigma), (X, y), batch_size=batch_size, random_state=seed, **REGULAR
+            model,
+            _gaussian_loss(sigma),
+            (X, y),
+            batch_size=batch_size,
+            random_state=seed,
+            **REGULAR,
         )
     n_beta, gamma = result.settings["n_beta"], result.settings["localization"]
     h = torch.linalg.eigvalsh(X.T @ X / X.shape[0] / sigma**2).numpy()

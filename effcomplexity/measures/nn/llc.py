@@ -340,9 +340,14 @@ def local_learning_coefficient(
     :math:`\\gamma` and :math:`\\beta`.
 
     Cost: ``n_chains * (n_burnin + n_samples)`` gradient evaluations on
-    batches of ``batch_size`` rows, plus one pass over the data for
+    batches of ``batch_size`` rows (all chains advanced together in one
+    vectorised call per step), plus one pass over the data for
     :math:`L_n(w^*)`; the recorded losses are those already computed for the
-    gradients.
+    gradients. The defaults were chosen on the MNIST-1D and grokking MLPs
+    trained with mean squared error, where they reach the estimate of chains
+    four times as long at about 20-30 training epochs of cost (MNIST-1D,
+    ``batch_size=100``); other losses and networks may need another
+    ``step_size``.
 
     References
     ----------
