@@ -398,6 +398,16 @@ def test_dataloader_matches_arrays():
 
 
 @untrained
+def test_batch_size_of_all_rows_is_full_batch_and_progress_bar_runs():
+    model, (X, y) = _small_net(), _net_data()
+    full = ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=4, **QUICK)
+    whole = ecnn.local_learning_coefficient(
+        model, nn.MSELoss(), (X, y), batch_size=X.shape[0], random_state=4, progress=True, **QUICK
+    )
+    np.testing.assert_array_equal(whole.loss_trace, full.loss_trace)
+
+
+@untrained
 def test_vectorised_chains_match_a_loop(monkeypatch):
     """Oracle: the same chains run one by one (the fallback for models vmap cannot trace)."""
     model, (X, y) = _small_net(), _net_data()
