@@ -12,6 +12,7 @@ from .measures.nn.hessian import (
     hessian_vector_product,
     spectral_density,
 )
+from .measures.nn.llc import LLCResult, local_learning_coefficient
 from .measures.nn.margins import margin
 from .measures.nn.norms import (
     conv_operator_norm,
@@ -24,12 +25,14 @@ from .measures.nn.spectral import spectral_diagnostics
 from .measures.nn.telescoping import TelescopingTracker
 
 __all__ = [
+    "LLCResult",
     "TelescopingTracker",
     "conv_operator_norm",
     "effective_dimensionality",
     "hessian_eigenvalues",
     "hessian_trace",
     "hessian_vector_product",
+    "local_learning_coefficient",
     "margin",
     "pac_bayes_measures",
     "path_norm",
