@@ -31,6 +31,8 @@ __all__ = [
 _REGISTRY: dict[type | str, type[Smoother]] = {}
 # Types that look like a family but are not linear smoothers: why, and what to use.
 _UNSUPPORTED: dict[str, str] = {}
+# Identity columns per block when an exact staged trace replays the stages.
+_TRACE_BLOCK = 256
 
 
 class Smoother:
@@ -129,6 +131,23 @@ class Smoother:
             f"{type(self.estimator).__name__} has no stages: staged measures apply to "
             f"boosting and tree ensembles."
         )
+
+    def staged_trace(self) -> np.ndarray:
+        """``tr(S_t)`` on the training inputs after every stage: shape (n_stages,).
+
+        The base implementation reads the diagonal of ``S_t`` from
+        :meth:`staged_smooth` on blocks of identity columns (``n`` products per
+        stage); families with a cheaper exact route override it.
+        """
+        n = self.n_train
+        out = np.zeros(self.n_stages())
+        for start in range(0, n, _TRACE_BLOCK):
+            stop = min(start + _TRACE_BLOCK, n)
+            E = np.zeros((n, stop - start))
+            E[np.arange(start, stop), np.arange(stop - start)] = 1.0
+            for t, SE in enumerate(self.staged_smooth(E)):
+                out[t] += float(np.trace(np.asarray(SE)[start:stop]))
+        return out
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({type(self.estimator).__name__}, n_train={self.n_train})"

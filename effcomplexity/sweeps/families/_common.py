@@ -19,10 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["load_data", "unit_seed"]
 
-#: Staged effective parameters are exact when the family's exact norms avoid
-#: dense matrices, or when n_train is at most this; random probes otherwise.
-EXACT_MAX_N_TRAIN = 500
-
 
 def unit_seed(seed: int, key: str) -> int:
     """A 32-bit seed for the auxiliary randomness of one unit (probes).
@@ -126,16 +122,13 @@ def fit_measures(smoother, X_train, X_test, seed: int) -> dict[str, float]:
 
 
 def staged_measures(smoother, X_train, X_test, seed: int, n_probes: int) -> dict:
-    """Staged ``p_train``, ``p_test`` and their standard errors, one value per stage."""
+    """Staged ``p_train``, ``p_test`` and their standard errors, one value per stage.
+
+    Exact or probes as ``method="auto"`` decides (the package's one policy).
+    """
     from ...measures.effective import staged_effective_parameters
 
-    exact = smoother.exact_norms_are_cheap or smoother.n_train <= EXACT_MAX_N_TRAIN
-    kwargs = {
-        "method": "exact" if exact else "probe",
-        "n_probes": n_probes,
-        "random_state": seed,
-        "return_std": True,
-    }
+    kwargs = {"n_probes": n_probes, "random_state": seed, "return_std": True}
     p_train, p_train_se = staged_effective_parameters(smoother, X_train, **kwargs)
     p_test, p_test_se = staged_effective_parameters(smoother, X_train, X_test, **kwargs)
     return {"p_train": p_train, "p_test": p_test, "p_train_se": p_train_se, "p_test_se": p_test_se}
