@@ -6,10 +6,18 @@ underneath can assume finite, 2-D, C-contiguous float arrays.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
-__all__ = ["check_fitted", "check_inputs", "check_labels", "check_n_train"]
+__all__ = [
+    "check_fitted",
+    "check_inputs",
+    "check_labels",
+    "check_n_train",
+    "check_random_state",
+]
 
 
 def check_fitted(estimator) -> None:
@@ -108,3 +116,27 @@ def check_labels(Y, n_train: int, *, name: str = "Y") -> tuple[np.ndarray, bool]
             f"points: {name} must hold one row of labels per training input."
         )
     return Y, was_1d
+
+
+def check_random_state(random_state) -> np.random.RandomState | np.random.Generator:
+    """The package's one ``random_state`` rule.
+
+    ``None`` is NumPy's global ``RandomState``; an integer seeds a new
+    ``RandomState`` (so integer seeds give the same numbers as scikit-learn);
+    a ``RandomState`` or ``numpy.random.Generator`` is used as it is.
+
+    Raises
+    ------
+    TypeError
+        For anything else (floats, strings, booleans).
+    """
+    if random_state is None:
+        return np.random.mtrand._rand
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.RandomState(int(random_state))
+    raise TypeError(
+        "random_state must be None, an integer seed, a numpy.random.RandomState or a "
+        f"numpy.random.Generator; got {random_state!r}."
+    )

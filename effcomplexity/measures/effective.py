@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from ..smoothers.registry import Smoother, get_smoother
-from ._probes import random_probes
+from ._probes import mean_std_error, random_probes
 
 __all__ = [
     "AUTO_EXACT_MAX_ENTRIES",
@@ -108,7 +108,7 @@ def effective_parameters(
         Number of probes (default ``DEFAULT_N_PROBES`` = 100).
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed for the probes.
     return_std : bool
         Also return the standard error (0.0 for the exact path).
@@ -157,9 +157,7 @@ def effective_parameters(
         k = _check_n_probes(n_probes)
         Z = random_probes(n, k, probe, random_state)
         SZ = smoother.smooth(Z, X)
-        per_probe = n / m * np.einsum("ij,ij->j", SZ, SZ)
-        value = float(per_probe.mean())
-        std = float(per_probe.std(ddof=1) / np.sqrt(k))
+        value, std = mean_std_error(n / m * np.einsum("ij,ij->j", SZ, SZ))
     return (value, std) if return_std else value
 
 
@@ -210,8 +208,7 @@ def staged_effective_parameters(
         per_stage = np.array(
             [n / m * np.einsum("ij,ij->j", SZ, SZ) for SZ in smoother.staged_smooth(Z, X)]
         )
-        values = per_stage.mean(axis=1)
-        std = per_stage.std(axis=1, ddof=1) / np.sqrt(k)
+        values, std = mean_std_error(per_stage, axis=1)
     return (values, std) if return_std else values
 
 
@@ -347,6 +344,5 @@ def staged_degrees_of_freedom(
         k = _check_n_probes(n_probes)
         Z = random_probes(n, k, probe, random_state)
         per_stage = np.array([np.einsum("ij,ij->j", Z, SZ) for SZ in smoother.staged_smooth(Z)])
-        values = per_stage.mean(axis=1)
-        std = per_stage.std(axis=1, ddof=1) / np.sqrt(k)
+        values, std = mean_std_error(per_stage, axis=1)
     return (values, std) if return_std else values

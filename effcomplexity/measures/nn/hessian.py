@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import torch
 from scipy.linalg import eigh_tridiagonal
-from sklearn.utils import check_random_state
 from torch import nn
 
-from .._probes import random_probes
+from ..._validation import check_random_state
+from .._probes import mean_std_error, random_probes
+from ..trace import hutchinson
 
 __all__ = [
     "effective_dimensionality",
@@ -414,7 +415,7 @@ def hessian_eigenvalues(
     which : {"LA", "LM"}
         Largest algebraic eigenvalues, or largest in magnitude (negative
         curvature included).
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the starting vector.
     return_eigenvectors : bool
         Also return the Ritz vectors.
@@ -502,8 +503,9 @@ def hessian_trace(
     n_probes: int = 100,
     batch_size: int | None = None,
     random_state=None,
-) -> tuple[float, float]:
-    """Hutchinson estimate of the trace of the Hessian, with its standard error.
+    return_std: bool = False,
+):
+    """Hutchinson estimate of the trace of the Hessian of the training loss.
 
     Parameters
     ----------
@@ -511,15 +513,17 @@ def hessian_trace(
         As in :func:`hessian_vector_product`.
     n_probes : int
         Number of Rademacher probes (Hessian-vector products), at least 2.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the probes.
+    return_std : bool
+        Also return the standard error.
 
     Returns
     -------
     trace : float
     std : float
-        Standard error of ``trace`` (the spread of the per-probe estimates
-        over the square root of their number).
+        Only when ``return_std=True``: the spread of the per-probe estimates
+        over the square root of their number.
 
     Notes
     -----
@@ -530,7 +534,9 @@ def hessian_trace(
 
         \\widehat{\\operatorname{tr}}(H) = \\frac{1}{K} \\sum_{k=1}^K v_k^\\top H v_k
 
-    is unbiased, with variance :math:`2 \\sum_{i \\ne j} H_{ij}^2 / K`.
+    is unbiased, with variance :math:`2 \\sum_{i \\ne j} H_{ij}^2 / K`. The
+    estimator is :func:`effcomplexity.measures.trace.hutchinson`, the one the
+    smoother traces use, applied to Hessian-vector products.
 
     References
     ----------
@@ -548,15 +554,24 @@ def hessian_trace(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=4, random_state=0)
+    >>> hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=4, random_state=0,
+    ...               return_std=True)
     (5.0, 0.0)
     """
     n_probes = _check_positive_int(n_probes, "n_probes", minimum=2)
     with _eval_mode(model):
         op = _HessianOperator(model, loss_fn, data, batch_size)
-        V = random_probes(op.n_params, n_probes, "rademacher", random_state)
-        per_probe = np.array([V[:, j] @ op.matvec_numpy(V[:, j]) for j in range(n_probes)])
-    return float(per_probe.mean()), float(per_probe.std(ddof=1) / np.sqrt(n_probes))
+
+        def products(V: np.ndarray) -> np.ndarray:
+            return np.column_stack([op.matvec_numpy(v) for v in V.T])
+
+        return hutchinson(
+            products,
+            op.n_params,
+            n_probes,
+            random_state=random_state,
+            return_std=return_std,
+        )
 
 
 def spectral_density(
@@ -591,7 +606,7 @@ def spectral_density(
         points spanning the nodes plus five bandwidths on either side.
     n_grid : int
         Size of the default grid.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the probes.
 
     Returns
@@ -722,7 +737,7 @@ def effective_dimensionality(
         :func:`spectral_density`).
     n_probes : int
         ``method="slq"``: number of probes.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
     return_std : bool
         Also return the standard error over probes (``method="slq"``; 0.0 for
         ``"lanczos"``, which is deterministic given the seed).
@@ -786,6 +801,5 @@ def effective_dimensionality(
         per_probe = density["n_params"] * np.sum(
             density["weights"] * _neff_terms(density["nodes"], z), axis=1
         )
-        value = float(per_probe.mean())
-        std = float(per_probe.std(ddof=1) / np.sqrt(n_probes)) if n_probes > 1 else float("nan")
+        value, std = mean_std_error(per_probe)
     return (value, std) if return_std else value

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from .._probes import random_probes
+from .._probes import mean_std_error, random_probes
 from .hessian import _eval_mode, _to_device
 
 __all__ = ["TelescopingTracker"]
@@ -89,7 +89,7 @@ class TelescopingTracker:
     chunk_size : int, optional
         Evaluate Jacobians and Jacobian-vector products on this many inputs at
         a time, to bound memory.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the probes.
 
     Attributes
@@ -712,8 +712,7 @@ class TelescopingTracker:
             value, std = n / (m * K) * float((S**2).sum()), 0.0
         else:
             per_probe = (n / (m * K) * (S**2).sum(dim=(0, 1))).cpu().numpy()
-            value = float(per_probe.mean())
-            std = float(per_probe.std(ddof=1) / np.sqrt(per_probe.shape[0]))
+            value, std = mean_std_error(per_probe)
         return (value, std) if return_std else value
 
     def p_train(self, *, output: int | None = None, return_std: bool = False):
