@@ -42,8 +42,13 @@ def test_probes_accept_every_random_state(random_state):
 def test_integer_seeds_follow_scikit_learn():
     ours = check_random_state(11).standard_normal(4)
     np.testing.assert_array_equal(ours, sklearn_check_random_state(11).standard_normal(4))
-    generator = np.random.default_rng(1)
-    assert check_random_state(generator) is generator
+    # A Generator is wrapped around its own bit generator: drawing advances its stream.
+    generator, twin = np.random.default_rng(1), np.random.default_rng(1)
+    wrapped = check_random_state(generator)
+    assert isinstance(wrapped, np.random.RandomState)
+    first = wrapped.random_sample()
+    assert np.random.RandomState(twin.bit_generator).random_sample() == first
+    assert generator.bit_generator.state == twin.bit_generator.state
     for bad in (1.5, "0", True):
         with pytest.raises(TypeError, match="random_state must be None, an integer seed"):
             check_random_state(bad)

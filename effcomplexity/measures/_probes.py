@@ -36,10 +36,6 @@ def random_probes(n: int, k: int, kind: str = "rademacher", random_state=None) -
     if kind not in PROBE_KINDS:
         raise ValueError(f"probe must be one of {PROBE_KINDS}, got {kind!r}.")
     rng = check_random_state(random_state)
-    if isinstance(rng, np.random.Generator):
-        if kind == "rademacher":
-            return rng.integers(0, 2, size=(n, k)).astype(np.float64) * 2.0 - 1.0
-        return rng.standard_normal((n, k))
     if kind == "rademacher":
         return rng.randint(0, 2, size=(n, k)).astype(np.float64) * 2.0 - 1.0
     return rng.standard_normal((n, k))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._validation import check_int
 from ..smoothers.registry import Smoother, get_smoother
 from ._probes import mean_std_error, random_probes
 
@@ -36,12 +35,7 @@ def _check_method(method: str) -> None:
 def _check_n_probes(n_probes) -> int:
     if n_probes is None:
         return DEFAULT_N_PROBES
-    if not isinstance(n_probes, numbers.Integral) or n_probes < 2:
-        raise ValueError(
-            f"n_probes must be an integer >= 2 (a standard error needs two probes), "
-            f"got {n_probes!r}."
-        )
-    return int(n_probes)
+    return check_int(n_probes, "n_probes", minimum=2, why="a standard error needs two probes")
 
 
 def _n_eval(smoother: Smoother, X) -> tuple[np.ndarray | None, int]:

@@ -10,12 +10,11 @@ giving the classical degrees of freedom ``tr(S)`` without forming ``S``.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 
-from .._validation import check_random_state
+from .._validation import check_int, check_random_state, is_integer
 from ..smoothers.registry import get_smoother
 from ._probes import mean_std_error, random_probes
 
@@ -30,15 +29,13 @@ Matvec = Callable[[np.ndarray], np.ndarray]
 
 
 def _check_size(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+    if not is_integer(n) or n < 1:
         raise ValueError(f"n must be a positive integer (the operator's size), got {n!r}.")
     return int(n)
 
 
 def _check_budget(value, name: str, minimum: int, why: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} ({why}), got {value!r}.")
-    return int(value)
+    return check_int(value, name, minimum=minimum, why=why)
 
 
 def _as_matvec(operator, n: int) -> Matvec:

@@ -17,9 +17,7 @@ Hessian.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import numbers
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -27,9 +25,10 @@ import torch
 from scipy.linalg import eigh_tridiagonal
 from torch import nn
 
-from ..._validation import check_random_state
+from ..._validation import check_int, check_positive_real, check_random_state
 from .._probes import mean_std_error, random_probes
 from ..trace import hutchinson
+from ._layers import eval_mode, to_model_device
 
 __all__ = [
     "effective_dimensionality",
@@ -53,18 +52,6 @@ _NEFF_METHODS = ("lanczos", "slq")
 # --------------------------------------------------------------------------- helpers
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Switch every submodule to eval mode and restore each one's own flag after."""
-    flags = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, flag in flags:
-            module.train(flag)
-
-
 def _trainable(model: nn.Module) -> list[torch.Tensor]:
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -73,17 +60,6 @@ def _trainable(model: nn.Module) -> list[torch.Tensor]:
             "there is no Hessian to compute."
         )
     return params
-
-
-def _to_device(value, ref: torch.Tensor) -> torch.Tensor:
-    """Tensor on the parameters' device; floating values take their dtype,
-    integer values (class labels, token ids) stay integer."""
-    tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-    if tensor.is_floating_point():
-        return tensor.to(device=ref.device, dtype=ref.dtype)
-    if tensor.dtype == torch.bool:
-        raise TypeError("boolean tensors are neither inputs nor targets.")
-    return tensor.to(device=ref.device, dtype=torch.int64)
 
 
 def _is_array(value) -> bool:
@@ -105,15 +81,13 @@ class _Batches:
     """Re-iterable view of ``data`` as ``(inputs, targets)`` tensor pairs."""
 
     def __init__(self, data, ref: torch.Tensor, batch_size: int | None):
-        if batch_size is not None and (
-            not isinstance(batch_size, numbers.Integral) or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if batch_size is not None:
+            check_int(batch_size, "batch_size")
         self.ref = ref
         self.batch_size = batch_size
         self.arrays = None
         if isinstance(data, (tuple, list)) and len(data) == 2 and all(map(_is_array, data)):
-            X, y = (_to_device(value, ref) for value in data)
+            X, y = (to_model_device(value, ref) for value in data)
             if X.dim() < 1 or y.dim() < 1 or X.shape[0] != y.shape[0]:
                 raise ValueError(
                     f"data=(X, y) needs one target per input row, got X of shape "
@@ -158,7 +132,7 @@ class _Batches:
                 raise TypeError(
                     f"each batch must be an (inputs, targets) pair, got {type(batch).__name__}."
                 )
-            X, y = _to_device(batch[0], self.ref), _to_device(batch[1], self.ref)
+            X, y = to_model_device(batch[0], self.ref), to_model_device(batch[1], self.ref)
             if X.shape[0] != y.shape[0]:
                 raise ValueError(f"a batch has {X.shape[0]} inputs but {y.shape[0]} targets.")
             yield X, y
@@ -290,9 +264,7 @@ def _breakdown_tol(dtype: torch.dtype) -> float:
 
 
 def _check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_int(value, name, minimum=minimum)
 
 
 def _ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -375,7 +347,7 @@ def hessian_vector_product(
     >>> hessian_vector_product(model, torch.nn.MSELoss(), (X, y), [1.0, 1.0])  # H = X^T X
     array([1., 4.])
     """
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         op = _HessianOperator(model, loss_fn, data, batch_size)
         as_tensor = isinstance(v, torch.Tensor)
         vec = torch.as_tensor(v if as_tensor else np.asarray(v, dtype=np.float64))
@@ -466,7 +438,7 @@ def hessian_eigenvalues(
     if which not in _EIGEN_WHICH:
         raise ValueError(f"which must be one of {_EIGEN_WHICH}, got {which!r}.")
     rng = check_random_state(random_state)
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         op = _HessianOperator(model, loss_fn, data, batch_size)
         p = op.n_params
         k = _check_positive_int(k, "k")
@@ -559,7 +531,7 @@ def hessian_trace(
     (5.0, 0.0)
     """
     n_probes = _check_positive_int(n_probes, "n_probes", minimum=2)
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         op = _HessianOperator(model, loss_fn, data, batch_size)
 
         def products(V: np.ndarray) -> np.ndarray:
@@ -660,7 +632,7 @@ def spectral_density(
     """
     n_probes = _check_positive_int(n_probes, "n_probes")
     n_grid = _check_positive_int(n_grid, "n_grid", minimum=2)
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         op = _HessianOperator(model, loss_fn, data, batch_size)
         p = op.n_params
         n_iter = min(p, DEFAULT_SLQ_ITER) if n_iter is None else n_iter
@@ -785,8 +757,7 @@ def effective_dimensionality(
     >>> round(effective_dimensionality(model, torch.nn.MSELoss(), (X, y), z=1.0), 10)
     1.3
     """
-    if not (isinstance(z, numbers.Real) and z > 0):
-        raise ValueError(f"z must be a positive number, got {z!r}.")
+    check_positive_real(z, "z")
     if method not in _NEFF_METHODS:
         raise ValueError(f"method must be one of {_NEFF_METHODS}, got {method!r}.")
     common = {"batch_size": batch_size, "random_state": random_state, "n_iter": n_iter}

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._validation import is_integer
+
 if TYPE_CHECKING:
     from ..spec import SweepSpec
 
@@ -143,11 +145,6 @@ def in_point_order(points: Sequence[Mapping], rows: list[tuple[Mapping, dict]]) 
 # -- option checks ---------------------------------------------------------------------
 
 
-def is_int(value) -> bool:
-    """An integer that is not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def check_positive(opts: Mapping, name: str, where: str) -> None:
     """``opts[name]`` is a real number > 0."""
     value = opts[name]
@@ -157,7 +154,7 @@ def check_positive(opts: Mapping, name: str, where: str) -> None:
 
 def check_n_probes(opts: Mapping, where: str) -> None:
     """``opts["n_probes"]`` is an integer >= 2 (a standard error needs two probes)."""
-    if not is_int(opts["n_probes"]) or opts["n_probes"] < 2:
+    if not is_integer(opts["n_probes"]) or opts["n_probes"] < 2:
         raise ValueError(f"n_probes must be an integer >= 2 in {where}, got {opts['n_probes']!r}.")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._validation import is_integer
 from ._base import Axis, SweepFamily, UnitContext, register_family
 from ._common import (
     check_n_probes,
     check_positive,
     errors,
     in_point_order,
-    is_int,
     load_data,
     staged_measures,
     unit_seed,
@@ -49,12 +49,12 @@ class BoostingFamily(SweepFamily):
         check_n_probes(opts, where)
         check_positive(opts, "learning_rate", where)
         leaves = opts["max_leaf_nodes"]
-        if leaves is not None and (not is_int(leaves) or leaves < 2):
+        if leaves is not None and (not is_integer(leaves) or leaves < 2):
             raise ValueError(
                 f"max_leaf_nodes must be an integer >= 2 or None in {where}, got {leaves!r}."
             )
         cls = opts["effective_class"]
-        if not is_int(cls) or cls < 0:
+        if not is_integer(cls) or cls < 0:
             raise ValueError(f"effective_class must be a class index in {where}, got {cls!r}.")
 
     def cost(self, spec, params, points):
