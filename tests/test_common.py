@@ -1,7 +1,7 @@
 """Registry-wide invariants, run on every registered family and configuration.
 
 Oracle: the estimator's own predictions. A smoother reproduces them exactly:
-``S(X) @ y == predict(X)`` (DESIGN.md, "The central abstraction").
+``S(X) @ y == predict(X)`` (the invariant of every ``Smoother``).
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def effective_parameters(
     random_state=None,
     return_std: bool = False,
 ):
-    """Effective number of parameters :math:`\\hat p` of a fitted smoother.
+    r"""Effective number of parameters :math:`\hat p` of a fitted smoother.
 
     Curth, Jeffares and van der Schaar's measure of how many parameters a
     model uses on a set of inputs: the mean squared norm of the smoother
@@ -117,11 +117,11 @@ def effective_parameters(
     -----
     .. math::
 
-        \\hat p(I_0) = \\frac{n}{|I_0|} \\sum_{j \\in I_0} \\lVert s(x_j) \\rVert^2 .
+        \hat p(I_0) = \frac{n}{|I_0|} \sum_{j \in I_0} \lVert s(x_j) \rVert^2 .
 
-    On the training inputs this is :math:`\\operatorname{tr}(S S^\\top)`. For
-    probes :math:`z` with :math:`E[z z^\\top] = I`,
-    :math:`E[(s(x)^\\top z)^2] = \\lVert s(x) \\rVert^2`, so each probe gives an
+    On the training inputs this is :math:`\operatorname{tr}(S S^\top)`. For
+    probes :math:`z` with :math:`E[z z^\top] = I`,
+    :math:`E[(s(x)^\top z)^2] = \lVert s(x) \rVert^2`, so each probe gives an
     unbiased estimate and their spread gives the standard error. Unlike the
     published code, which stores the mean squared norm, the value reported
     here includes the factor ``n``.
@@ -207,7 +207,7 @@ def staged_effective_parameters(
 
 
 def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
-    """Classical degrees of freedom of a linear smoother on its training inputs.
+    r"""Classical degrees of freedom of a linear smoother on its training inputs.
 
     Parameters
     ----------
@@ -227,11 +227,11 @@ def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
 
     .. math::
 
-        \\operatorname{tr}(SS^\\top) \\le \\operatorname{tr}(S)
-        \\le \\operatorname{tr}(2S - SS^\\top),
+        \operatorname{tr}(SS^\top) \le \operatorname{tr}(S)
+        \le \operatorname{tr}(2S - SS^\top),
 
     and ``n - tr(2S - S S^T)`` is the residual degrees of freedom. Efron's
-    covariance penalty :math:`\\sum_i \\operatorname{Cov}(\\hat y_i, y_i)/\\sigma^2`
+    covariance penalty :math:`\sum_i \operatorname{Cov}(\hat y_i, y_i)/\sigma^2`
     equals ``tr(S)`` for a linear smoother.
 
     References

@@ -362,7 +362,7 @@ def _check_leaf_counts(counts: np.ndarray, recorded: np.ndarray, estimator, t: i
 
 @register_smoother(GradientBoostingRegressor)
 class GradientBoostingSmoother(_BoostingSmoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.GradientBoostingRegressor`.
+    r"""Smoother of a fitted :class:`~sklearn.ensemble.GradientBoostingRegressor`.
 
     Supported: ``loss="squared_error"``, ``subsample=1.0``, no early stopping
     (``n_iter_no_change=None``), and ``init`` of ``"zero"``, ``None`` (the
@@ -392,16 +392,16 @@ class GradientBoostingSmoother(_BoostingSmoother):
     Notes
     -----
     With ``S_0`` the initial smoother (``0`` for ``init="zero"``,
-    :math:`\\mathbf{1}\\mathbf{1}^\\top / n` for the mean), ``L_t`` the
+    :math:`\mathbf{1}\mathbf{1}^\top / n` for the mean), ``L_t`` the
     leaf-averaging operator of round ``t`` on the training rows and ``L_{X,t}``
-    its rows at the evaluation inputs, and :math:`\\nu` the learning rate,
+    its rows at the evaluation inputs, and :math:`\nu` the learning rate,
 
     .. math::
 
-        S_t = S_{t-1} + \\nu L_t (I - S_{t-1}), \\qquad
-        S_{X,t} = S_{X,t-1} + \\nu L_{X,t} (I - S_{t-1}).
+        S_t = S_{t-1} + \nu L_t (I - S_{t-1}), \qquad
+        S_{X,t} = S_{X,t-1} + \nu L_{X,t} (I - S_{t-1}).
 
-    ``L_t = A_t D_t A_t^\\top`` (``A_t`` the leaf indicator, ``D_t`` the
+    ``L_t = A_t D_t A_t^\top`` (``A_t`` the leaf indicator, ``D_t`` the
     inverse leaf sizes) has rank at most the number of leaves. Stacking the
     leaves of all rounds (the mean, if used, as one more leaf holding every
     row with scale ``1/n``), the leaf values of all rounds are :math:`G y`
@@ -409,16 +409,16 @@ class GradientBoostingSmoother(_BoostingSmoother):
 
     .. math::
 
-        G = (I + \\nu D C_<)^{-1} \\nu D A^\\top, \\qquad
-        G G^\\top = M + M^\\top - K K^\\top,
+        G = (I + \nu D C_<)^{-1} \nu D A^\top, \qquad
+        G G^\top = M + M^\top - K K^\top,
 
     where ``C_<`` is the block-lower part of the contingency table
-    :math:`A^\\top A` (counted, not multiplied),
-    :math:`M = (I + \\nu D C_<)^{-1} \\nu D` and
-    :math:`K = (I + \\nu D C_<)^{-1} (2 \\nu D - \\nu^2 D^2 \\operatorname{diag}(A^\\top A))^{1/2}`.
+    :math:`A^\top A` (counted, not multiplied),
+    :math:`M = (I + \nu D C_<)^{-1} \nu D` and
+    :math:`K = (I + \nu D C_<)^{-1} (2 \nu D - \nu^2 D^2 \operatorname{diag}(A^\top A))^{1/2}`.
     Row ``j`` of :math:`S_{X,t}` is the sum of the rows of ``G`` for the
     leaves of ``x_j`` in rounds ``<= t``, so its squared norm after every round
-    is a running sum of entries of :math:`G G^\\top`. For ``L`` leaves in
+    is a running sum of entries of :math:`G G^\top`. For ``L`` leaves in
     all, ``T`` rounds and ``m`` inputs this costs :math:`O(L^3 + m T^2)`
     (one triangular inversion, one triangular product) and never forms an
     ``n x n`` matrix; when ``L`` exceeds ``n`` (deep trees) the rounds are
@@ -440,12 +440,10 @@ class GradientBoostingSmoother(_BoostingSmoother):
     >>> import numpy as np
     >>> from sklearn.ensemble import GradientBoostingRegressor
     >>> import effcomplexity as ec
-    >>> import effcomplexity.smoothers.boosting
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
     >>> gb = GradientBoostingRegressor(n_estimators=5, max_depth=1, init="zero").fit(X, y)
-    >>> from effcomplexity.smoothers import get_smoother
-    >>> smoother = get_smoother(gb, X)  # reused: caches leaves and factors
+    >>> smoother = ec.get_smoother(gb, X)  # reused: caches leaves and factors
     >>> p_train = ec.staged_effective_parameters(smoother, X)  # one value per round
     >>> p_train.shape
     (5,)
@@ -525,7 +523,7 @@ def _init_is_mean(est) -> bool:
 
 @register_smoother(HistGradientBoostingRegressor)
 class HistGradientBoostingSmoother(_BoostingSmoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.
+    r"""Smoother of a fitted :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.
 
     Supported: ``loss="squared_error"``, any ``l2_regularization``,
     ``max_leaf_nodes``, ``max_depth``, ``max_features``, ``learning_rate`` and
@@ -554,12 +552,12 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
     Notes
     -----
     The initial model is the training mean; a leaf's value is
-    :math:`\\nu \\sum_{i \\in \\text{leaf}} r_i / (n_\\text{leaf} + \\lambda)` with
-    ``r`` the residuals, :math:`\\nu` the learning rate and :math:`\\lambda` the
+    :math:`\nu \sum_{i \in \text{leaf}} r_i / (n_\text{leaf} + \lambda)` with
+    ``r`` the residuals, :math:`\nu` the learning rate and :math:`\lambda` the
     ``l2_regularization``, so the recurrence of
     :class:`GradientBoostingSmoother` holds with
-    :math:`L_t = A_t \\operatorname{diag}(1/(n_\\text{leaf} + \\lambda)) A_t^\\top`,
-    no longer a projection when :math:`\\lambda > 0`. A tree that could not
+    :math:`L_t = A_t \operatorname{diag}(1/(n_\text{leaf} + \lambda)) A_t^\top`,
+    no longer a projection when :math:`\lambda > 0`. A tree that could not
     split keeps the value 0. Training rows are placed in leaves as during
     fitting (binned), evaluation inputs as by ``predict`` (raw thresholds).
     scikit-learn computes residuals in float32, so its predictions agree with
@@ -578,7 +576,6 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
     >>> import numpy as np
     >>> from sklearn.ensemble import HistGradientBoostingRegressor
     >>> import effcomplexity as ec
-    >>> import effcomplexity.smoothers.boosting
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(80, 3)), rng.normal(size=80)
     >>> hgb = HistGradientBoostingRegressor(max_iter=4, l2_regularization=1.0).fit(X, y)

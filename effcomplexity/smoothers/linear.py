@@ -1,17 +1,17 @@
-"""Smoothers of least squares, ridge, kernel ridge and minimum-norm regression.
+r"""Smoothers of least squares, ridge, kernel ridge and minimum-norm regression.
 
 Least squares and ridge are spectral filters of the (centred) design: with the
-thin SVD :math:`X_c = U D V^\\top`, every row of the smoother is
+thin SVD :math:`X_c = U D V^\top`, every row of the smoother is
 
 .. math::
 
-    s(x) = \\mathbf 1/n + U\\, \\operatorname{diag}(g)\\, V^\\top (x - \\bar x),
+    s(x) = \mathbf 1/n + U\, \operatorname{diag}(g)\, V^\top (x - \bar x),
 
-with :math:`g_j = 1/d_j` for least squares and :math:`g_j = d_j / (d_j^2 + \\lambda)`
-for ridge (the :math:`\\mathbf 1/n` and :math:`\\bar x` terms only with an
+with :math:`g_j = 1/d_j` for least squares and :math:`g_j = d_j / (d_j^2 + \lambda)`
+for ridge (the :math:`\mathbf 1/n` and :math:`\bar x` terms only with an
 intercept). Norms, traces and products with label matrices then cost
-:math:`O((m + n) p r)` and never form an :math:`n \\times n` or
-:math:`m \\times n` matrix.
+:math:`O((m + n) p r)` and never form an :math:`n \times n` or
+:math:`m \times n` matrix.
 """
 
 from __future__ import annotations
@@ -89,12 +89,12 @@ def spectral_factors(U, d, Vt, g, offset, fit_intercept: bool) -> LowRankFactors
 
 
 class LowRankSmoother(Smoother):
-    """A smoother with factors ``S(X) = [1/n] + L(X) R^T`` (see :class:`LowRankFactors`).
+    r"""A smoother with factors ``S(X) = [1/n] + L(X) R^T`` (see :class:`LowRankFactors`).
 
     Subclasses implement :meth:`_factorize`; the result is computed once and
     cached on the instance. Row norms use
-    :math:`\\lVert s(x)\\rVert^2 = [1/n] + l(x)^\\top (R^\\top R)\\, l(x)`, the
-    trace :math:`\\operatorname{tr} S = [1] + \\sum_i L(X_{train})_i \\cdot R_i`.
+    :math:`\lVert s(x)\rVert^2 = [1/n] + l(x)^\top (R^\top R)\, l(x)`, the
+    trace :math:`\operatorname{tr} S = [1] + \sum_i L(X_{train})_i \cdot R_i`.
     """
 
     exact_norms_are_cheap = True
@@ -157,7 +157,7 @@ def _reject_positive(estimator) -> None:
 
 @register_smoother(LinearRegression)
 class LinearRegressionSmoother(LowRankSmoother):
-    """Smoother of :class:`sklearn.linear_model.LinearRegression`.
+    r"""Smoother of :class:`sklearn.linear_model.LinearRegression`.
 
     The hat matrix of least squares, and for ``p >= n`` the minimum-norm
     interpolator that scikit-learn's ``scipy.linalg.lstsq`` returns: singular
@@ -172,10 +172,10 @@ class LinearRegressionSmoother(LowRankSmoother):
     -----
     .. math::
 
-        S(X) = \\mathbf 1 \\mathbf 1^\\top / n + (X - \\bar x) V D^{-1} U^\\top,
-        \\qquad \\lVert s(x) \\rVert^2 = 1/n + \\lVert D^{-1} V^\\top (x - \\bar x)\\rVert^2 ,
+        S(X) = \mathbf 1 \mathbf 1^\top / n + (X - \bar x) V D^{-1} U^\top,
+        \qquad \lVert s(x) \rVert^2 = 1/n + \lVert D^{-1} V^\top (x - \bar x)\rVert^2 ,
 
-    (without an intercept, drop the first term and :math:`\\bar x`). For full
+    (without an intercept, drop the first term and :math:`\bar x`). For full
     column rank :math:`p < n`, :math:`S` is the projection onto the column
     space and every degrees-of-freedom definition equals ``p`` (+1).
 
@@ -238,7 +238,7 @@ def _single_alpha(estimator) -> float:
 
 @register_smoother(Ridge)
 class RidgeSmoother(LowRankSmoother):
-    """Smoother of :class:`sklearn.linear_model.Ridge`, for every solver.
+    r"""Smoother of :class:`sklearn.linear_model.Ridge`, for every solver.
 
     The closed form of the ridge solution; the direct solvers (``"svd"``,
     ``"cholesky"``, ``"auto"``) reproduce it to rounding, the iterative ones
@@ -249,13 +249,13 @@ class RidgeSmoother(LowRankSmoother):
 
     Notes
     -----
-    With the thin SVD :math:`X_c = U D V^\\top` of the centred design,
+    With the thin SVD :math:`X_c = U D V^\top` of the centred design,
 
     .. math::
 
-        S(X) = \\mathbf 1 \\mathbf 1^\\top / n + (X - \\bar x) V
-        \\operatorname{diag}\\Big(\\frac{d_j}{d_j^2 + \\lambda}\\Big) U^\\top,
-        \\qquad \\operatorname{tr} S = 1 + \\sum_j \\frac{d_j^2}{d_j^2 + \\lambda}.
+        S(X) = \mathbf 1 \mathbf 1^\top / n + (X - \bar x) V
+        \operatorname{diag}\Big(\frac{d_j}{d_j^2 + \lambda}\Big) U^\top,
+        \qquad \operatorname{tr} S = 1 + \sum_j \frac{d_j^2}{d_j^2 + \lambda}.
 
     Singular values at or below ``1e-15`` are dropped, as scikit-learn's SVD
     solver does (this only matters for ``alpha = 0``).
@@ -290,20 +290,20 @@ class RidgeSmoother(LowRankSmoother):
 
 @register_smoother("effcomplexity.models.least_squares.MinNormLeastSquares")
 class MinNormLeastSquaresSmoother(LowRankSmoother):
-    """Smoother of :class:`effcomplexity.models.MinNormLeastSquares`.
+    r"""Smoother of :class:`effcomplexity.models.MinNormLeastSquares`.
 
     Uses the thin SVD that the fitted model stores, so no factorisation is
     repeated: ``p_test`` costs one product of the test design with ``V``.
     ``X_train`` must have the ``n_samples_fit_`` rows the model was fitted on,
     and is checked against the stored SVD with one random product
-    (:math:`X_c w = U D V^\\top w`), which catches other or reordered rows.
+    (:math:`X_c w = U D V^\top w`), which catches other or reordered rows.
 
     Notes
     -----
     .. math::
 
-        S_{train} = \\mathbf 1 \\mathbf 1^\\top/n + U U^\\top, \\qquad
-        \\lVert s(x) \\rVert^2 = 1/n + \\lVert D^{-1} V^\\top (x - \\bar x) \\rVert^2,
+        S_{train} = \mathbf 1 \mathbf 1^\top/n + U U^\top, \qquad
+        \lVert s(x) \rVert^2 = 1/n + \lVert D^{-1} V^\top (x - \bar x) \rVert^2,
 
     so ``p_train`` is the rank (+1 with an intercept): ``n`` past the
     interpolation threshold.
@@ -350,7 +350,7 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
 
 @register_smoother(KernelRidge)
 class KernelRidgeSmoother(Smoother):
-    """Smoother of :class:`sklearn.kernel_ridge.KernelRidge`, for any kernel.
+    r"""Smoother of :class:`sklearn.kernel_ridge.KernelRidge`, for any kernel.
 
     ``X_train`` must equal the stored ``X_fit_`` (for ``kernel="precomputed"``,
     the training kernel matrix; evaluation inputs are then kernel rows against
@@ -359,13 +359,13 @@ class KernelRidgeSmoother(Smoother):
 
     Notes
     -----
-    With :math:`K = Q \\Lambda Q^\\top` the training kernel and :math:`K_X` the
+    With :math:`K = Q \Lambda Q^\top` the training kernel and :math:`K_X` the
     kernel between evaluation and training inputs,
 
     .. math::
 
-        S(X) = K_X (K + \\lambda I)^{-1} = K_X Q (\\Lambda + \\lambda I)^{-1} Q^\\top,
-        \\qquad \\operatorname{tr} S = \\sum_i \\frac{\\lambda_i}{\\lambda_i + \\lambda}.
+        S(X) = K_X (K + \lambda I)^{-1} = K_X Q (\Lambda + \lambda I)^{-1} Q^\top,
+        \qquad \operatorname{tr} S = \sum_i \frac{\lambda_i}{\lambda_i + \lambda}.
 
     References
     ----------

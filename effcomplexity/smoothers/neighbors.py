@@ -15,7 +15,7 @@ __all__ = ["KNeighborsSmoother"]
 
 @register_smoother(KNeighborsRegressor)
 class KNeighborsSmoother(Smoother):
-    """Smoother of :class:`sklearn.neighbors.KNeighborsRegressor`.
+    r"""Smoother of :class:`sklearn.neighbors.KNeighborsRegressor`.
 
     Each prediction is a weighted mean of the labels of the ``k`` nearest
     training points, as found by the fitted model's own ``kneighbors`` (so
@@ -33,11 +33,11 @@ class KNeighborsSmoother(Smoother):
     -----
     .. math::
 
-        s(x)_i = \\frac{w_i(x)\\, 1[i \\in N_k(x)]}{\\sum_{i' \\in N_k(x)} w_{i'}(x)},
-        \\qquad \\lVert s(x) \\rVert^2 = \\frac{\\sum_i w_i^2}{(\\sum_i w_i)^2}.
+        s(x)_i = \frac{w_i(x)\, 1[i \in N_k(x)]}{\sum_{i' \in N_k(x)} w_{i'}(x)},
+        \qquad \lVert s(x) \rVert^2 = \frac{\sum_i w_i^2}{(\sum_i w_i)^2}.
 
     With uniform weights and every training point its own nearest neighbour,
-    :math:`S_{ii} = 1/k`, so :math:`\\operatorname{tr} S = \\hat p_{train} = n/k`.
+    :math:`S_{ii} = 1/k`, so :math:`\operatorname{tr} S = \hat p_{train} = n/k`.
     Norms and products with labels cost :math:`O(mk)` once the neighbours are known.
 
     References

@@ -27,9 +27,9 @@ def _needs_labels(step) -> bool:
 
 @register_smoother(Pipeline)
 class PipelineSmoother(Smoother):
-    """Smoother of a :class:`sklearn.pipeline.Pipeline` ending in a supported family.
+    r"""Smoother of a :class:`sklearn.pipeline.Pipeline` ending in a supported family.
 
-    The earlier steps are treated as a fixed feature map :math:`\\phi` fitted on
+    The earlier steps are treated as a fixed feature map :math:`\phi` fitted on
     the training inputs alone (scaling, polynomial or random features, PCA),
     so the pipeline's smoother is the final step's smoother on the transformed
     inputs. Any registered family can be the final step; everything is
@@ -49,7 +49,7 @@ class PipelineSmoother(Smoother):
     -----
     .. math::
 
-        s_{pipe}(x) = s_{final}\\big(\\phi(x);\\ \\phi(X_{train})\\big).
+        s_{pipe}(x) = s_{final}\big(\phi(x);\ \phi(X_{train})\big).
 
     Examples
     --------

@@ -1,7 +1,7 @@
-"""The smoother registry: which weights on the training labels make a prediction.
+r"""The smoother registry: which weights on the training labels make a prediction.
 
 A fitted regressor is a *linear smoother* when its prediction at ``x`` is a
-weighted sum of the training labels, :math:`f(x) = s(x)^\\top y`, with weights
+weighted sum of the training labels, :math:`f(x) = s(x)^\top y`, with weights
 :math:`s(x)` that do not depend on ``y`` once the model's structure is fixed.
 Each supported family registers a :class:`Smoother` subclass that answers, for
 one fitted estimator and its training inputs, what :math:`s(x)` is.
@@ -373,12 +373,12 @@ def smooth(estimator, X_train, Y, X=None) -> np.ndarray:
 
 
 def staged_predictions(estimator, X_train, y_train, X=None) -> np.ndarray:
-    """Predictions after every stage of a staged model, from its smoother.
+    r"""Predictions after every stage of a staged model, from its smoother.
 
     For a forest or bagging ensemble stage ``t`` averages the first ``t``
     members; for boosting it is the model after ``t`` rounds. Together with
     :func:`effcomplexity.staged_effective_parameters` on the same inputs, a
-    sweep gets test error and :math:`\\hat p` for every stage from one fitted
+    sweep gets test error and :math:`\hat p` for every stage from one fitted
     model.
 
     Parameters
@@ -407,7 +407,7 @@ def staged_predictions(estimator, X_train, y_train, X=None) -> np.ndarray:
 
     Notes
     -----
-    Stage ``t`` is :math:`S_t(X)\\, y`; the last stage equals
+    Stage ``t`` is :math:`S_t(X)\, y`; the last stage equals
     ``estimator.predict(X)`` (``predict_proba`` for classifiers).
 
     Examples

@@ -290,7 +290,7 @@ class _LeafEnsembleSmoother(Smoother):
         return float(self._row_weights().sum() / self.n_trees)
 
     def row_norms_sq(self, X=None) -> np.ndarray:
-        """Exact ``||s(x)||^2`` for the rows of ``X``, from the leaf factors.
+        r"""Exact ``||s(x)||^2`` for the rows of ``X``, from the leaf factors.
 
         Parameters
         ----------
@@ -310,15 +310,15 @@ class _LeafEnsembleSmoother(Smoother):
 
         .. math::
 
-            t^2 \\lVert s_t(x) \\rVert^2 = \\sum_{a \\le t} \\Big( 2 \\sum_{b < a}
-            \\frac{G_{ab}(l_a(x), l_b(x))}{N_a(l_a(x)) N_b(l_b(x))}
-            + \\frac{\\sum_i c_a(i)^2 1[l_a(i) = l_a(x)]}{N_a(l_a(x))^2} \\Big),
+            t^2 \lVert s_t(x) \rVert^2 = \sum_{a \le t} \Big( 2 \sum_{b < a}
+            \frac{G_{ab}(l_a(x), l_b(x))}{N_a(l_a(x)) N_b(l_b(x))}
+            + \frac{\sum_i c_a(i)^2 1[l_a(i) = l_a(x)]}{N_a(l_a(x))^2} \Big),
 
-        where :math:`G_{ab} = A_a^\\top C_a C_b A_b` is the ``L_a x L_b``
+        where :math:`G_{ab} = A_a^\top C_a C_b A_b` is the ``L_a x L_b``
         contingency table of two trees' leaves, counted in ``O(n)``: a sum
         over pairs of trees of small table look-ups, ``O((n + m) t^2)`` in all.
         When leaves are small, summing the sparse rows
-        :math:`\\sum_b s_b(x)` directly costs ``O(m t N)`` for leaves of
+        :math:`\sum_b s_b(x)` directly costs ``O(m t N)`` for leaves of
         ``N`` rows instead; the cheaper route is chosen from operation counts.
         Neither forms a dense ``(m, n)`` matrix.
 
@@ -363,10 +363,10 @@ class _LeafEnsembleSmoother(Smoother):
         return out / self.n_trees**2
 
     def _contingency_blocks(self, a: int) -> Iterator[tuple]:
-        """Contingency tables of tree ``a`` against trees ``b < a``, a block of trees at a time.
+        r"""Contingency tables of tree ``a`` against trees ``b < a``, a block of trees at a time.
 
         Yields ``(b0, b1, table, keys)``: ``table[(g - offsets[b0]) * L_a + l]``
-        is :math:`\\sum_i c_a(i) c_b(i) 1[l_a(i) = l] 1[g_b(i) = g] / N_b(g)`
+        is :math:`\sum_i c_a(i) c_b(i) 1[l_a(i) = l] 1[g_b(i) = g] / N_b(g)`
         for the global leaves ``g`` of trees ``b0 <= b < b1``; ``keys`` are the
         training rows' own entries when every row is in tree ``a``'s sample,
         else ``None``. Small tables are kept for later calls.
@@ -469,7 +469,7 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
         return self.n_trees
 
     def staged_row_norms_sq(self, X=None) -> np.ndarray:
-        """Exact ``||s_t(x)||^2`` for every number of trees ``t``, in one pass.
+        r"""Exact ``||s_t(x)||^2`` for every number of trees ``t``, in one pass.
 
         Parameters
         ----------
@@ -484,10 +484,10 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
 
         Notes
         -----
-        Each tree adds one increment to :math:`t^2 \\lVert s_t(x) \\rVert^2`
+        Each tree adds one increment to :math:`t^2 \lVert s_t(x) \rVert^2`
         (see :meth:`row_norms_sq`), so all stages cost what the last one does.
         For small leaves the increments come from accumulating the
-        unnormalised rows :math:`t\\, s_t(x)` a block of evaluation rows at a
+        unnormalised rows :math:`t\, s_t(x)` a block of evaluation rows at a
         time instead: each tree adds its weights to the ``N`` training rows of
         the leaf and reads the accumulated values there.
         """
@@ -530,7 +530,7 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
 @register_smoother(DecisionTreeRegressor)
 @register_smoother(DecisionTreeClassifier)
 class DecisionTreeSmoother(_LeafEnsembleSmoother):
-    """Smoother of a fitted decision tree (regressor, or classifier probabilities).
+    r"""Smoother of a fitted decision tree (regressor, or classifier probabilities).
 
     ``s(x)`` puts weight ``1 / N(l)`` on each of the ``N(l)`` training rows in
     the leaf ``l`` that ``x`` falls into. For a classifier, ``S @ Y`` with
@@ -556,11 +556,11 @@ class DecisionTreeSmoother(_LeafEnsembleSmoother):
     -----
     .. math::
 
-        s(x)_i = \\frac{1[l(x_i) = l(x)]}{N(l(x))}, \\qquad
-        \\lVert s(x) \\rVert^2 = \\frac{1}{N(l(x))},
+        s(x)_i = \frac{1[l(x_i) = l(x)]}{N(l(x))}, \qquad
+        \lVert s(x) \rVert^2 = \frac{1}{N(l(x))},
 
-    so :math:`\\hat p_{train}` is the number of leaves and
-    :math:`\\hat p_{test} = \\frac{n}{m} \\sum_j 1 / N(l(x_j))`.
+    so :math:`\hat p_{train}` is the number of leaves and
+    :math:`\hat p_{test} = \frac{n}{m} \sum_j 1 / N(l(x_j))`.
 
     References
     ----------
@@ -616,7 +616,7 @@ def _check_recorded_rows(smoother: Smoother) -> None:
 @register_smoother(ExtraTreesRegressor)
 @register_smoother(ExtraTreesClassifier)
 class ForestSmoother(_StagedEnsembleSmoother):
-    """Smoother of a random forest or extra-trees ensemble (regressor or classifier).
+    r"""Smoother of a random forest or extra-trees ensemble (regressor or classifier).
 
     The forest averages its trees' smoothers; each tree weights the training
     rows by their multiplicity in its bootstrap sample, read from the public
@@ -643,8 +643,8 @@ class ForestSmoother(_StagedEnsembleSmoother):
     -----
     .. math::
 
-        s(x)_i = \\frac{1}{B} \\sum_{b=1}^{B}
-        \\frac{c_b(i)\\, 1[l_b(x_i) = l_b(x)]}{\\sum_{i'} c_b(i')\\, 1[l_b(x_{i'}) = l_b(x)]},
+        s(x)_i = \frac{1}{B} \sum_{b=1}^{B}
+        \frac{c_b(i)\, 1[l_b(x_i) = l_b(x)]}{\sum_{i'} c_b(i')\, 1[l_b(x_{i'}) = l_b(x)]},
 
     with :math:`c_b(i)` the number of times row ``i`` was drawn for tree ``b``.
 
@@ -689,7 +689,7 @@ class ForestSmoother(_StagedEnsembleSmoother):
 @register_smoother(BaggingRegressor)
 @register_smoother(BaggingClassifier)
 class BaggedTreesSmoother(_StagedEnsembleSmoother):
-    """Smoother of bagged decision trees (``BaggingRegressor``/``Classifier``).
+    r"""Smoother of bagged decision trees (``BaggingRegressor``/``Classifier``).
 
     Each member tree sees the columns in ``estimators_features_`` (with
     repeats when ``bootstrap_features=True``) and weights the training rows
@@ -715,9 +715,9 @@ class BaggedTreesSmoother(_StagedEnsembleSmoother):
     -----
     .. math::
 
-        s(x)_i = \\frac{1}{B} \\sum_{b=1}^{B}
-        \\frac{c_b(i)\\, 1[l_b(x_{i, F_b}) = l_b(x_{F_b})]}
-        {\\sum_{i'} c_b(i')\\, 1[l_b(x_{i', F_b}) = l_b(x_{F_b})]},
+        s(x)_i = \frac{1}{B} \sum_{b=1}^{B}
+        \frac{c_b(i)\, 1[l_b(x_{i, F_b}) = l_b(x_{F_b})]}
+        {\sum_{i'} c_b(i')\, 1[l_b(x_{i', F_b}) = l_b(x_{F_b})]},
 
     with :math:`F_b` the features and :math:`c_b` the sample multiplicities
     of member ``b``.

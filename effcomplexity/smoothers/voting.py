@@ -27,7 +27,7 @@ __all__ = ["VotingSmoother"]
 
 @register_smoother(VotingRegressor)
 class VotingSmoother(Smoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.VotingRegressor`.
+    r"""Smoother of a fitted :class:`~sklearn.ensemble.VotingRegressor`.
 
     The prediction is the weighted average of the members' predictions, so
     the smoother is the weighted average of the members' smoothers; every
@@ -55,8 +55,8 @@ class VotingSmoother(Smoother):
 
     .. math::
 
-        S(X) = \\frac{\\sum_j w_j S^{(j)}(X)}{\\sum_j w_j}, \\qquad
-        S_t(X) = \\frac{\\sum_j w_j S^{(j)}_t(X)}{\\sum_j w_j}.
+        S(X) = \frac{\sum_j w_j S^{(j)}(X)}{\sum_j w_j}, \qquad
+        S_t(X) = \frac{\sum_j w_j S^{(j)}_t(X)}{\sum_j w_j}.
 
     Squared row norms involve cross terms between members, so exact norms
     are computed from the averaged weights themselves (the dense matrix, or
