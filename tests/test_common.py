@@ -100,3 +100,38 @@ def test_staged_families(fitted):
     traces = smoother.staged_trace()
     assert traces.shape == (smoother.n_stages(),)
     _close(traces[-1], np.trace(ec.smoother_matrix(est, X_train)))
+
+
+def test_one_label_contract(fitted):
+    """1-D labels give 1-D results and 2-D labels 2-D results, for every family and
+    every entry point; the 1-D result is the single column of the 2-D one."""
+    case, est, X_train, y_train, X_test = fitted
+    smoother = get_smoother(est, X_train)
+    y = np.random.default_rng(2).normal(size=len(X_train))
+    column = smoother.smooth(y[:, None], X_test)
+    assert column.shape == (len(X_test), 1)
+    flat = smoother.smooth(y, X_test)
+    assert flat.shape == (len(X_test),)
+    _close(flat, column[:, 0])
+    _close(ec.smooth(est, X_train, y, X_test), flat)
+    if smoother.supports_staged:
+        stages = list(smoother.staged_smooth(y, X_test))
+        assert all(stage.shape == (len(X_test),) for stage in stages)
+        _close(stages[-1], flat)
+        assert ec.staged_predictions(est, X_train, y, X_test).shape == (len(stages), len(X_test))
+
+
+def test_one_training_mismatch_error(fitted):
+    """Where a family can tell that X_train is not the training set, it raises the
+    one error type with the one message shape."""
+    from effcomplexity._validation import TrainingMismatchError
+
+    _, est, X_train, _, _ = fitted
+    for wrong in (X_train[:-1], X_train[::-1] + 1.0):
+        try:
+            get_smoother(est, wrong).matrix()
+        except TrainingMismatchError as err:
+            assert str(err).startswith("X_train does not match the training set ")
+            assert "Pass the exact training inputs, in the order used to fit." in str(err)
+        except ValueError as err:
+            pytest.fail(f"X_train mismatch raised a ValueError of another shape: {err}")

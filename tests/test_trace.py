@@ -208,17 +208,17 @@ class KernelRidgeSmoother(Smoother):
 
     calls: list[int] = []
 
-    def matrix(self, X=None):
+    def _matrix(self, X):
         raise AssertionError("smoother_trace must not form S")
 
-    def smooth(self, Y, X=None):
+    def _smooth(self, Y, X):
         type(self).calls.append(Y.shape[1])
         est = self.estimator
         K = est._kernel(self.X_train, self.X_train)
         Xe = self.X_train if X is None else X
         return est._kernel(Xe, self.X_train) @ np.linalg.solve(K + est.lam * np.eye(len(K)), Y)
 
-    def trace(self):
+    def _trace(self):
         K = self.estimator._kernel(self.X_train, self.X_train)
         return float(np.trace(K @ np.linalg.inv(K + self.estimator.lam * np.eye(len(K)))))
 

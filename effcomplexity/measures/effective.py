@@ -38,9 +38,12 @@ def _check_n_probes(n_probes) -> int:
     return check_int(n_probes, "n_probes", minimum=2, why="a standard error needs two probes")
 
 
-def _n_eval(smoother: Smoother, X) -> tuple[np.ndarray | None, int]:
-    X = smoother._resolve_X(X)
-    return X, smoother.n_train if X is None else X.shape[0]
+def _n_rows(smoother: Smoother, X) -> int:
+    """Rows of ``X`` for the exact-or-probe policy; the smoother validates ``X`` itself."""
+    if X is None:
+        return smoother.n_train
+    shape = np.shape(X)
+    return int(shape[0]) if shape else 0
 
 
 def use_exact(smoother: Smoother, m: int, method: str) -> bool:
@@ -143,15 +146,15 @@ def effective_parameters(
     4.0
     """
     smoother = get_smoother(estimator, X_train)
-    X, m = _n_eval(smoother, X)
     n = smoother.n_train
-    if use_exact(smoother, m, method):
-        value, std = n / m * float(np.sum(smoother.row_norms_sq(X))), 0.0
+    if use_exact(smoother, _n_rows(smoother, X), method):
+        norms = smoother.row_norms_sq(X)
+        value, std = n / norms.shape[0] * float(np.sum(norms)), 0.0
     else:
         k = _check_n_probes(n_probes)
         Z = random_probes(n, k, probe, random_state)
         SZ = smoother.smooth(Z, X)
-        value, std = mean_std_error(n / m * np.einsum("ij,ij->j", SZ, SZ))
+        value, std = mean_std_error(n / SZ.shape[0] * np.einsum("ij,ij->j", SZ, SZ))
     return (value, std) if return_std else value
 
 
@@ -191,16 +194,16 @@ def staged_effective_parameters(
         If the estimator's family has no stages.
     """
     smoother = _staged_smoother(estimator, X_train, "effective parameters")
-    X, m = _n_eval(smoother, X)
     n = smoother.n_train
-    if use_exact(smoother, m, method):
-        values = n / m * np.asarray(smoother.staged_row_norms_sq(X)).sum(axis=1)
+    if use_exact(smoother, _n_rows(smoother, X), method):
+        norms = smoother.staged_row_norms_sq(X)
+        values = n / norms.shape[1] * norms.sum(axis=1)
         std = np.zeros_like(values)
     else:
         k = _check_n_probes(n_probes)
         Z = random_probes(n, k, probe, random_state)
         per_stage = np.array(
-            [n / m * np.einsum("ij,ij->j", SZ, SZ) for SZ in smoother.staged_smooth(Z, X)]
+            [n / SZ.shape[0] * np.einsum("ij,ij->j", SZ, SZ) for SZ in smoother.staged_smooth(Z, X)]
         )
         values, std = mean_std_error(per_stage, axis=1)
     return (values, std) if return_std else values

@@ -40,7 +40,7 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
 )
 
-from .._validation import check_labels, check_n_train
+from .._validation import check_n_train, training_mismatch
 from ._leaves import as_tree_input, compact_leaves
 from .registry import (
     Smoother,
@@ -288,46 +288,21 @@ class _BoostingSmoother(Smoother):
         """Number of boosting rounds."""
         return int(self._fit_leaves.shape[0])
 
-    def matrix(self, X=None) -> np.ndarray:
-        return _last(self._replay(np.eye(self.n_train), self._resolve_X(X)))
+    def _matrix(self, X):
+        return _last(self._replay(np.eye(self.n_train), X))
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        Y, was_1d = check_labels(Y, self.n_train)
-        F = _last(self._replay(Y, self._resolve_X(X)))
-        return F[:, 0] if was_1d else F
+    def _smooth(self, Y, X):
+        return _last(self._replay(Y, X))
 
-    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
-        """Yield ``S_t(X) @ Y`` after every boosting round ``t``.
-
-        With ``Y = y_train`` these are the staged predictions, equal to the
-        estimator's ``staged_predict(X)``; errors and effective parameters per
-        round then come from one pass.
-
-        Parameters
-        ----------
-        Y : array-like of shape (n_train,) or (n_train, k)
-            Labels or probes on the training points.
-        X : array-like of shape (m, n_features), optional
-            Evaluation inputs; ``None`` means the training inputs.
-
-        Yields
-        ------
-        ndarray of shape (m,) or (m, k)
-            A fresh array per round, 1-D when ``Y`` is.
-        """
-        Y, was_1d = check_labels(Y, self.n_train)
-        X = self._resolve_X(X)
+    def _staged_smooth(self, Y, X) -> Iterator[np.ndarray]:
+        # A fresh array per round (the replay updates one array in place); with
+        # Y = y_train these equal the estimator's staged_predict(X).
         for F in self._replay(Y, X):
-            yield F[:, 0].copy() if was_1d else F.copy()
+            yield F.copy()
 
-    def staged_row_norms_sq(self, X=None) -> np.ndarray:
-        """``||s_t(x)||^2`` after every round: array of shape (n_stages, m).
-
-        Through leaf factors when the total number of leaves is at most
-        ``min(MAX_FACTOR_LEAVES, n_train)``, otherwise by replaying the
-        rounds on blocks of identity columns.
-        """
-        X = self._resolve_X(X)
+    def _staged_row_norms_sq(self, X):
+        # Leaf factors when the total number of leaves is at most
+        # min(MAX_FACTOR_LEAVES, n_train), otherwise the rounds replayed on identity blocks.
         if self.exact_norms_are_cheap:
             return self._factor_norms(X)
         m = self.n_train if X is None else X.shape[0]
@@ -337,10 +312,10 @@ class _BoostingSmoother(Smoother):
                 out[t] += np.einsum("ij,ij->i", F, F)
         return out
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        return self.staged_row_norms_sq(X)[-1]
+    def _row_norms_sq(self, X):
+        return self._staged_row_norms_sq(X)[-1]
 
-    def trace(self) -> float:
+    def _trace(self) -> float:
         if not self.exact_norms_are_cheap:
             total = 0.0
             for block, stages in self._replay_identity(None):
@@ -353,10 +328,8 @@ class _BoostingSmoother(Smoother):
 
 def _check_leaf_counts(counts: np.ndarray, recorded: np.ndarray, estimator, t: int) -> None:
     if not np.array_equal(counts, recorded):
-        raise ValueError(
-            f"X_train does not match the rows {type(estimator).__name__} was fitted on: "
-            f"the leaf sizes of round {t} differ from those recorded in the fitted "
-            f"trees. Pass the exact training inputs, in the order used to fit."
+        raise training_mismatch(
+            estimator, f"the leaf sizes of round {t} differ from those the fitted trees recorded"
         )
 
 
@@ -598,7 +571,10 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
             )
         predictors = [iteration[0] for iteration in est._predictors]
         n_used = int(predictors[0].nodes["count"][0])
-        if est.do_early_stopping_ and n_used != self.n_train:
+        # A validation split leaves fewer rows in the trees; without one, fewer rows
+        # mean another X_train, reported as such below.
+        split = est.do_early_stopping_ and est.validation_fraction is not None
+        if split and n_used != self.n_train:
             raise ValueError(
                 f"{name} stopped early on a random validation split of the training rows "
                 f"(validation_fraction={est.validation_fraction}), which scikit-learn does "

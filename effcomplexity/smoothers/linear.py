@@ -25,7 +25,7 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics.pairwise import pairwise_kernels
 
-from .._validation import check_n_train
+from .._validation import check_n_train, training_mismatch
 from .registry import Smoother, register_smoother
 
 __all__ = [
@@ -114,8 +114,7 @@ class LowRankSmoother(Smoother):
         centred = X if f.offset is None else X - f.offset
         return (centred @ f.V) * f.g
 
-    def matrix(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _matrix(self, X):
         f = self.factors
         # The explicit route for the training rows too, so S(None) == S(X_train).
         S = self._left(self.X_train if X is None else X) @ f.R.T
@@ -123,16 +122,14 @@ class LowRankSmoother(Smoother):
             S += 1.0 / self.n_train
         return S
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _smooth(self, Y, X):
         f = self.factors
         out = self._left(X) @ (f.R.T @ Y)
         if f.intercept:
             out += Y.mean(axis=0)
         return out
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _row_norms_sq(self, X):
         f = self.factors
         L = self._left(X)
         LG = L if f.gram is None else L @ f.gram
@@ -141,7 +138,7 @@ class LowRankSmoother(Smoother):
             norms += 1.0 / self.n_train
         return norms
 
-    def trace(self) -> float:
+    def _trace(self) -> float:
         f = self.factors
         return float(np.einsum("ij,ij->", f.left_train, f.R)) + (1.0 if f.intercept else 0.0)
 
@@ -203,12 +200,12 @@ class LinearRegressionSmoother(LowRankSmoother):
         d = self._svd[2]
         tol = 1e-6 * max(float(d[0]) if d.size else 0.0, np.finfo(float).tiny)
         if d.shape != np.shape(singular) or not np.allclose(d, singular, rtol=1e-6, atol=tol):
-            raise ValueError(
-                f"X_train ({self.n_train} rows) does not match the data "
-                f"{type(self.estimator).__name__} was fitted on: the singular values of "
-                f"the {'centred ' if self.estimator.fit_intercept else ''}design differ "
-                f"from the fitted model's singular_. Pass the exact training inputs, and "
-                f"note that fits with sample_weight are not supported."
+            raise training_mismatch(
+                self.estimator,
+                f"the singular values of its "
+                f"{'centred ' if self.estimator.fit_intercept else ''}design differ from "
+                f"the fitted model's singular_",
+                "Fits with sample_weight are not supported.",
             )
 
     @cached_property
@@ -335,11 +332,7 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
         via_svd = est.U_ @ (est.singular_[: est.rank_] * (est.Vt_ @ w))
         scale = (float(est.singular_[0]) if est.singular_.size else 0.0) * np.linalg.norm(w)
         if np.linalg.norm(direct - via_svd) > 1e-8 * scale + 1e-300:
-            raise ValueError(
-                f"X_train does not match the data {type(est).__name__} was fitted on "
-                f"(its product with the stored SVD differs). Pass the exact training "
-                f"inputs, in the order used to fit the model."
-            )
+            raise training_mismatch(est, "its product with the stored SVD differs")
 
     def _factorize(self) -> LowRankFactors:
         est = self.estimator
@@ -379,10 +372,7 @@ class KernelRidgeSmoother(Smoother):
         check_n_train(self.X_train, fit_X.shape[0], est, "X_fit_")
         fit_X = fit_X.toarray() if hasattr(fit_X, "toarray") else np.asarray(fit_X)
         if not np.array_equal(self.X_train, fit_X):
-            raise ValueError(
-                f"X_train differs from the inputs {type(est).__name__} stored when it was "
-                f"fitted (X_fit_). Pass the exact training inputs, in the order used to fit."
-            )
+            raise training_mismatch(est, "it differs from the inputs the model stored (X_fit_)")
         self._alpha = _single_alpha(est)
 
     def _kernel(self, X: np.ndarray) -> np.ndarray:
@@ -403,21 +393,18 @@ class KernelRidgeSmoother(Smoother):
         _, Q, inv = self._eig
         return (self._kernel(self.X_train if X is None else X) @ Q) * inv
 
-    def matrix(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _matrix(self, X):
         return self._weights_times(X) @ self._eig[1].T
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _smooth(self, Y, X):
         _, Q, inv = self._eig
         K = self._kernel(self.X_train if X is None else X)
         return K @ (Q @ (inv[:, None] * (Q.T @ Y)))
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _row_norms_sq(self, X):
         A = self._weights_times(X)
         return np.einsum("ij,ij->i", A, A)
 
-    def trace(self) -> float:
+    def _trace(self) -> float:
         eigenvalues, _, inv = self._eig
         return float(np.sum(eigenvalues * inv))

@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 from scipy import linalg
 
-from .._validation import check_inputs, check_n_train
+from .._validation import check_inputs, check_n_train, training_mismatch
 from .linear import LowRankFactors, LowRankSmoother
 from .registry import register_smoother
 
@@ -62,10 +62,10 @@ class _StatsmodelsSmoother(LowRankSmoother):
         check_n_train(self.X_train, exog.shape[0], model, "model.exog")
         scale = max(1.0, float(np.max(np.abs(exog))) if exog.size else 1.0)
         if not np.allclose(self.X_train, exog, rtol=0.0, atol=1e-12 * scale):
-            raise ValueError(
-                f"X_train differs from the design the {type(model).__name__} model was "
-                f"fitted on. Pass results.model.exog (the full design matrix, in the "
-                f"order used to fit)."
+            raise training_mismatch(
+                model,
+                "it differs from the design matrix model.exog",
+                "For statsmodels results, pass results.model.exog.",
             )
 
 

@@ -37,7 +37,7 @@ from sklearn.ensemble import (
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from .._validation import check_labels, check_n_train
+from .._validation import check_n_train, training_mismatch
 from ._leaves import as_tree_input, leaf_numbering
 from .registry import Smoother, register_smoother
 
@@ -192,17 +192,15 @@ class _LeafEnsembleSmoother(Smoother):
         mismatch = ~np.isclose(self._leaf_weight, recorded, rtol=1e-10, atol=1e-8)
         if mismatch.any():
             b = int(np.searchsorted(self._offsets, np.flatnonzero(mismatch)[0], side="right")) - 1
-            raise ValueError(
-                f"The training inputs do not reproduce the leaf sizes that tree {b} "
-                f"of {type(self.estimator).__name__} recorded when it was fitted. "
-                f"Pass the exact training inputs, in the order used to fit. Fits "
-                f"with sample_weight or class_weight (other than through bootstrap "
-                f"sampling) are not supported. {_GDF_HINT}"
+            raise training_mismatch(
+                self.estimator,
+                f"the leaf sizes of tree {b} differ from those it recorded when fitted",
+                f"Fits with sample_weight or class_weight (other than through bootstrap "
+                f"sampling) are not supported. {_GDF_HINT}",
             )
 
     def _eval_leaves(self, X) -> np.ndarray:
-        """Global leaf ids (B, m) of the evaluation rows; ``None`` is the training set."""
-        X = self._resolve_X(X)
+        """Global leaf ids (B, m) of validated evaluation rows; ``None`` is the training set."""
         if X is None:
             return self._train_leaves
         local, _ = self._apply_local(X)
@@ -246,18 +244,7 @@ class _LeafEnsembleSmoother(Smoother):
         )
 
     # -- primitives ------------------------------------------------------------
-    def matrix(self, X=None) -> np.ndarray:
-        """Dense smoother matrix: rows are ``s(x)`` for the rows of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (m, n_features), optional
-            Evaluation inputs; ``None`` means the training inputs.
-
-        Returns
-        -------
-        ndarray of shape (m, n_train)
-        """
+    def _matrix(self, X):
         leaves = self._eval_leaves(X)
         S = self._weight_rows(leaves) @ self._member_matrix()
         return S.toarray() / self.n_trees
@@ -268,11 +255,8 @@ class _LeafEnsembleSmoother(Smoother):
         sums = self._member_matrix()[start:stop] @ Y
         return sums / self._leaf_weight[start:stop, None]
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        """``S(X) @ Y``: weighted leaf means of ``Y``, averaged over the trees.
-
-        Costs ``O((n + m) k)`` time and memory per tree and never forms ``S``.
-        """
+    def _smooth(self, Y, X):
+        # Weighted leaf means of Y averaged over the trees: O((n + m) k) per tree.
         out = None
         for SY in self._tree_smooth(Y, X):
             out = SY if out is None else out + SY
@@ -285,12 +269,12 @@ class _LeafEnsembleSmoother(Smoother):
         for b in range(self.n_trees):
             yield self._leaf_means(b, Y)[leaves[b] - self._offsets[b]]
 
-    def trace(self) -> float:
-        """``tr(S)`` on the training inputs: mean over trees of each row's own weight."""
+    def _trace(self) -> float:
+        # Mean over trees of each training row's weight in its own leaf.
         return float(self._row_weights().sum() / self.n_trees)
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        r"""Exact ``||s(x)||^2`` for the rows of ``X``, from the leaf factors.
+    def _row_norms_sq(self, X) -> np.ndarray:
+        r"""Exact ``||s(x)||^2`` for the rows of validated ``X``, from the leaf factors.
 
         Parameters
         ----------
@@ -468,7 +452,7 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
         """Number of trees: stage ``t`` averages trees ``1 .. t``."""
         return self.n_trees
 
-    def staged_row_norms_sq(self, X=None) -> np.ndarray:
+    def _staged_row_norms_sq(self, X) -> np.ndarray:
         r"""Exact ``||s_t(x)||^2`` for every number of trees ``t``, in one pass.
 
         Parameters
@@ -497,7 +481,7 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
             return self._staged_norms_contingency(leaves)
         return self._staged_norms_accumulate(leaves)
 
-    def staged_trace(self) -> np.ndarray:
+    def _staged_trace(self) -> np.ndarray:
         """Exact ``tr(S_t)`` for every number of trees ``t``: shape (n_trees,).
 
         The trace of one tree is the sum of each training row's weight in its
@@ -506,7 +490,7 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
         per_tree = self._row_weights().sum(axis=1)
         return np.cumsum(per_tree) / np.arange(1, self.n_trees + 1)
 
-    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
+    def _staged_smooth(self, Y, X) -> Iterator[np.ndarray]:
         """Yield ``S_t(X) @ Y`` for ``t = 1 .. n_trees``, one tree's work per stage.
 
         Parameters
@@ -520,7 +504,6 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
         ------
         ndarray of shape (m, k)
         """
-        Y, _ = check_labels(Y, self.n_train)
         total = None
         for t, SY in enumerate(self._tree_smooth(Y, X), start=1):
             total = SY if total is None else total + SY
