@@ -10,6 +10,7 @@ from ._probes import mean_std_error, random_probes
 
 __all__ = [
     "AUTO_EXACT_MAX_ENTRIES",
+    "AUTO_EXACT_MAX_STAGED_ENTRIES",
     "DEFAULT_N_PROBES",
     "degrees_of_freedom",
     "effective_parameters",
@@ -18,8 +19,12 @@ __all__ = [
 ]
 
 #: ``method="auto"`` is exact when the family's exact norms avoid dense matrices,
-#: or when the dense ``(m, n)`` smoother has at most this many entries (200 MB).
+#: or when the dense ``(m, n)`` smoother has at most this many entries (200 MB)
+#: and, for staged measures, all stages together at most ``AUTO_EXACT_MAX_STAGED_ENTRIES``.
 AUTO_EXACT_MAX_ENTRIES = 25_000_000
+#: Budget of ``n_stages * m * n`` entries for exact staged measures under ``"auto"``:
+#: the exact route replays every stage on the identity, so its time grows with stages.
+AUTO_EXACT_MAX_STAGED_ENTRIES = 100_000_000
 #: Probes used by ``method="probe"`` when ``n_probes`` is not given.
 DEFAULT_N_PROBES = 100
 
@@ -46,17 +51,21 @@ def _n_rows(smoother: Smoother, X) -> int:
     return int(shape[0]) if shape else 0
 
 
-def use_exact(smoother: Smoother, m: int, method: str) -> bool:
+def use_exact(smoother: Smoother, m: int, method: str, n_stages: int = 1) -> bool:
     """The package's one exact-or-probe policy, for every smoother measure.
 
     ``"exact"`` and ``"probe"`` are obeyed; ``"auto"`` is exact when the
     family's exact norms avoid dense matrices, or when the dense ``(m, n)``
-    smoother has at most ``AUTO_EXACT_MAX_ENTRIES`` entries.
+    smoother has at most ``AUTO_EXACT_MAX_ENTRIES`` entries and all
+    ``n_stages`` of them at most ``AUTO_EXACT_MAX_STAGED_ENTRIES``.
     """
     _check_method(method)
     if method != "auto":
         return method == "exact"
-    return smoother.exact_norms_are_cheap or m * smoother.n_train <= AUTO_EXACT_MAX_ENTRIES
+    entries = m * smoother.n_train
+    return smoother.exact_norms_are_cheap or (
+        entries <= AUTO_EXACT_MAX_ENTRIES and n_stages * entries <= AUTO_EXACT_MAX_STAGED_ENTRIES
+    )
 
 
 def _staged_smoother(estimator, X_train, what: str) -> Smoother:
@@ -178,7 +187,10 @@ def staged_effective_parameters(
     Parameters
     ----------
     estimator, X_train, X, method, n_probes, probe, random_state
-        As in :func:`effective_parameters`.
+        As in :func:`effective_parameters`; under ``method="auto"`` the exact
+        route also needs ``n_stages * m * n`` at most
+        ``AUTO_EXACT_MAX_STAGED_ENTRIES`` (100 million), since it replays
+        every stage.
     return_std : bool
         Also return per-stage standard errors (zeros for the exact path).
 
@@ -195,7 +207,7 @@ def staged_effective_parameters(
     """
     smoother = _staged_smoother(estimator, X_train, "effective parameters")
     n = smoother.n_train
-    if use_exact(smoother, _n_rows(smoother, X), method):
+    if use_exact(smoother, _n_rows(smoother, X), method, smoother.n_stages()):
         norms = smoother.staged_row_norms_sq(X)
         values = n / norms.shape[1] * norms.sum(axis=1)
         std = np.zeros_like(values)
@@ -334,7 +346,7 @@ def staged_degrees_of_freedom(
     """
     smoother = _staged_smoother(estimator, X_train, "degrees of freedom")
     n = smoother.n_train
-    if use_exact(smoother, n, method):
+    if use_exact(smoother, n, method, smoother.n_stages()):
         values = np.asarray(smoother.staged_trace(), dtype=float)
         std = np.zeros_like(values)
     else:
