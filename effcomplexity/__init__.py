@@ -16,11 +16,14 @@ import importlib
 from .measures.effective import (
     degrees_of_freedom,
     effective_parameters,
+    staged_degrees_of_freedom,
     staged_effective_parameters,
 )
 from .measures.gdf import efron_covariance_df, generalized_degrees_of_freedom
+from .measures.trace import hutchinson, hutchpp, smoother_trace
 from .smoothers import (
     Smoother,
+    get_smoother,
     register_smoother,
     smooth,
     smoother_matrix,
@@ -36,9 +39,14 @@ __all__ = [
     "efron_covariance_df",
     "effective_parameters",
     "generalized_degrees_of_freedom",
+    "get_smoother",
+    "hutchinson",
+    "hutchpp",
     "register_smoother",
     "smooth",
     "smoother_matrix",
+    "smoother_trace",
+    "staged_degrees_of_freedom",
     "staged_effective_parameters",
     "staged_predictions",
 ]

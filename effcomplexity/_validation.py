@@ -6,10 +6,22 @@ underneath can assume finite, 2-D, C-contiguous float arrays.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
-__all__ = ["check_fitted", "check_inputs", "check_labels", "check_n_train"]
+__all__ = [
+    "check_fitted",
+    "check_inputs",
+    "check_int",
+    "check_labels",
+    "check_n_train",
+    "check_positive_real",
+    "check_random_state",
+    "is_integer",
+    "training_mismatch",
+]
 
 
 def check_fitted(estimator) -> None:
@@ -76,14 +88,32 @@ def check_inputs(
     return X
 
 
+class TrainingMismatchError(ValueError):
+    """``X_train`` is not the training set the model was fitted on."""
+
+
+def training_mismatch(estimator, detail: str, hint: str = "") -> TrainingMismatchError:
+    """The package's one error for ``X_train`` that does not match the fit.
+
+    Every family raises it with the same shape: ``"X_train does not match the
+    training set {Estimator} was fitted on: {detail}. Pass the exact training
+    inputs, in the order used to fit."`` followed by an optional hint.
+    """
+    message = (
+        f"X_train does not match the training set {type(estimator).__name__} was fitted "
+        f"on: {detail}. Pass the exact training inputs, in the order used to fit."
+    )
+    return TrainingMismatchError(f"{message} {hint}" if hint else message)
+
+
 def check_n_train(X_train: np.ndarray, n_fitted: int, estimator, source: str) -> None:
-    """Raise ``ValueError`` if ``X_train`` has a different number of rows than
-    the training set the estimator was fitted on (as recorded in ``source``)."""
+    """Raise :func:`training_mismatch` if ``X_train`` has a different number of
+    rows than the training set recorded in ``source``."""
     if X_train.shape[0] != n_fitted:
-        raise ValueError(
-            f"X_train has {X_train.shape[0]} rows, but {type(estimator).__name__} was "
-            f"fitted on {n_fitted} training rows (from {source}). Pass the exact "
-            f"training inputs, in the order used to fit the model."
+        raise training_mismatch(
+            estimator,
+            f"it has {X_train.shape[0]} rows, the model was fitted on {n_fitted} "
+            f"training rows (from {source})",
         )
 
 
@@ -108,3 +138,68 @@ def check_labels(Y, n_train: int, *, name: str = "Y") -> tuple[np.ndarray, bool]
             f"points: {name} must hold one row of labels per training input."
         )
     return Y, was_1d
+
+
+def check_random_state(random_state) -> np.random.RandomState:
+    """The package's one ``random_state`` rule.
+
+    ``None`` is NumPy's global ``RandomState``; an integer seeds a new
+    ``RandomState`` (so integer seeds give the same numbers as scikit-learn);
+    a ``RandomState`` is used as it is; a ``numpy.random.Generator`` is
+    wrapped around its bit generator, so draws advance the caller's stream.
+
+    Raises
+    ------
+    TypeError
+        For anything else (floats, strings, booleans).
+    """
+    if random_state is None:
+        return np.random.mtrand._rand
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(random_state.bit_generator)
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.RandomState(int(random_state))
+    raise TypeError(
+        "random_state must be None, an integer seed, a numpy.random.RandomState or a "
+        f"numpy.random.Generator; got {random_state!r}."
+    )
+
+
+def is_integer(value) -> bool:
+    """An integer that is not a bool (``True`` is not a count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(value, name: str, *, minimum: int = 1, why: str | None = None) -> int:
+    """The package's one integer-parameter check.
+
+    Raises
+    ------
+    ValueError
+        ``"{name} must be an integer >= {minimum} ({why}), got {value!r}."``
+        for a non-integer (bools included) or a value below ``minimum``.
+    """
+    if not is_integer(value) or value < minimum:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be an integer >= {minimum}{reason}, got {value!r}.")
+    return int(value)
+
+
+def check_positive_real(value, name: str) -> float:
+    """The package's one positive-number check: finite, real, > 0, not a bool.
+
+    Raises
+    ------
+    ValueError
+        ``"{name} must be a finite positive number, got {value!r}."``
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not np.isfinite(value)
+        or not value > 0
+    ):
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}.")
+    return float(value)

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
+
+from ._validation import check_int, check_random_state
 
 __all__ = [
     "TARGET_ENCODINGS",
@@ -118,9 +119,7 @@ class Dataset:
 
 
 def _check_count(value, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_int(value, name, minimum=minimum)
 
 
 def _check_fraction(value, name: str) -> float:
@@ -417,7 +416,7 @@ def mnist(
         or one-vs-rest targets +0.5 for ``positive_class`` and -0.5 otherwise.
     positive_class : int
         The class of ``targets="binary"``.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the sampling and of the label noise.
     download : bool
         Use full MNIST (OpenML ``mnist_784``): training images come from its
@@ -550,7 +549,7 @@ def mnist1d(
         (Greydanus uses 0.15 for the double-descent sweep).
     targets, positive_class
         As in :func:`mnist`.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the label noise, and of the generator unless ``seed`` is
         given in ``generator_kwargs``.
     **generator_kwargs
@@ -725,7 +724,7 @@ def gaussian_linear(
     spike_rank: int = 1,
     random_state: int | np.random.RandomState | None = 0,
 ) -> Dataset:
-    """Linear model with Gaussian features and a known coefficient vector.
+    r"""Linear model with Gaussian features and a known coefficient vector.
 
     Parameters
     ----------
@@ -734,16 +733,16 @@ def gaussian_linear(
     n_features : int
         Number of features ``p``.
     noise : float
-        Standard deviation :math:`\\sigma` of the additive Gaussian noise.
+        Standard deviation :math:`\sigma` of the additive Gaussian noise.
     signal : float
-        Norm :math:`r = \\lVert\\beta\\rVert` of the coefficient vector.
+        Norm :math:`r = \lVert\beta\rVert` of the coefficient vector.
     spike : float, optional
         ``None`` gives isotropic features; a value ``s >= 0`` gives the
-        spiked covariance :math:`I + s\\,UU^\\top` with ``U`` a random
+        spiked covariance :math:`I + s\,UU^\top` with ``U`` a random
         ``(p, spike_rank)`` orthonormal matrix.
     spike_rank : int
         Number of spiked directions.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the coefficients, spike directions, features and noise.
 
     Returns
@@ -751,7 +750,7 @@ def gaussian_linear(
     Dataset
         ``task="regression"``; ``metadata`` holds ``beta``, ``noise``,
         ``signal``, ``spike``, ``spike_directions`` (``U`` or ``None``) and
-        ``bayes_risk`` (:math:`\\sigma^2`).
+        ``bayes_risk`` (:math:`\sigma^2`).
 
     Notes
     -----
@@ -759,12 +758,12 @@ def gaussian_linear(
 
     .. math::
 
-        x \\sim N(0, \\Sigma), \\qquad y = x^\\top \\beta + \\varepsilon, \\qquad
-        \\varepsilon \\sim N(0, \\sigma^2),
+        x \sim N(0, \Sigma), \qquad y = x^\top \beta + \varepsilon, \qquad
+        \varepsilon \sim N(0, \sigma^2),
 
-    with :math:`\\beta` uniform on the sphere of radius ``signal``. For the
+    with :math:`\beta` uniform on the sphere of radius ``signal``. For the
     isotropic case the min-norm least-squares risk has the closed forms of
-    Hastie et al. (2022) as :math:`p/n \\to \\gamma`, and of Belkin, Hsu and
+    Hastie et al. (2022) as :math:`p/n \to \gamma`, and of Belkin, Hsu and
     Xu (2020) at finite ``n`` when the first ``p`` of more features are used
     (``beta[p:]`` is then the omitted signal). The coefficients, spike and
     test set are drawn before the training set, so with one seed they do not

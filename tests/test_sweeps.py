@@ -14,7 +14,9 @@ import pytest
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 
 from effcomplexity import datasets, sweeps
-from effcomplexity.sweeps import _families, runner
+from effcomplexity.sweeps import runner
+from effcomplexity.sweeps.families import boosting as boosting_family
+from effcomplexity.sweeps.families import load_data
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def test_library_specs_are_valid_at_both_sizes(name):
 
 
 def test_published_settings():
-    """Grids and options of Curth et al.'s public code (REFERENCE.md, section 2)."""
+    """Grids and options of Curth et al.'s public code (their appendix)."""
     trees = sweeps.get_spec("curth_trees").sized(quick=False)
     assert trees.grid["P_leaf"] == (2, 5, 10, 20, 50, 75, 100, 500, 1000, 2000, None)
     assert trees.grid["P_ens"] == (1, 2, 5, 10, 20, 50, 100)
@@ -134,7 +136,7 @@ def test_label_noise_needs_labels():
 def test_label_noise_reaches_the_training_labels():
     """Oracle: the loader's own corruption at the same seed and fraction."""
     spec = sweeps.get_spec("belkin_rff").sized(quick=True).replace(label_noise=0.25)
-    data = _families.load_data(spec, seed=0)
+    data = load_data(spec, seed=0)
     direct = datasets.mnist(
         spec.n_train, spec.n_test, label_noise=0.25, targets="onehot", random_state=0
     )
@@ -160,7 +162,7 @@ def test_bad_specs_fail_before_any_work(monkeypatch, tmp_path):
 
 
 def _bhx_risk(p, n, r2, s2):
-    """Belkin, Hsu & Xu (2020), Theorem 1 with every feature used (REFERENCE.md)."""
+    """Belkin, Hsu & Xu (2020), Theorem 1 with every feature used."""
     if p <= n - 2:
         return s2 * (1 + p / (n - p - 1))
     return r2 * (1 - n / p) + s2 * (1 + n / (p - n - 1))
@@ -302,7 +304,7 @@ def test_forest_rows_match_refitted_forests_and_dense_smoothers():
 
 
 def _dense_boosting(booster, X_train, X):
-    """S_m = S_{m-1} + lr L_m (I - S_{m-1}), zero init, step by step (REFERENCE.md)."""
+    """S_m = S_{m-1} + lr L_m (I - S_{m-1}), zero init, step by step (Buhlmann & Yu 2003)."""
     n = len(X_train)
     S_train, S_x = np.zeros((n, n)), np.zeros((len(X), n))
     for (tree,) in booster.estimators_:
@@ -330,7 +332,7 @@ def test_boosting_rows_match_refitted_boosters_and_the_recursion():
     data = datasets.mnist(n_train=80, n_test=40, targets="onehot_centered", random_state=0)
     assert len(table) == 6
     for row in table.itertuples():
-        seeds = _families.member_seeds(42, int(row.P_ens))
+        seeds = boosting_family.member_seeds(42, int(row.P_ens))
         per_class, class0 = [], None
         for c in range(10):
             members = [
@@ -365,4 +367,4 @@ def test_staged_rows_come_from_one_fit_per_unit():
     switch = sweeps.get_spec("curth_boosting_switch").sized(quick=True)
     assert [len(u.points) for u in sweeps.plan(switch)] == [3, 1, 1]
     # Ensembles are nested in P_ens: a larger ensemble adds members to a smaller one.
-    assert _families.member_seeds(7, 3)[:2] == _families.member_seeds(7, 2)
+    assert boosting_family.member_seeds(7, 3)[:2] == boosting_family.member_seeds(7, 2)

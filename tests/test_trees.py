@@ -2,12 +2,12 @@
 
 Oracles:
 * single trees: the closed forms p_train = number of leaves and
-  p_test = n/m sum_j 1/N(leaf(x_j)) (REFERENCE.md section 1), with leaf sizes
+  p_test = n/m sum_j 1/N(leaf(x_j)) (Curth, Jeffares & van der Schaar 2023), with leaf sizes
   counted from the estimator's public ``apply``;
 * ensembles: a plain brute-force smoother written below, one dense per-tree
   matrix built row by row from ``apply``, ``estimators_samples_`` and
-  ``estimators_features_``, averaged over trees (REFERENCE.md section 1,
-  random forest weights);
+  ``estimators_features_``, averaged over trees (Curth, Jeffares & van
+  der Schaar 2023, random forest weights);
 * staged predictions: cumulative means of the members' own ``predict``.
 """
 
@@ -419,3 +419,19 @@ def test_single_tree_has_no_stages():
     with pytest.raises(ValueError, match="rows"):
         forest = RandomForestRegressor(n_estimators=2, random_state=0).fit(X, y)
         staged_predictions(forest, X, y[:-1])
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_staged_degrees_of_freedom_of_a_forest_count_leaves(bootstrap):
+    """tr(S) of one tree is its number of leaves (a leaf's weights on its own rows sum
+    to one, bootstrap multiplicities or not), so stage t is the mean over trees 1..t."""
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(90, 3)), rng.normal(size=90)
+    forest = RandomForestRegressor(
+        n_estimators=6, max_leaf_nodes=12, bootstrap=bootstrap, random_state=0
+    ).fit(X, y)
+    leaves = np.array([tree.get_n_leaves() for tree in forest.estimators_], dtype=float)
+    expected = np.cumsum(leaves) / np.arange(1, 7)
+    np.testing.assert_allclose(ec.staged_degrees_of_freedom(forest, X), expected, rtol=1e-12)
+    dense = [np.trace(S) for S in staged_predictions(forest, X, np.eye(90))]
+    np.testing.assert_allclose(dense, expected, rtol=1e-12)

@@ -1,4 +1,4 @@
-"""Smoothers of gradient-boosted trees and of averaged ensembles of smoothers.
+"""Smoothers of gradient-boosted trees.
 
 With squared-error loss, every boosting round fits a tree to the current
 residuals and adds ``learning_rate`` times its leaf means, so the fitted model
@@ -6,8 +6,9 @@ is a linear smoother once the tree structures are fixed (Bühlmann and Yu,
 2003). This module registers the smoothers of scikit-learn's
 :class:`~sklearn.ensemble.GradientBoostingRegressor` and
 :class:`~sklearn.ensemble.HistGradientBoostingRegressor`, staged after every
-round, and of :class:`~sklearn.ensemble.VotingRegressor`, whose prediction is
-a weighted average of its members' (Curth et al.'s ensembles of boosters).
+round. Ensembles of boosters (Curth et al.) are
+:class:`~sklearn.ensemble.VotingRegressor` objects, whose smoother lives in
+``voting.py``.
 
 Two engines compute the same weights:
 
@@ -37,17 +38,21 @@ from sklearn.ensemble import (
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
-    VotingRegressor,
 )
 
-from .._validation import check_labels, check_n_train
+from .._validation import check_n_train, training_mismatch
 from ._leaves import as_tree_input, compact_leaves
-from .registry import Smoother, get_smoother, register_smoother, register_unsupported
+from .registry import (
+    Smoother,
+    identity_blocks,
+    identity_columns,
+    register_smoother,
+    register_unsupported,
+)
 
 __all__ = [
     "GradientBoostingSmoother",
     "HistGradientBoostingSmoother",
-    "VotingSmoother",
 ]
 
 _GDF_HINT = (
@@ -77,18 +82,6 @@ _ROW_CHUNK = 8192
 def _last(stages: Iterator[np.ndarray]) -> np.ndarray:
     """The final item of a staged computation."""
     return deque(stages, maxlen=1)[0]
-
-
-def _identity_blocks(n: int) -> Iterator[slice]:
-    for start in range(0, n, _REPLAY_CHUNK):
-        yield slice(start, min(start + _REPLAY_CHUNK, n))
-
-
-def _identity_columns(n: int, block: slice) -> np.ndarray:
-    """Columns ``block`` of the ``n x n`` identity."""
-    E = np.zeros((n, block.stop - block.start))
-    E[np.arange(block.start, block.stop), np.arange(E.shape[1])] = 1.0
-    return E
 
 
 # -- leaf-factor engine --------------------------------------------------------------
@@ -262,8 +255,8 @@ class _BoostingSmoother(Smoother):
 
     def _replay_identity(self, X: np.ndarray | None) -> Iterator[tuple[slice, Iterator]]:
         """Replay on blocks of identity columns: ``S_t(X)[:, block]`` per round."""
-        for block in _identity_blocks(self.n_train):
-            yield block, self._replay(_identity_columns(self.n_train, block), X)
+        for block in identity_blocks(self.n_train, _REPLAY_CHUNK):
+            yield block, self._replay(identity_columns(self.n_train, block), X)
 
     # -- leaf-factor engine -------------------------------------------------------
     def _global_leaves(self, local: np.ndarray) -> np.ndarray:
@@ -295,46 +288,21 @@ class _BoostingSmoother(Smoother):
         """Number of boosting rounds."""
         return int(self._fit_leaves.shape[0])
 
-    def matrix(self, X=None) -> np.ndarray:
-        return _last(self._replay(np.eye(self.n_train), self._resolve_X(X)))
+    def _matrix(self, X):
+        return _last(self._replay(np.eye(self.n_train), X))
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        Y, was_1d = check_labels(Y, self.n_train)
-        F = _last(self._replay(Y, self._resolve_X(X)))
-        return F[:, 0] if was_1d else F
+    def _smooth(self, Y, X):
+        return _last(self._replay(Y, X))
 
-    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
-        """Yield ``S_t(X) @ Y`` after every boosting round ``t``.
-
-        With ``Y = y_train`` these are the staged predictions, equal to the
-        estimator's ``staged_predict(X)``; errors and effective parameters per
-        round then come from one pass.
-
-        Parameters
-        ----------
-        Y : array-like of shape (n_train,) or (n_train, k)
-            Labels or probes on the training points.
-        X : array-like of shape (m, n_features), optional
-            Evaluation inputs; ``None`` means the training inputs.
-
-        Yields
-        ------
-        ndarray of shape (m,) or (m, k)
-            A fresh array per round, 1-D when ``Y`` is.
-        """
-        Y, was_1d = check_labels(Y, self.n_train)
-        X = self._resolve_X(X)
+    def _staged_smooth(self, Y, X) -> Iterator[np.ndarray]:
+        # A fresh array per round (the replay updates one array in place); with
+        # Y = y_train these equal the estimator's staged_predict(X).
         for F in self._replay(Y, X):
-            yield F[:, 0].copy() if was_1d else F.copy()
+            yield F.copy()
 
-    def staged_row_norms_sq(self, X=None) -> np.ndarray:
-        """``||s_t(x)||^2`` after every round: array of shape (n_stages, m).
-
-        Through leaf factors when the total number of leaves is at most
-        ``min(MAX_FACTOR_LEAVES, n_train)``, otherwise by replaying the
-        rounds on blocks of identity columns.
-        """
-        X = self._resolve_X(X)
+    def _staged_row_norms_sq(self, X):
+        # Leaf factors when the total number of leaves is at most
+        # min(MAX_FACTOR_LEAVES, n_train), otherwise the rounds replayed on identity blocks.
         if self.exact_norms_are_cheap:
             return self._factor_norms(X)
         m = self.n_train if X is None else X.shape[0]
@@ -344,10 +312,10 @@ class _BoostingSmoother(Smoother):
                 out[t] += np.einsum("ij,ij->i", F, F)
         return out
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        return self.staged_row_norms_sq(X)[-1]
+    def _row_norms_sq(self, X):
+        return self._staged_row_norms_sq(X)[-1]
 
-    def trace(self) -> float:
+    def _trace(self) -> float:
         if not self.exact_norms_are_cheap:
             total = 0.0
             for block, stages in self._replay_identity(None):
@@ -360,16 +328,14 @@ class _BoostingSmoother(Smoother):
 
 def _check_leaf_counts(counts: np.ndarray, recorded: np.ndarray, estimator, t: int) -> None:
     if not np.array_equal(counts, recorded):
-        raise ValueError(
-            f"X_train does not match the rows {type(estimator).__name__} was fitted on: "
-            f"the leaf sizes of round {t} differ from those recorded in the fitted "
-            f"trees. Pass the exact training inputs, in the order used to fit."
+        raise training_mismatch(
+            estimator, f"the leaf sizes of round {t} differ from those the fitted trees recorded"
         )
 
 
 @register_smoother(GradientBoostingRegressor)
 class GradientBoostingSmoother(_BoostingSmoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.GradientBoostingRegressor`.
+    r"""Smoother of a fitted :class:`~sklearn.ensemble.GradientBoostingRegressor`.
 
     Supported: ``loss="squared_error"``, ``subsample=1.0``, no early stopping
     (``n_iter_no_change=None``), and ``init`` of ``"zero"``, ``None`` (the
@@ -399,16 +365,16 @@ class GradientBoostingSmoother(_BoostingSmoother):
     Notes
     -----
     With ``S_0`` the initial smoother (``0`` for ``init="zero"``,
-    :math:`\\mathbf{1}\\mathbf{1}^\\top / n` for the mean), ``L_t`` the
+    :math:`\mathbf{1}\mathbf{1}^\top / n` for the mean), ``L_t`` the
     leaf-averaging operator of round ``t`` on the training rows and ``L_{X,t}``
-    its rows at the evaluation inputs, and :math:`\\nu` the learning rate,
+    its rows at the evaluation inputs, and :math:`\nu` the learning rate,
 
     .. math::
 
-        S_t = S_{t-1} + \\nu L_t (I - S_{t-1}), \\qquad
-        S_{X,t} = S_{X,t-1} + \\nu L_{X,t} (I - S_{t-1}).
+        S_t = S_{t-1} + \nu L_t (I - S_{t-1}), \qquad
+        S_{X,t} = S_{X,t-1} + \nu L_{X,t} (I - S_{t-1}).
 
-    ``L_t = A_t D_t A_t^\\top`` (``A_t`` the leaf indicator, ``D_t`` the
+    ``L_t = A_t D_t A_t^\top`` (``A_t`` the leaf indicator, ``D_t`` the
     inverse leaf sizes) has rank at most the number of leaves. Stacking the
     leaves of all rounds (the mean, if used, as one more leaf holding every
     row with scale ``1/n``), the leaf values of all rounds are :math:`G y`
@@ -416,16 +382,16 @@ class GradientBoostingSmoother(_BoostingSmoother):
 
     .. math::
 
-        G = (I + \\nu D C_<)^{-1} \\nu D A^\\top, \\qquad
-        G G^\\top = M + M^\\top - K K^\\top,
+        G = (I + \nu D C_<)^{-1} \nu D A^\top, \qquad
+        G G^\top = M + M^\top - K K^\top,
 
     where ``C_<`` is the block-lower part of the contingency table
-    :math:`A^\\top A` (counted, not multiplied),
-    :math:`M = (I + \\nu D C_<)^{-1} \\nu D` and
-    :math:`K = (I + \\nu D C_<)^{-1} (2 \\nu D - \\nu^2 D^2 \\operatorname{diag}(A^\\top A))^{1/2}`.
+    :math:`A^\top A` (counted, not multiplied),
+    :math:`M = (I + \nu D C_<)^{-1} \nu D` and
+    :math:`K = (I + \nu D C_<)^{-1} (2 \nu D - \nu^2 D^2 \operatorname{diag}(A^\top A))^{1/2}`.
     Row ``j`` of :math:`S_{X,t}` is the sum of the rows of ``G`` for the
     leaves of ``x_j`` in rounds ``<= t``, so its squared norm after every round
-    is a running sum of entries of :math:`G G^\\top`. For ``L`` leaves in
+    is a running sum of entries of :math:`G G^\top`. For ``L`` leaves in
     all, ``T`` rounds and ``m`` inputs this costs :math:`O(L^3 + m T^2)`
     (one triangular inversion, one triangular product) and never forms an
     ``n x n`` matrix; when ``L`` exceeds ``n`` (deep trees) the rounds are
@@ -447,12 +413,10 @@ class GradientBoostingSmoother(_BoostingSmoother):
     >>> import numpy as np
     >>> from sklearn.ensemble import GradientBoostingRegressor
     >>> import effcomplexity as ec
-    >>> import effcomplexity.smoothers.boosting
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
     >>> gb = GradientBoostingRegressor(n_estimators=5, max_depth=1, init="zero").fit(X, y)
-    >>> from effcomplexity.smoothers import get_smoother
-    >>> smoother = get_smoother(gb, X)  # reused: caches leaves and factors
+    >>> smoother = ec.get_smoother(gb, X)  # reused: caches leaves and factors
     >>> p_train = ec.staged_effective_parameters(smoother, X)  # one value per round
     >>> p_train.shape
     (5,)
@@ -532,7 +496,7 @@ def _init_is_mean(est) -> bool:
 
 @register_smoother(HistGradientBoostingRegressor)
 class HistGradientBoostingSmoother(_BoostingSmoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.
+    r"""Smoother of a fitted :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.
 
     Supported: ``loss="squared_error"``, any ``l2_regularization``,
     ``max_leaf_nodes``, ``max_depth``, ``max_features``, ``learning_rate`` and
@@ -561,12 +525,12 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
     Notes
     -----
     The initial model is the training mean; a leaf's value is
-    :math:`\\nu \\sum_{i \\in \\text{leaf}} r_i / (n_\\text{leaf} + \\lambda)` with
-    ``r`` the residuals, :math:`\\nu` the learning rate and :math:`\\lambda` the
+    :math:`\nu \sum_{i \in \text{leaf}} r_i / (n_\text{leaf} + \lambda)` with
+    ``r`` the residuals, :math:`\nu` the learning rate and :math:`\lambda` the
     ``l2_regularization``, so the recurrence of
     :class:`GradientBoostingSmoother` holds with
-    :math:`L_t = A_t \\operatorname{diag}(1/(n_\\text{leaf} + \\lambda)) A_t^\\top`,
-    no longer a projection when :math:`\\lambda > 0`. A tree that could not
+    :math:`L_t = A_t \operatorname{diag}(1/(n_\text{leaf} + \lambda)) A_t^\top`,
+    no longer a projection when :math:`\lambda > 0`. A tree that could not
     split keeps the value 0. Training rows are placed in leaves as during
     fitting (binned), evaluation inputs as by ``predict`` (raw thresholds).
     scikit-learn computes residuals in float32, so its predictions agree with
@@ -585,7 +549,6 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
     >>> import numpy as np
     >>> from sklearn.ensemble import HistGradientBoostingRegressor
     >>> import effcomplexity as ec
-    >>> import effcomplexity.smoothers.boosting
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(80, 3)), rng.normal(size=80)
     >>> hgb = HistGradientBoostingRegressor(max_iter=4, l2_regularization=1.0).fit(X, y)
@@ -608,7 +571,10 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
             )
         predictors = [iteration[0] for iteration in est._predictors]
         n_used = int(predictors[0].nodes["count"][0])
-        if est.do_early_stopping_ and n_used != self.n_train:
+        # A validation split leaves fewer rows in the trees; without one, fewer rows
+        # mean another X_train, reported as such below.
+        split = est.do_early_stopping_ and est.validation_fraction is not None
+        if split and n_used != self.n_train:
             raise ValueError(
                 f"{name} stopped early on a random validation split of the training rows "
                 f"(validation_fraction={est.validation_fraction}), which scikit-learn does "
@@ -671,149 +637,3 @@ def _leaf_index_predictor(predictor):
     leaves = np.flatnonzero(nodes["is_leaf"])
     nodes["value"][leaves] = np.arange(leaves.size)
     return TreePredictor(nodes, predictor.binned_left_cat_bitsets, predictor.raw_left_cat_bitsets)
-
-
-# -- averaged ensembles --------------------------------------------------------------
-
-
-@register_smoother(VotingRegressor)
-class VotingSmoother(Smoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.VotingRegressor`.
-
-    The prediction is the weighted average of the members' predictions, so
-    the smoother is the weighted average of the members' smoothers; every
-    member must be a registered family (any, including boosters, trees and
-    linear models). Dropped members are skipped. With Curth et al.'s
-    ensembles of boosters (the same booster with different seeds) the
-    ensemble is staged: stage ``t`` averages every member after ``t`` rounds,
-    which requires staged members with equal numbers of stages.
-
-    Parameters
-    ----------
-    estimator : VotingRegressor
-        Fitted, used as it is.
-    X_train : array-like of shape (n, n_features)
-        The training inputs, in the order used to fit.
-
-    Raises
-    ------
-    TypeError
-        If a member's type has no registered smoother.
-
-    Notes
-    -----
-    With weights :math:`w_j` and member smoothers :math:`S^{(j)}`,
-
-    .. math::
-
-        S(X) = \\frac{\\sum_j w_j S^{(j)}(X)}{\\sum_j w_j}, \\qquad
-        S_t(X) = \\frac{\\sum_j w_j S^{(j)}_t(X)}{\\sum_j w_j}.
-
-    Squared row norms involve cross terms between members, so exact norms
-    are computed from the averaged weights themselves (the dense matrix, or
-    replayed identity columns per stage); the random-probe path only needs
-    the members' ``smooth``. ``tr(S)`` is the weighted average of the
-    members' traces.
-
-    References
-    ----------
-    A. Curth, A. Jeffares, M. van der Schaar. "A U-turn on Double Descent:
-    Rethinking Parameter Counting in Statistical Learning". NeurIPS 2023.
-
-    Examples
-    --------
-    An ensemble of boosters with different seeds, staged per boosting round:
-
-    >>> import numpy as np
-    >>> from sklearn.ensemble import GradientBoostingRegressor, VotingRegressor
-    >>> import effcomplexity as ec
-    >>> import effcomplexity.smoothers.boosting
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
-    >>> boosters = [
-    ...     (f"seed{s}", GradientBoostingRegressor(n_estimators=4, max_features=1, random_state=s))
-    ...     for s in range(3)
-    ... ]
-    >>> vote = VotingRegressor(boosters).fit(X, y)
-    >>> ec.staged_effective_parameters(vote, X).shape
-    (4,)
-    """
-
-    def _validate(self) -> None:
-        est = self.estimator
-        members = list(est.estimators_)
-        if est.weights is None:
-            weights = np.ones(len(members))
-        else:
-            weights = np.array(
-                [
-                    w
-                    for (_, member), w in zip(est.estimators, est.weights, strict=True)
-                    if not (isinstance(member, str) and member == "drop")
-                ],
-                dtype=float,
-            )
-        self._members = [get_smoother(member, self.X_train) for member in members]
-        self._weights = weights / weights.sum()
-        stages = {m.n_stages() for m in self._members if m.supports_staged}
-        self.supports_staged = all(m.supports_staged for m in self._members) and len(stages) == 1
-
-    def _stage_count_error(self) -> TypeError:
-        counts = [m.n_stages() if m.supports_staged else None for m in self._members]
-        return TypeError(
-            f"This VotingRegressor has no common stages: stage t averages every member "
-            f"after t stages, so all members must be staged with equal numbers of "
-            f"stages (members' stages: {counts}). Use effective_parameters for the "
-            f"whole ensemble."
-        )
-
-    def matrix(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
-        return sum(w * m.matrix(X) for w, m in zip(self._weights, self._members, strict=True))
-
-    def smooth(self, Y, X=None) -> np.ndarray:
-        Y, was_1d = check_labels(Y, self.n_train)
-        X = self._resolve_X(X)
-        F = sum(w * m.smooth(Y, X) for w, m in zip(self._weights, self._members, strict=True))
-        return F[:, 0] if was_1d else F
-
-    def trace(self) -> float:
-        return float(sum(w * m.trace() for w, m in zip(self._weights, self._members, strict=True)))
-
-    def n_stages(self) -> int:
-        """Number of stages shared by all members."""
-        if not self.supports_staged:
-            raise self._stage_count_error()
-        return self._members[0].n_stages()
-
-    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
-        """Yield the weighted average of the members' ``S_t(X) @ Y`` after every stage.
-
-        Parameters
-        ----------
-        Y : array-like of shape (n_train,) or (n_train, k)
-        X : array-like of shape (m, n_features), optional
-
-        Yields
-        ------
-        ndarray of shape (m,) or (m, k)
-        """
-        if not self.supports_staged:
-            raise self._stage_count_error()
-        Y, was_1d = check_labels(Y, self.n_train)
-        X = self._resolve_X(X)
-        stages = [m.staged_smooth(Y, X) for m in self._members]
-        for parts in zip(*stages, strict=True):
-            F = sum(w * part for w, part in zip(self._weights, parts, strict=True))
-            yield F[:, 0] if was_1d else F
-
-    def staged_row_norms_sq(self, X=None) -> np.ndarray:
-        """``||s_t(x)||^2`` after every stage, from replayed identity columns."""
-        n_stages = self.n_stages()
-        X = self._resolve_X(X)
-        n = self.n_train
-        out = np.zeros((n_stages, n if X is None else X.shape[0]))
-        for block in _identity_blocks(n):
-            for t, F in enumerate(self.staged_smooth(_identity_columns(n, block), X)):
-                out[t] += np.einsum("ij,ij->i", F, F)
-        return out

@@ -28,7 +28,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from .hessian import _Batches, _check_loss_fn, _check_positive_int, _eval_mode
+from ..._validation import check_int
+from ._layers import eval_mode
+from .hessian import _Batches, _check_loss_fn
 
 __all__ = ["LLCResult", "local_learning_coefficient"]
 
@@ -380,8 +382,8 @@ def local_learning_coefficient(
     (True, False)
     """
     _check_loss_fn(loss_fn)
-    n_samples = _check_positive_int(n_samples, "n_samples", minimum=2)
-    n_chains = _check_positive_int(n_chains, "n_chains")
+    n_samples = check_int(n_samples, "n_samples", minimum=2)
+    n_chains = check_int(n_chains, "n_chains")
     if not isinstance(n_burnin, numbers.Integral) or isinstance(n_burnin, bool) or n_burnin < 0:
         raise ValueError(f"n_burnin must be a non-negative integer, got {n_burnin!r}.")
     n_burnin = int(n_burnin)
@@ -402,7 +404,7 @@ def local_learning_coefficient(
     index_generator = torch.Generator().manual_seed(int(seeds[0]))
     noise_generator = torch.Generator(device=ref.device).manual_seed(int(seeds[1]))
 
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         batches = _Batches(data, ref, batch_size)
         init_loss, n = _full_loss(model, loss_fn, w_star, batches)
         if temperature is None:

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from .._probes import random_probes
-from .hessian import _eval_mode, _to_device
+from ..._validation import check_int
+from .._probes import mean_std_error, random_probes
+from ._layers import eval_mode, to_model_device
 
 __all__ = ["TelescopingTracker"]
 
@@ -42,14 +43,14 @@ _TRAIN_MODE_MODULES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._Batc
 
 
 class TelescopingTracker:
-    """Follow the telescoping (linearised-training) smoother of a network.
+    r"""Follow the telescoping (linearised-training) smoother of a network.
 
     The tracker is created before the optimiser's first step and called once
     per training step, after ``loss.backward()`` and right before
     ``optimizer.step()``, with the indices of the batch the loss was computed
     on. At any step it reports the effective
     parameters ``p_train`` and ``p_test`` of the smoother and the linearised
-    predictions :math:`s_t(x) \\cdot y + c_t(x)`, which track the network's own.
+    predictions :math:`s_t(x) \cdot y + c_t(x)`, which track the network's own.
 
     Parameters
     ----------
@@ -83,13 +84,13 @@ class TelescopingTracker:
         ``DEFAULT_N_PROBES`` = 20), at least 2.
     loss : {"mse", "half_mse", "sse"}
         The squared loss the training loop minimises on each batch ``B``:
-        ``"mse"`` is :math:`\\frac{1}{|B| K} \\sum_{i \\in B} \\lVert f(x_i) - y_i
-        \\rVert^2` (``torch.nn.MSELoss()``), ``"half_mse"`` half of it, and
+        ``"mse"`` is :math:`\frac{1}{|B| K} \sum_{i \in B} \lVert f(x_i) - y_i
+        \rVert^2` (``torch.nn.MSELoss()``), ``"half_mse"`` half of it, and
         ``"sse"`` the plain sum (``MSELoss(reduction="sum")``).
     chunk_size : int, optional
         Evaluate Jacobians and Jacobian-vector products on this many inputs at
         a time, to bound memory.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the probes.
 
     Attributes
@@ -115,25 +116,25 @@ class TelescopingTracker:
     Notes
     -----
     **Recursion.** Write :math:`J_t(x)` for the Jacobian of the outputs at
-    :math:`x` with respect to the parameters :math:`\\theta_t`, and
-    :math:`\\hat f_{t-1} = S_{t-1} y + c_{t-1}` for the linearised predictions on
+    :math:`x` with respect to the parameters :math:`\theta_t`, and
+    :math:`\hat f_{t-1} = S_{t-1} y + c_{t-1}` for the linearised predictions on
     the training inputs. With the loss scaled so that its gradient is
-    :math:`g_t = \\frac{1}{|B_t|} J_t(X_{B_t})^\\top (\\hat f_{t-1} - y)_{B_t}` (the
+    :math:`g_t = \frac{1}{|B_t|} J_t(X_{B_t})^\top (\hat f_{t-1} - y)_{B_t}` (the
     ``"half_mse"`` scale for :math:`K = 1`; other scales multiply it), plain
     SGD with preconditioner :math:`P_t` moves every prediction by
-    :math:`-\\eta_t J_t(x) P_t g_t`, which gives
+    :math:`-\eta_t J_t(x) P_t g_t`, which gives
 
     .. math::
 
-        s_t(x) &= s_{t-1}(x) + \\frac{\\eta_t}{|B_t|}\\, k_t(x)^\\top
-                  D_{B_t} (I - S_{t-1}), \\\\
-        c_t(x) &= c_{t-1}(x) - \\frac{\\eta_t}{|B_t|}\\, k_t(x)^\\top
-                  D_{B_t}\\, c_{t-1}(X),
+        s_t(x) &= s_{t-1}(x) + \frac{\eta_t}{|B_t|}\, k_t(x)^\top
+                  D_{B_t} (I - S_{t-1}), \\
+        c_t(x) &= c_{t-1}(x) - \frac{\eta_t}{|B_t|}\, k_t(x)^\top
+                  D_{B_t}\, c_{t-1}(X),
 
-    with :math:`k_t(x)_i = \\nabla f(x)^\\top P_t \\nabla f(x_i)` the
+    with :math:`k_t(x)_i = \nabla f(x)^\top P_t \nabla f(x_i)` the
     tangent kernel, :math:`D_{B_t}` the diagonal indicator (multiplicity) of
-    the batch, :math:`S_0 = 0` and :math:`c_0 = f_{\\theta_0}`, the network at
-    initialisation. Coupled weight decay :math:`\\lambda \\theta_t` enters the
+    the batch, :math:`S_0 = 0` and :math:`c_0 = f_{\theta_0}`, the network at
+    initialisation. Coupled weight decay :math:`\lambda \theta_t` enters the
     gradient, and decoupled decay the update, through the offset only.
 
     **Optimisers.** The tracker reads the optimiser's hyperparameters from
@@ -145,13 +146,13 @@ class TelescopingTracker:
       gradients, so the tracker carries it as a linear map of the labels
       (one buffer per tracked column, in parameter space) and applies
       exactly the optimiser's recursion to it. The update is then
-      :math:`-\\eta_t J_t(x) b_t` rather than a single-step kernel.
+      :math:`-\eta_t J_t(x) b_t` rather than a single-step kernel.
     * ``torch.optim.Adam`` / ``AdamW``: the first moment is carried linearly
       like the momentum buffer, bias correction included. The second moment
       is not linear in the labels; the approximation is a diagonal
       preconditioner frozen at its realised value,
-      :math:`P_t = \\operatorname{diag}\\big(1 / (\\sqrt{\\hat v_t} +
-      \\epsilon)\\big)`, with :math:`\\hat v_t` the optimiser's own
+      :math:`P_t = \operatorname{diag}\big(1 / (\sqrt{\hat v_t} +
+      \epsilon)\big)`, with :math:`\hat v_t` the optimiser's own
       bias-corrected second moment after this step's gradient (``amsgrad``:
       its running maximum), computed from the optimiser state and the
       parameters' ``.grad``.
@@ -159,18 +160,18 @@ class TelescopingTracker:
     Gradient clipping, closures and ``maximize=True`` are not modelled.
 
     **Effective parameters.** With :math:`K` outputs the smoother maps the
-    :math:`n \\times K` label matrix to each output, so :math:`s_t(x)` for
+    :math:`n \times K` label matrix to each output, so :math:`s_t(x)` for
     output :math:`c` has :math:`nK` entries (cross-output couplings through
     shared parameters included), and
 
     .. math::
 
-        \\hat p(I_0) = \\frac{n}{|I_0|\\, K} \\sum_{j \\in I_0}
-                      \\sum_{c=1}^{K} \\lVert s_t(x_j)_c \\rVert^2,
+        \hat p(I_0) = \frac{n}{|I_0|\, K} \sum_{j \in I_0}
+                      \sum_{c=1}^{K} \lVert s_t(x_j)_c \rVert^2,
 
-    the mean over outputs of Curth et al.'s :math:`\\hat p`; ``output=c``
+    the mean over outputs of Curth et al.'s :math:`\hat p`; ``output=c``
     reports one output's value instead. The probe path estimates it from
-    :math:`E_z[(s(x) \\cdot z)^2] = \\lVert s(x) \\rVert^2` with a standard
+    :math:`E_z[(s(x) \cdot z)^2] = \lVert s(x) \rVert^2` with a standard
     error over probes.
 
     **What is stored.** The exact path keeps :math:`S_t` and :math:`c_t` on
@@ -196,14 +197,14 @@ class TelescopingTracker:
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.telescoping import TelescopingTracker
+    >>> from effcomplexity import nn as ecnn
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
     >>> X, y = torch.randn(32, 3), torch.randn(32, 1)
     >>> X_test = torch.randn(16, 3)
     >>> model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    >>> tracker = TelescopingTracker(model, X, X_test, y_train=y)
+    >>> tracker = ecnn.TelescopingTracker(model, X, X_test, y_train=y)
     >>> loss_fn = torch.nn.MSELoss()
     >>> for epoch in range(5):
     ...     for idx in torch.randperm(32).split(8):
@@ -240,10 +241,8 @@ class TelescopingTracker:
                 f"loss must be one of {_LOSSES}: the telescoping smoother is defined for "
                 f"squared loss, whose gradient is linear in the labels; got {loss!r}."
             )
-        if chunk_size is not None and (
-            not isinstance(chunk_size, numbers.Integral) or chunk_size < 1
-        ):
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
+        if chunk_size is not None:
+            check_int(chunk_size, "chunk_size")
         named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
         if not named:
             raise ValueError(f"{type(model).__name__} has no trainable parameters.")
@@ -279,7 +278,7 @@ class TelescopingTracker:
             self.n_eval_ = X_eval.shape[0]
             self._X = torch.cat([X_train, X_eval])
 
-        with _eval_mode(model), torch.no_grad():
+        with eval_mode(model):
             f0 = model(self._X[: min(2, self._X.shape[0])])
         if f0.dim() not in (1, 2):
             raise ValueError(
@@ -303,12 +302,9 @@ class TelescopingTracker:
         else:
             if n_probes is None:
                 n_probes = DEFAULT_N_PROBES
-            if not isinstance(n_probes, numbers.Integral) or n_probes < 2:
-                raise ValueError(
-                    f"n_probes must be an integer >= 2 (a standard error needs two probes), "
-                    f"got {n_probes!r}."
-                )
-            self.n_probes = int(n_probes)
+            self.n_probes = check_int(
+                n_probes, "n_probes", minimum=2, why="a standard error needs two probes"
+            )
             self.probes_ = random_probes(n * K, self.n_probes, "rademacher", random_state).reshape(
                 n, K, self.n_probes
             )
@@ -328,7 +324,7 @@ class TelescopingTracker:
         r = self._labels.shape[2]
 
         params = self._current_params()
-        with _eval_mode(model), torch.no_grad():
+        with eval_mode(model):
             outputs = torch.cat([self._f(params, Xc) for Xc in self._chunks(self._X)])
         self._Q = torch.zeros(self._X.shape[0], K, r, dtype=torch.float64, device=self._ref.device)
         if self._affine_col is not None:
@@ -342,7 +338,7 @@ class TelescopingTracker:
     # ------------------------------------------------------------------ input checks
 
     def _as_inputs(self, X, name: str) -> torch.Tensor:
-        X = _to_device(X, self._ref)
+        X = to_model_device(X, self._ref)
         if X.dim() < 1 or X.shape[0] == 0:
             raise ValueError(f"{name} must hold at least one input row, got {tuple(X.shape)}.")
         if X.is_floating_point() and not torch.isfinite(X).all():
@@ -619,7 +615,7 @@ class TelescopingTracker:
         scale = self._loss_factor(idx.shape[0])
         # Residual of every column on the batch: linearised prediction minus label.
         M = (self._Q[idx] - self._labels[idx]).to(dtype)
-        with _eval_mode(self.model), torch.no_grad():
+        with eval_mode(self.model):
             if self.method == "exact":
                 delta = self._exact_delta(optimizer, groups, params, idx, M, scale, theta)
             else:
@@ -712,17 +708,16 @@ class TelescopingTracker:
             value, std = n / (m * K) * float((S**2).sum()), 0.0
         else:
             per_probe = (n / (m * K) * (S**2).sum(dim=(0, 1))).cpu().numpy()
-            value = float(per_probe.mean())
-            std = float(per_probe.std(ddof=1) / np.sqrt(per_probe.shape[0]))
+            value, std = mean_std_error(per_probe)
         return (value, std) if return_std else value
 
     def p_train(self, *, output: int | None = None, return_std: bool = False):
-        """Effective parameters of the current smoother on the training inputs.
+        r"""Effective parameters of the current smoother on the training inputs.
 
         Parameters
         ----------
         output : int, optional
-            Report one output's :math:`\\hat p`; default the mean over outputs.
+            Report one output's :math:`\hat p`; default the mean over outputs.
         return_std : bool
             Also return the standard error (0.0 for ``method="exact"``).
 
@@ -734,18 +729,18 @@ class TelescopingTracker:
 
         Notes
         -----
-        :math:`\\hat p = \\frac{1}{K} \\sum_{i, c} \\lVert s_t(x_i)_c \\rVert^2`,
-        which is :math:`\\operatorname{tr}(S_t S_t^\\top)` for one output.
+        :math:`\hat p = \frac{1}{K} \sum_{i, c} \lVert s_t(x_i)_c \rVert^2`,
+        which is :math:`\operatorname{tr}(S_t S_t^\top)` for one output.
         """
         return self._p_hat("train", output, return_std)
 
     def p_test(self, *, output: int | None = None, return_std: bool = False):
-        """Effective parameters of the current smoother on ``X_eval``.
+        r"""Effective parameters of the current smoother on ``X_eval``.
 
         Parameters
         ----------
         output : int, optional
-            Report one output's :math:`\\hat p`; default the mean over outputs.
+            Report one output's :math:`\hat p`; default the mean over outputs.
         return_std : bool
             Also return the standard error (0.0 for ``method="exact"``).
 
@@ -757,7 +752,7 @@ class TelescopingTracker:
 
         Notes
         -----
-        :math:`\\hat p = \\frac{n}{m K} \\sum_{j, c} \\lVert s_t(x_j)_c \\rVert^2`
+        :math:`\hat p = \frac{n}{m K} \sum_{j, c} \lVert s_t(x_j)_c \rVert^2`
         over the :math:`m` rows of ``X_eval``.
         """
         return self._p_hat("eval", output, return_std)
@@ -794,7 +789,7 @@ class TelescopingTracker:
         return self._shape_outputs(self._Q[rows, :, self._affine_col])
 
     def predictions(self, on: str = "train") -> np.ndarray:
-        """Linearised predictions :math:`s_t(x) \\cdot y + c_t(x)`.
+        r"""Linearised predictions :math:`s_t(x) \cdot y + c_t(x)`.
 
         Parameters
         ----------
