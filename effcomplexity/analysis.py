@@ -1060,8 +1060,9 @@ def illusion_test(
     >>> from effcomplexity.analysis import illusion_test
     >>> n = np.array([10, 20, 40, 80, 160, 320, 640, 1280, 2560])
     >>> err = np.array([0.50, 0.40, 0.35, 0.45, 0.60, 0.40, 0.30, 0.25, 0.22])
-    >>> t = pd.DataFrame({"seed": 0, "axis": "n_features", "n_features": n,
-    ...                   "n_params": n, "test_error": err})
+    >>> t = pd.concat([pd.DataFrame({"seed": s, "axis": "n_features", "n_features": n,
+    ...                              "n_params": n, "test_error": err + d})
+    ...                for s, d in enumerate([-0.01, 0.0, 0.01])])
     >>> illusion_test(t, measures=["n_params"])[["measure", "n_descents", "verdict"]]
         measure  n_descents         verdict
     0  n_params           2  double descent

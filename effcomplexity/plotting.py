@@ -66,7 +66,7 @@ _LABELS = {
 
 
 def label(column: str) -> str:
-    """Axis label of a table column, with the paper's symbol where it has one.
+    r"""Axis label of a table column, with the paper's symbol where it has one.
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ def label(column: str) -> str:
     --------
     >>> from effcomplexity.plotting import label
     >>> label("p_test"), label("P_leaf"), label("my_measure")
-    ('$\\hat p_{test}$', '$P_{leaf}$', 'my measure')
+    ('$\hat p_{test}$', '$P_{leaf}$', 'my measure')
     """
     return _LABELS.get(column, column.replace("_", " "))
 
@@ -532,7 +532,7 @@ def training_curves(
     by: str | None = None,
     title: str | None = None,
 ):
-    """Epoch-wise or step-wise curves: errors on the left, a measure on a twin right axis.
+    r"""Epoch-wise or step-wise curves: errors on the left, a measure on a twin right axis.
 
     Parameters
     ----------
@@ -562,7 +562,7 @@ def training_curves(
     ...     "param_norm": [40., 42., 30., 12.]})
     >>> fig = plotting.training_curves(t, x="step", measures=["param_norm"])
     >>> fig.axes[0].get_xlabel(), fig.axes[1].get_ylabel()
-    ('step', '$\\\\sum_i \\\\Vert W_i\\\\Vert_F^2$')
+    ('step', '$\\sum_i \\Vert W_i\\Vert_F^2$')
     """
     errors = [errors] if isinstance(errors, str) else list(errors)
     measures = [measures] if isinstance(measures, str) else list(measures)

@@ -1,6 +1,6 @@
-"""The local learning coefficient of singular learning theory, by SGLD.
+r"""The local learning coefficient of singular learning theory, by SGLD.
 
-The learning coefficient :math:`\\lambda` of Watanabe's singular learning
+The learning coefficient :math:`\lambda` of Watanabe's singular learning
 theory measures how fast the volume of near-optimal parameters shrinks: it is
 :math:`d/2` for a regular model with :math:`d` parameters and smaller for a
 singular one, such as a network whose parameters are not all identifiable.
@@ -42,16 +42,16 @@ R_HAT_THRESHOLD = 1.1
 
 @dataclass(frozen=True)
 class LLCResult:
-    """Local learning coefficient estimate with its sampling diagnostics.
+    r"""Local learning coefficient estimate with its sampling diagnostics.
 
     Attributes
     ----------
     estimate : float
-        :math:`\\hat\\lambda`, the mean of ``chain_estimates``.
+        :math:`\hat\lambda`, the mean of ``chain_estimates``.
     std_error : float
         Standard error of ``estimate`` over chains (NaN for one chain).
     chain_estimates : ndarray of shape (n_chains,)
-        :math:`\\hat\\lambda` of each chain alone.
+        :math:`\hat\lambda` of each chain alone.
     loss_trace : ndarray of shape (n_chains, n_samples)
         Loss at every recorded draw (after burn-in), on the batch that drove
         the step from that draw: the full-data loss :math:`L_n(w_t)` for full
@@ -59,7 +59,7 @@ class LLCResult:
     init_loss : float
         :math:`L_n(w^*)`, the full-data loss at the model's weights.
     r_hat : float
-        Split-:math:`\\hat R` of the loss traces (Gelman-Rubin over the halves
+        Split-:math:`\hat R` of the loss traces (Gelman-Rubin over the halves
         of every chain); near 1 when the chains sample one distribution.
     diverged : bool
         True when the estimate is not to be trusted: a chain produced
@@ -71,7 +71,7 @@ class LLCResult:
     settings : dict
         The arguments used: ``n_samples``, ``n_burnin``, ``n_chains``,
         ``step_size``, ``localization``, ``temperature``, ``beta``
-        (:math:`1/T`), ``n_beta`` (:math:`n\\beta`), ``batch_size``, ``n``
+        (:math:`1/T`), ``n_beta`` (:math:`n\beta`), ``batch_size``, ``n``
         (training points) and ``n_params``.
     """
 
@@ -229,7 +229,7 @@ def local_learning_coefficient(
     random_state=None,
     progress: bool = False,
 ) -> LLCResult:
-    """Local learning coefficient at the model's weights, by SGLD.
+    r"""Local learning coefficient at the model's weights, by SGLD.
 
     Parameters
     ----------
@@ -253,13 +253,13 @@ def local_learning_coefficient(
     n_burnin : int
         Steps per chain discarded before recording.
     step_size : float
-        SGLD step size :math:`\\epsilon`.
+        SGLD step size :math:`\epsilon`.
     localization : float
-        Strength :math:`\\gamma` of the Gaussian prior centred at :math:`w^*`.
+        Strength :math:`\gamma` of the Gaussian prior centred at :math:`w^*`.
     temperature : float, optional
         Temperature :math:`T` of the tempered posterior, inverse temperature
-        :math:`\\beta = 1/T`; default :math:`T = \\log n` (Watanabe's optimal
-        :math:`\\beta^* = 1/\\log n`).
+        :math:`\beta = 1/T`; default :math:`T = \log n` (Watanabe's optimal
+        :math:`\beta^* = 1/\log n`).
     batch_size : int, optional
         Minibatch SGLD for ``data=(X, y)``: each step uses ``batch_size`` rows
         drawn without replacement within each pass over the data. Default:
@@ -296,41 +296,41 @@ def local_learning_coefficient(
 
     Notes
     -----
-    With :math:`L_n(w)` the mean training loss, :math:`\\beta = 1/T` and
-    :math:`\\gamma` the localization, the localised tempered posterior
+    With :math:`L_n(w)` the mean training loss, :math:`\beta = 1/T` and
+    :math:`\gamma` the localization, the localised tempered posterior
 
     .. math::
 
-        p(w) \\propto \\exp\\Bigl(-n\\beta L_n(w)
-            - \\tfrac{\\gamma}{2}\\lVert w - w^*\\rVert^2\\Bigr)
+        p(w) \propto \exp\Bigl(-n\beta L_n(w)
+            - \tfrac{\gamma}{2}\lVert w - w^*\rVert^2\Bigr)
 
     is sampled by stochastic-gradient Langevin dynamics (Welling and Teh
     2011), every chain started at :math:`w^*`:
 
     .. math::
 
-        w_{t+1} = w_t - \\frac{\\epsilon}{2}\\Bigl(n\\beta\\,\\nabla L_{B_t}(w_t)
-            + \\gamma (w_t - w^*)\\Bigr) + \\sqrt{\\epsilon}\\,\\xi_t,
-        \\qquad \\xi_t \\sim \\mathcal N(0, I),
+        w_{t+1} = w_t - \frac{\epsilon}{2}\Bigl(n\beta\,\nabla L_{B_t}(w_t)
+            + \gamma (w_t - w^*)\Bigr) + \sqrt{\epsilon}\,\xi_t,
+        \qquad \xi_t \sim \mathcal N(0, I),
 
     with :math:`L_{B_t}` the loss on the step's batch. The estimate of
     Lau et al. (2023) is
 
     .. math::
 
-        \\hat\\lambda(w^*) = n\\beta\\,\\bigl(\\mathbb E_p[L_n(w)] - L_n(w^*)\\bigr),
+        \hat\lambda(w^*) = n\beta\,\bigl(\mathbb E_p[L_n(w)] - L_n(w^*)\bigr),
 
     the expectation replaced by the mean of the recorded losses of each chain
     (``chain_estimates``) and then over chains. For a regular minimum it
     tends to :math:`d/2`; for a Gaussian posterior of precision
-    :math:`A = n\\beta H + \\gamma I` (:math:`H` the Hessian of :math:`L_n`)
-    it equals :math:`\\frac12 \\operatorname{tr}(n\\beta H A^{-1})`, so the
+    :math:`A = n\beta H + \gamma I` (:math:`H` the Hessian of :math:`L_n`)
+    it equals :math:`\frac12 \operatorname{tr}(n\beta H A^{-1})`, so the
     localization biases it down in directions of curvature
-    :math:`n\\beta h \\lesssim \\gamma`, and a finite step size biases it up
-    by about a factor :math:`1/(1 - \\epsilon a/4)` in a direction of
-    precision :math:`a`. :math:`\\lambda` itself does not change when the
+    :math:`n\beta h \lesssim \gamma`, and a finite step size biases it up
+    by about a factor :math:`1/(1 - \epsilon a/4)` in a direction of
+    precision :math:`a`. :math:`\lambda` itself does not change when the
     loss is multiplied by a constant, but the estimate does at finite
-    :math:`n`, as that is the same as multiplying :math:`\\beta`.
+    :math:`n`, as that is the same as multiplying :math:`\beta`.
 
     Assumptions: :math:`w^*` is a local minimum of :math:`L_n` (otherwise
     chains find lower losses, flagged by ``diverged``), and the chains have
@@ -338,8 +338,8 @@ def local_learning_coefficient(
     ``r_hat`` is near 1, and the estimate is stable when ``n_burnin``,
     ``n_samples`` or ``step_size`` are halved or doubled). The estimate is
     meant for comparing one network across training or sizes with fixed
-    settings; its absolute value depends on :math:`\\epsilon`,
-    :math:`\\gamma` and :math:`\\beta`.
+    settings; its absolute value depends on :math:`\epsilon`,
+    :math:`\gamma` and :math:`\beta`.
 
     Cost: ``n_chains * (n_burnin + n_samples)`` gradient evaluations on
     batches of ``batch_size`` rows (all chains advanced together in one
@@ -365,7 +365,7 @@ def local_learning_coefficient(
 
     Examples
     --------
-    Linear regression with two parameters is regular, so :math:`\\lambda = d/2 = 1`:
+    Linear regression with two parameters is regular, so :math:`\lambda = d/2 = 1`:
 
     >>> import torch
     >>> from effcomplexity import nn as ecnn
