@@ -80,7 +80,7 @@ def label(column: str) -> str:
     --------
     >>> from effcomplexity.plotting import label
     >>> label("p_test"), label("P_leaf"), label("my_measure")
-    ('$\hat p_{test}$', '$P_{leaf}$', 'my measure')
+    ('$\\hat p_{test}$', '$P_{leaf}$', 'my measure')
     """
     return _LABELS.get(column, column.replace("_", " "))
 
