@@ -27,7 +27,8 @@ from threadpoolctl import threadpool_limits
 
 from effcomplexity import sweeps
 from effcomplexity.smoothers import get_smoother
-from effcomplexity.sweeps import _families
+from effcomplexity.sweeps.families import _common
+from effcomplexity.sweeps.families.boosting import member_seeds
 
 RESULTS = "speed_sweeps.json"
 # Largest balanced split of the bundled 5,000-image subset.
@@ -75,7 +76,7 @@ def _fit_forest(spec, data, unit) -> RandomForestRegressor:
 def _fit_class(spec, data, unit, c: int):
     """The unit's booster (P_ens = 1) or ensemble of boosters for one class."""
     opts = spec.resolved_model_kwargs()
-    seeds = _families.member_seeds(unit.seed, unit.params["P_ens"])
+    seeds = member_seeds(unit.seed, unit.params["P_ens"])
     members = [
         (
             f"booster_{j}",
@@ -150,7 +151,7 @@ def _dense_boosting_unit(spec, data, unit) -> dict[int, tuple[float, float]]:
 def _baseline(spec, table: pd.DataFrame, sample: list[int], dense_unit) -> dict:
     """Run the baseline on sampled units; compare with the package's rows."""
     units = sweeps.plan(spec)
-    data = _families.load_data(spec, spec.seeds[0])
+    data = _common.load_data(spec, spec.seeds[0])
     times, worst_rel, worst_z = {}, 0.0, 0.0
     axis = "P_ens" if spec.family == "forest" else "P_boost"
     for index in sample:
@@ -224,7 +225,7 @@ def test_speed_sweeps(name, full):
             "speedup_1_job_vs_baseline_extrapolated": round(float(extrapolated) / wall["1"], 1),
             "max_rel_diff_exact_rows": baseline["max_rel_diff_exact"],
             "max_abs_z_probe_rows": baseline["max_z_probe"],
-            "p_hat_exact_when_n_train_at_most": _families.EXACT_MAX_N_TRAIN,
+            "p_hat_exact_when_n_train_at_most": _common.EXACT_MAX_N_TRAIN,
             "dataset": "mnist, bundled 5,000-image subset (balanced)",
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "cpu_count": os.cpu_count(),
@@ -240,7 +241,7 @@ def test_speed_effective_parameters_of_fitted_units(name, full):
     of a booster or ensemble of boosters), p_train and p_test, on one core.
     """
     spec = _spec(name, full)
-    data = _families.load_data(spec, spec.seeds[0])
+    data = _common.load_data(spec, spec.seeds[0])
     units = sweeps.plan(spec)
     if spec.family == "forest":
         sample = [u for u in units if u.params["P_leaf"] in (10, None)]
@@ -259,11 +260,11 @@ def test_speed_effective_parameters_of_fitted_units(name, full):
                 rounds = max(p["P_boost"] for p in unit.points)
                 dense, dense_s = _timed(_dense_boosting, model, data, range(1, rounds + 1))
             staged, package_s = _timed(
-                _families._staged_measures,
+                _common.staged_measures,
                 get_smoother(model, data.X_train),
                 data.X_train,
                 data.X_test,
-                _families.unit_seed(unit.seed, unit.key),
+                _common.unit_seed(unit.seed, unit.key),
                 spec.resolved_model_kwargs()["n_probes"],
             )
         exact = np.array([dense[t] for t in sorted(dense)])

@@ -47,9 +47,9 @@ def _count_units(monkeypatch) -> list[str]:
     calls: list[str] = []
     original = runner.run_unit
 
-    def counting(spec, seed, params, points, key):
+    def counting(spec, seed, params, points, key, *args):
         calls.append(key)
-        return original(spec, seed, params, points, key)
+        return original(spec, seed, params, points, key, *args)
 
     monkeypatch.setattr(runner, "run_unit", counting)
     return calls

@@ -14,7 +14,9 @@ import pytest
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 
 from effcomplexity import datasets, sweeps
-from effcomplexity.sweeps import _families, runner
+from effcomplexity.sweeps import runner
+from effcomplexity.sweeps.families import boosting as boosting_family
+from effcomplexity.sweeps.families import load_data
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +136,7 @@ def test_label_noise_needs_labels():
 def test_label_noise_reaches_the_training_labels():
     """Oracle: the loader's own corruption at the same seed and fraction."""
     spec = sweeps.get_spec("belkin_rff").sized(quick=True).replace(label_noise=0.25)
-    data = _families.load_data(spec, seed=0)
+    data = load_data(spec, seed=0)
     direct = datasets.mnist(
         spec.n_train, spec.n_test, label_noise=0.25, targets="onehot", random_state=0
     )
@@ -330,7 +332,7 @@ def test_boosting_rows_match_refitted_boosters_and_the_recursion():
     data = datasets.mnist(n_train=80, n_test=40, targets="onehot_centered", random_state=0)
     assert len(table) == 6
     for row in table.itertuples():
-        seeds = _families.member_seeds(42, int(row.P_ens))
+        seeds = boosting_family.member_seeds(42, int(row.P_ens))
         per_class, class0 = [], None
         for c in range(10):
             members = [
@@ -365,4 +367,4 @@ def test_staged_rows_come_from_one_fit_per_unit():
     switch = sweeps.get_spec("curth_boosting_switch").sized(quick=True)
     assert [len(u.points) for u in sweeps.plan(switch)] == [3, 1, 1]
     # Ensembles are nested in P_ens: a larger ensemble adds members to a smaller one.
-    assert _families.member_seeds(7, 3)[:2] == _families.member_seeds(7, 2)
+    assert boosting_family.member_seeds(7, 3)[:2] == boosting_family.member_seeds(7, 2)

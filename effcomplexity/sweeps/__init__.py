@@ -3,26 +3,34 @@
 >>> from effcomplexity import sweeps
 >>> sweeps.available()[:3]
 ['belkin_rff', 'curth_boosting', 'curth_boosting_switch']
+>>> sweeps.families.families()
+['boosting', 'forest', 'rff', 'rff_pca', 'ridgeless']
 
-A sweep is a :class:`SweepSpec`; :func:`run` turns it into units of work,
-runs them (one process, local processes, or a Dask cluster), streams rows to
-disk as units finish, resumes after interruptions and returns one tidy
-:class:`pandas.DataFrame`.
+A sweep is a :class:`SweepSpec` over a registered :class:`SweepFamily`;
+:func:`run` turns it into units of work, runs them (one process, local
+processes, or a Dask cluster), streams rows to disk as units finish, resumes
+after interruptions and returns one tidy :class:`pandas.DataFrame`.
 """
 
+from . import families
+from .families import Axis, SweepFamily, UnitContext, get_family, register_family
 from .library import available, get_spec
 from .runner import Unit, columns, plan, results_path, run
-from .spec import FAMILIES, MODEL_DEFAULTS, SweepSpec
+from .spec import SweepSpec
 
 __all__ = [
-    "FAMILIES",
-    "MODEL_DEFAULTS",
+    "Axis",
+    "SweepFamily",
     "SweepSpec",
     "Unit",
+    "UnitContext",
     "available",
     "columns",
+    "families",
+    "get_family",
     "get_spec",
     "plan",
+    "register_family",
     "results_path",
     "run",
 ]

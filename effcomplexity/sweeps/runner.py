@@ -20,6 +20,7 @@ import logging
 import numbers
 import os
 import re
+import shutil
 import sys
 import tempfile
 import zlib
@@ -29,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._families import FAMILY_COLUMNS, group_points, run_unit, unit_cost
+from .families import UnitContext, get_family
 from .spec import SweepSpec
 
 __all__ = ["Unit", "columns", "plan", "results_path", "run"]
@@ -51,12 +52,12 @@ MEASURE_COLUMNS = (
     "p_test_se",
 )
 SIZE_COLUMNS = ("n_train", "n_test")
-_STRING_COLUMNS = ("sweep", "dataset", "axis")
-_INTEGER_COLUMNS = {"seed", "n_params", "n_train", "n_test", "n_raw_features"}
-_INTEGER_AXES = {"P_leaf", "P_ens", "P_boost", "P_PC", "P_ex", "n_features", "width", "epoch"}
+_ID_DTYPES = {"sweep": "str", "dataset": "str", "seed": "Int64", "axis": "str", "n_params": "Int64"}
 _BACKENDS = ("loky", "dask")
 _PART = re.compile(r"^unit-(\d{6})-([0-9a-f]{8})\.([0-9a-f]{64})\.(parquet|csv)$")
 _MANIFEST = "manifest.json"
+# Folder inside the parts folder holding one checkpoint folder per unit in flight.
+_CHECKPOINTS = "checkpoints"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +85,16 @@ class Unit:
     key: str
 
 
+def group_points(spec: SweepSpec) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Group the spec's grid points into units: ``(unit params, points)`` pairs."""
+    axis = get_family(spec.family).unit_axis
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for point in spec.points():
+        groups.setdefault(point[axis], []).append(point)
+    ordered = [v for v in spec.grid[axis] if v in groups]
+    return [({axis: value}, groups[value]) for value in ordered]
+
+
 def plan(spec: SweepSpec) -> list[Unit]:
     """The units of a sized spec, in table order (seed, then grid).
 
@@ -106,26 +117,27 @@ def plan(spec: SweepSpec) -> list[Unit]:
     return units
 
 
+def _dtypes(spec: SweepSpec) -> dict[str, str]:
+    """Column name -> pandas dtype of a sweep's table, in column order."""
+    family = get_family(spec.family)
+    return {
+        **_ID_DTYPES,
+        **{axis.name: axis.dtype for axis in family.axes},
+        **dict.fromkeys(MEASURE_COLUMNS, "float64"),
+        **dict(family.extra_columns),
+        **dict.fromkeys(SIZE_COLUMNS, "Int64"),
+    }
+
+
 def columns(spec: SweepSpec) -> list[str]:
     """Column order of a sweep's table."""
-    raw, extras = FAMILY_COLUMNS[spec.family]
-    extras = [c for c in extras if c not in MEASURE_COLUMNS]
-    return [*ID_COLUMNS, *raw, *MEASURE_COLUMNS, *extras, *SIZE_COLUMNS]
-
-
-def _dtype(name: str) -> str:
-    if name in _STRING_COLUMNS:
-        return "str"
-    if name in _INTEGER_COLUMNS or name in _INTEGER_AXES:
-        return "Int64"
-    return "float64"
+    return list(_dtypes(spec))
 
 
 def _coerce(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     """Fix column order and dtypes, so fresh and reloaded rows compare equal."""
     out = {}
-    for name in columns(spec):
-        dtype = _dtype(name)
+    for name, dtype in _dtypes(spec).items():
         if name not in frame:
             out[name] = pd.Series([None] * len(frame), dtype=dtype)
         elif frame[name].dtype == dtype:
@@ -143,18 +155,71 @@ def _unit_frame(spec: SweepSpec, unit: Unit, rows: Sequence[Mapping]) -> pd.Data
         for point, row in zip(unit.points, rows, strict=True)
     ]
     data = {
-        name: pd.array([record.get(name) for record in records], dtype=_dtype(name))
-        for name in columns(spec)
+        name: pd.array([record.get(name) for record in records], dtype=dtype)
+        for name, dtype in _dtypes(spec).items()
     }
     return pd.DataFrame(data)
 
 
-def _work(spec: SweepSpec, unit: Unit, blas_threads: int | None) -> tuple[int, list[dict]]:
+def run_unit(
+    spec: SweepSpec,
+    seed: int,
+    params: Mapping,
+    points: Sequence,
+    key: str,
+    checkpoint_dir: Path | None = None,
+) -> list[dict]:
+    """Fit one unit through its family and return its rows.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        A sized spec (no pending quick overrides).
+    seed : int
+        The replicate seed.
+    params : mapping
+        The unit's value of its defining axis.
+    points : sequence of mapping
+        Grid points the unit accounts for.
+    key : str
+        The unit's stable key (seeds the probes).
+    checkpoint_dir : pathlib.Path, optional
+        Folder where the unit may keep state to resume; created here.
+
+    Returns
+    -------
+    list of dict
+        Measure and raw-axis columns, one dict per point, in point order.
+    """
+    if checkpoint_dir is not None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    ctx = UnitContext(key=key, seed=seed, checkpoint_dir=checkpoint_dir)
+    family = get_family(spec.family)
+    rows, data = family.run(spec, dict(params), list(points), ctx)
+    if len(rows) != len(points):
+        raise RuntimeError(
+            f"Sweep family {family.name!r} returned {len(rows)} rows for {len(points)} points "
+            f"of unit {key!r}."
+        )
+    for row in rows:
+        row.update(dataset=data.name, n_train=data.n_train, n_test=data.n_test)
+    return rows
+
+
+def _work(
+    spec: SweepSpec, unit: Unit, blas_threads: int | None, checkpoints: Path | None
+) -> tuple[int, list[dict]]:
     """Run one unit (in any process); only its index and plain rows travel back."""
     from threadpoolctl import threadpool_limits
 
+    folder = None if checkpoints is None else checkpoints / _checkpoint_name(unit)
     with threadpool_limits(limits=blas_threads):
-        return unit.index, run_unit(spec, unit.seed, unit.params, unit.points, unit.key)
+        rows = run_unit(spec, unit.seed, unit.params, unit.points, unit.key, folder)
+    return unit.index, rows
+
+
+def _checkpoint_name(unit: Unit) -> str:
+    return f"unit-{unit.index:06d}-{zlib.crc32(unit.key.encode()):08x}"
 
 
 # -- storage ---------------------------------------------------------------------------
@@ -219,6 +284,7 @@ class _Store:
     def __init__(self, out, spec: SweepSpec, units: Sequence[Unit]):
         self.path, self.fmt = results_path(out)
         self.parts = self.path.with_name(self.path.name + ".parts")
+        self.checkpoints = self.parts / _CHECKPOINTS
         self.spec = spec
         self.units = units
 
@@ -270,7 +336,7 @@ class _Store:
     def _clear(self) -> None:
         if self.parts.exists():
             for child in self.parts.iterdir():
-                child.unlink()
+                _remove(child)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -289,18 +355,18 @@ class _Store:
         if stale:
             logger.warning("Discarding %d file(s) in %s: %s.", len(stale), self.parts, why)
         for path in stale:
-            path.unlink()
+            _remove(path)
 
     def _read_parts(self) -> dict[int, pd.DataFrame]:
         done: dict[int, pd.DataFrame] = {}
         for path in sorted(self.parts.iterdir()):
-            if path.name == _MANIFEST:
+            if path.name in (_MANIFEST, _CHECKPOINTS):
                 continue
-            frame = self._validate(path)
+            frame = self._validate(path) if path.is_file() else None
             index = int(_PART.match(path.name).group(1)) if frame is not None else None
             if frame is None or index in done:
                 logger.warning("Removing invalid or duplicate part %s.", path.name)
-                path.unlink()
+                _remove(path)
                 continue
             done[index] = frame
         return done
@@ -331,6 +397,8 @@ class _Store:
         payload = self._dump(frame)
         digest = hashlib.sha256(payload).hexdigest()
         _atomic_write(self.parts / self._part_name(unit, digest), payload)
+        # The unit's rows are safe: whatever it kept to resume is no longer needed.
+        shutil.rmtree(self.checkpoints / _checkpoint_name(unit), ignore_errors=True)
         return self._load(payload)
 
     def write_table(self, table: pd.DataFrame) -> None:
@@ -338,22 +406,29 @@ class _Store:
         _atomic_write(self.path, self._dump(table))
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 # -- dispatch ----------------------------------------------------------------------------
 
 
-def _sequential(spec, units, threads) -> Iterator[tuple[int, list[dict]]]:
+def _sequential(spec, units, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
     for unit in units:
-        yield _work(spec, unit, threads)
+        yield _work(spec, unit, threads, checkpoints)
 
 
-def _loky(spec, units, n_jobs, threads) -> Iterator[tuple[int, list[dict]]]:
+def _loky(spec, units, n_jobs, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
-    yield from parallel(delayed(_work)(spec, unit, threads) for unit in units)
+    yield from parallel(delayed(_work)(spec, unit, threads, checkpoints) for unit in units)
 
 
-def _dask(spec, units, client, scheduler, threads) -> Iterator[tuple[int, list[dict]]]:
+def _dask(spec, units, client, scheduler, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
     try:
         from distributed import Client, as_completed, get_client
     except ImportError as exc:
@@ -374,7 +449,9 @@ def _dask(spec, units, client, scheduler, threads) -> Iterator[tuple[int, list[d
     try:
         prefix = f"effcomplexity-{spec.name}-{spec.fingerprint()[:8]}"
         futures = [
-            client.submit(_work, spec, unit, threads, key=f"{prefix}-{unit.index}", pure=False)
+            client.submit(
+                _work, spec, unit, threads, checkpoints, key=f"{prefix}-{unit.index}", pure=False
+            )
             for unit in units
         ]
         for future in as_completed(futures):
@@ -511,15 +588,17 @@ def run(
     todo = [unit for unit in units if unit.index not in done]
     if store is not None and done:
         logger.info("Resuming %s: %d of %d units already done.", spec.name, len(done), len(units))
+    checkpoints = store.checkpoints if store is not None else None
     if backend == "loky" and (n_jobs == 1 or len(todo) <= 1):
-        results = _sequential(spec, todo, blas_threads)
+        results = _sequential(spec, todo, blas_threads, checkpoints)
     else:
         # Longest units first, so the last one to finish does not start last.
-        todo.sort(key=lambda u: unit_cost(spec, u.params, u.points), reverse=True)
+        family = get_family(spec.family)
+        todo.sort(key=lambda u: family.cost(spec, u.params, u.points), reverse=True)
         if backend == "dask":
-            results = _dask(spec, todo, client, scheduler, blas_threads)
+            results = _dask(spec, todo, client, scheduler, blas_threads, checkpoints)
         else:
-            results = _loky(spec, todo, n_jobs, blas_threads)
+            results = _loky(spec, todo, n_jobs, blas_threads, checkpoints)
 
     from tqdm.auto import tqdm
 

@@ -19,36 +19,9 @@ import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["FAMILIES", "INTERCEPTS", "MODEL_DEFAULTS", "SweepSpec"]
+from .families import get_family
 
-#: Model families a sweep can run, with their grid axes (in default path order).
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "rff": ("n_features",),
-    "rff_pca": ("P_PC", "P_ex"),
-    "forest": ("P_leaf", "P_ens"),
-    "boosting": ("P_boost", "P_ens"),
-    "ridgeless": ("n_features",),
-}
-
-#: Options each family accepts in ``model_kwargs``, with their defaults.
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "rff": {"bandwidth": 5.0, "intercept": "column"},
-    "rff_pca": {"bandwidth": 5.0, "intercept": "column"},
-    "forest": {"max_features": "sqrt", "bootstrap": False, "n_probes": 100},
-    "boosting": {
-        "max_leaf_nodes": 10,
-        "learning_rate": 0.85,
-        "max_features": "sqrt",
-        "effective_class": 0,
-        "n_probes": 100,
-    },
-    "ridgeless": {"intercept": "none"},
-}
-
-#: How a linear family fits its intercept: a column of ones inside the
-#: minimum-norm problem (Curth et al.), an unpenalised intercept (centring),
-#: or none.
-INTERCEPTS = ("column", "centred", "none")
+__all__ = ["SweepSpec"]
 
 # Fields the ``quick`` overrides may set (everything that sizes a sweep).
 _SIZE_FIELDS = (
@@ -94,8 +67,10 @@ class SweepSpec:
     ----------
     name : str
         Name of the sweep; the ``sweep`` column of the results.
-    family : {"rff", "rff_pca", "forest", "boosting", "ridgeless"}
-        The model family. ``"rff"``: min-norm least squares on random Fourier
+    family : str
+        A registered sweep family (:func:`effcomplexity.sweeps.families`),
+        which declares the axes, options and extra columns. Built in:
+        ``"rff"``: min-norm least squares on random Fourier
         features (axis ``n_features``). ``"rff_pca"``: min-norm least squares
         on the ``P_PC`` leading principal components of ``n + P_ex`` random
         Fourier features. ``"forest"``: random forests (``P_leaf`` leaves per
@@ -129,7 +104,7 @@ class SweepSpec:
     dataset_kwargs : mapping
         Extra keyword arguments of the dataset loader (``targets``, ...).
     model_kwargs : mapping
-        Family options (see ``MODEL_DEFAULTS``).
+        Family options (see ``sweeps.get_family(family).defaults``).
     data_seed : int or None
         ``random_state`` of the dataset loader; ``None`` draws fresh data for
         every seed (Monte Carlo replicates).
@@ -175,15 +150,12 @@ class SweepSpec:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        if self.family not in FAMILIES:
-            raise ValueError(
-                f"Unknown sweep family {self.family!r}; choose one of {sorted(FAMILIES)}."
-            )
+        family = get_family(self.family)
         if not isinstance(self.grid, Mapping):
             raise ValueError(f"grid must be a mapping of axis -> values, got {self.grid!r}.")
         set_(self, "grid", {str(k): _normalize_values(k, v) for k, v in self.grid.items()})
         set_(self, "seeds", _as_tuple(self.seeds, "seeds"))
-        axes = FAMILIES[self.family]
+        axes = family.axis_names
         order = axes if self.order is None else _as_tuple(self.order, "order")
         set_(self, "order", tuple(str(a) for a in order))
         set_(self, "dataset_kwargs", dict(self.dataset_kwargs))
@@ -246,7 +218,7 @@ class SweepSpec:
 
     def resolved_model_kwargs(self) -> dict[str, Any]:
         """Family defaults updated with ``model_kwargs``."""
-        return {**MODEL_DEFAULTS[self.family], **self.model_kwargs}
+        return {**get_family(self.family).defaults, **self.model_kwargs}
 
     def switch_value(self):
         """Value of ``order[0]`` at which the composite path switches axis."""
@@ -266,7 +238,7 @@ class SweepSpec:
         if len(axes) == 1:
             return [{axes[0]: v} for v in self.grid[axes[0]]]
         first, second = axes
-        keys = list(FAMILIES[self.family])
+        keys = list(get_family(self.family).axis_names)
         combos = itertools.product(*(self.grid[k] for k in keys))
         points = [dict(zip(keys, c, strict=True)) for c in combos]
         if self.product:
@@ -334,7 +306,8 @@ class SweepSpec:
         self._validate_dataset(where)
 
     def _validate_axes(self, where: str) -> None:
-        axes = FAMILIES[self.family]
+        family = get_family(self.family)
+        axes = family.axis_names
         if set(self.grid) != set(axes):
             raise ValueError(
                 f"The {self.family!r} family sweeps axes {list(axes)}; {where} has grid "
@@ -345,37 +318,41 @@ class SweepSpec:
                 f"order must be a permutation of {list(axes)} in {where}, got {list(self.order)}."
             )
         n = self.n_train
-        for axis, values in self.grid.items():
+        for axis in family.axes:
+            values = self.grid[axis.name]
             if not values:
-                raise ValueError(f"grid[{axis!r}] is empty in {where}.")
+                raise ValueError(f"grid[{axis.name!r}] is empty in {where}.")
+            if None in (values if not axis.allow_full else values[:-1]):
+                raise ValueError(
+                    f"'full' may only be the last value of grid[{axis.name!r}] in {where}."
+                    if axis.allow_full
+                    else f"grid[{axis.name!r}] takes no 'full' value in {where}."
+                )
             numeric = [v for v in values if v is not None]
-            if axis == "P_leaf" and None in values[:-1]:
-                raise ValueError(f"'full' may only be the last value of grid['P_leaf'] in {where}.")
-            minimum = 0 if axis == "P_ex" else 2 if axis == "P_leaf" else 1
             for v in numeric:
-                if not _is_int(v) or v < minimum:
+                if not _is_int(v) or v < axis.minimum:
                     raise ValueError(
-                        f"grid[{axis!r}] values must be integers >= {minimum} in {where}, "
-                        f"got {v!r}."
+                        f"grid[{axis.name!r}] values must be integers >= {axis.minimum} in "
+                        f"{where}, got {v!r}."
                     )
             if any(b <= a for a, b in itertools.pairwise(numeric)):
                 raise ValueError(
-                    f"grid[{axis!r}] must be strictly increasing in {where}, got {list(values)}."
+                    f"grid[{axis.name!r}] must be strictly increasing in {where}, "
+                    f"got {list(values)}."
                 )
-        limits = {"P_leaf": "leaves per tree", "P_PC": "principal components"}
-        for axis, what in limits.items():
-            if axis in self.grid:
-                past = [v for v in self.grid[axis] if v is not None and v > n]
+            if axis.max_n_train:
+                past = [v for v in numeric if v > n]
                 if past:
+                    what = axis.label or f"{axis.name} values"
                     raise ValueError(
-                        f"grid[{axis!r}] goes past n_train = {n} in {where} ({past}): a model "
-                        f"fitted on {n} points has at most {n} {what}."
+                        f"grid[{axis.name!r}] goes past n_train = {n} in {where} ({past}): a "
+                        f"model fitted on {n} points has at most {n} {what}."
                     )
-        if "P_leaf" in self.grid and None in self.grid["P_leaf"] and n in self.grid["P_leaf"]:
-            raise ValueError(
-                f"grid['P_leaf'] lists both n_train = {n} and 'full' in {where}: they are the "
-                f"same model."
-            )
+                if axis.allow_full and None in values and n in values:
+                    raise ValueError(
+                        f"grid[{axis.name!r}] lists both n_train = {n} and 'full' in {where}: "
+                        f"they are the same model."
+                    )
         if len(self.order) == 2:
             first = self.grid[self.order[0]]
             if self.switch_value() not in first:
@@ -387,40 +364,15 @@ class SweepSpec:
             raise ValueError(f"switch applies only to two-axis sweeps ({where}).")
 
     def _validate_options(self, where: str) -> None:
-        allowed = MODEL_DEFAULTS[self.family]
+        family = get_family(self.family)
+        allowed = family.defaults
         unknown = sorted(set(self.model_kwargs) - set(allowed))
         if unknown:
             raise ValueError(
                 f"Unknown model option(s) {unknown} for the {self.family!r} family in {where}; "
                 f"options: {sorted(allowed)}."
             )
-        opts = self.resolved_model_kwargs()
-        if "intercept" in opts:
-            choices = INTERCEPTS if self.family != "ridgeless" else ("none", "centred")
-            if opts["intercept"] not in choices:
-                raise ValueError(
-                    f"intercept must be one of {choices} in {where}, got {opts['intercept']!r}."
-                )
-        if "bandwidth" in opts:
-            bw = opts["bandwidth"]
-            if not isinstance(bw, numbers.Real) or not bw > 0:
-                raise ValueError(f"bandwidth must be positive in {where}, got {bw!r}.")
-        if "n_probes" in opts and (not _is_int(opts["n_probes"]) or opts["n_probes"] < 2):
-            raise ValueError(
-                f"n_probes must be an integer >= 2 in {where}, got {opts['n_probes']!r}."
-            )
-        if self.family == "boosting":
-            lr = opts["learning_rate"]
-            if not isinstance(lr, numbers.Real) or not lr > 0:
-                raise ValueError(f"learning_rate must be positive in {where}, got {lr!r}.")
-            leaves = opts["max_leaf_nodes"]
-            if leaves is not None and (not _is_int(leaves) or leaves < 2):
-                raise ValueError(
-                    f"max_leaf_nodes must be an integer >= 2 or None in {where}, got {leaves!r}."
-                )
-            cls = opts["effective_class"]
-            if not _is_int(cls) or cls < 0:
-                raise ValueError(f"effective_class must be a class index in {where}, got {cls!r}.")
+        family.validate(self, where)
 
     def _validate_dataset(self, where: str) -> None:
         from .. import datasets

@@ -1,0 +1,82 @@
+"""Random forests swept over leaves per tree (``P_leaf``) and trees (``P_ens``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import Axis, SweepFamily, UnitContext, register_family
+from ._common import (
+    check_n_probes,
+    errors,
+    in_point_order,
+    load_data,
+    staged_measures,
+    unit_seed,
+)
+
+__all__ = ["FOREST"]
+
+
+class ForestFamily(SweepFamily):
+    """Random forests: one unit per ``P_leaf``, every ``P_ens`` from one forest."""
+
+    name = "forest"
+    axes = (
+        Axis("P_leaf", minimum=2, allow_full=True, max_n_train=True, label="leaves per tree"),
+        Axis("P_ens"),
+    )
+    unit_axis = "P_leaf"
+    defaults = {"max_features": "sqrt", "bootstrap": False, "n_probes": 100}
+    extra_columns = {"n_leaves": "float64"}
+    description = "random forests (P_leaf leaves per tree, P_ens trees)"
+
+    def validate(self, spec, where):
+        check_n_probes(spec.resolved_model_kwargs(), where)
+
+    def cost(self, spec, params, points):
+        return float(max(p["P_ens"] for p in points))
+
+    def run(self, spec, params, points, ctx: UnitContext):
+        from sklearn.ensemble import RandomForestRegressor
+
+        from ...smoothers import get_smoother
+
+        opts = spec.resolved_model_kwargs()
+        data = load_data(spec, ctx.seed)
+        leaves = params["P_leaf"]
+        n_trees = max(p["P_ens"] for p in points)
+        forest = RandomForestRegressor(
+            n_estimators=n_trees,
+            max_leaf_nodes=leaves,
+            max_features=opts["max_features"],
+            bootstrap=opts["bootstrap"],
+            random_state=ctx.seed,
+            n_jobs=1,
+        ).fit(data.X_train, data.y_train)
+        smoother = get_smoother(forest, data.X_train)
+        staged = staged_measures(
+            smoother, data.X_train, data.X_test, unit_seed(ctx.seed, ctx.key), opts["n_probes"]
+        )
+        leaf_counts = np.array([tree.get_n_leaves() for tree in forest.estimators_], dtype=float)
+        sum_train = np.zeros(np.shape(data.y_train))
+        sum_test = np.zeros(np.shape(data.y_test))
+        wanted = {p["P_ens"]: p for p in points}
+        rows = []
+        for t, tree in enumerate(forest.estimators_, start=1):
+            sum_train += tree.predict(data.X_train).reshape(sum_train.shape)
+            sum_test += tree.predict(data.X_test).reshape(sum_test.shape)
+            if t not in wanted:
+                continue
+            row = errors(sum_train / t, sum_test / t, data)
+            row.update({name: float(values[t - 1]) for name, values in staged.items()})
+            n_leaves = float(leaf_counts[:t].mean())
+            p_leaf = data.n_train if leaves is None else leaves
+            # tr(S) of one tree is its number of leaves (each leaf's weights sum to
+            # one on its own rows, bootstrap or not), so a forest's is their mean.
+            row.update(df_trace=n_leaves, n_leaves=n_leaves, P_leaf=p_leaf, P_ens=t)
+            row["n_params"] = p_leaf * t
+            rows.append((wanted[t], row))
+        return in_point_order(points, rows), data
+
+
+FOREST = register_family(ForestFamily())

@@ -1,0 +1,135 @@
+"""The sweep family registry: declarations, checks, and a family added in one place.
+
+Oracles: the declarations written in this file, plain numpy means computed
+here for the toy family, and the runner's own column rules (ID columns, axes,
+common measures, extra columns, sizes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from effcomplexity import datasets, sweeps
+from effcomplexity.sweeps.families import _base, families, load_data
+
+
+class _MeanFamily(sweeps.SweepFamily):
+    """Predicts the mean of the first ``k`` training labels: a family in one class."""
+
+    name = "toy_mean"
+    axes = (sweeps.Axis("k", max_n_train=True, label="labels averaged"),)
+    unit_axis = "k"
+    defaults = {"shift": 0.0}
+    extra_columns = {"label_mean": "float64", "n_used": "Int64"}
+    description = "mean of the first k labels"
+    seen: list = []
+
+    def validate(self, spec, where):
+        if not isinstance(spec.resolved_model_kwargs()["shift"], float):
+            raise ValueError(f"shift must be a float in {where}.")
+
+    def cost(self, spec, params, points):
+        return float(params["k"])
+
+    def run(self, spec, params, points, ctx):
+        self.seen.append(ctx)
+        data = load_data(spec, ctx.seed)
+        k = params["k"]
+        mean = float(np.mean(data.y_train[:k])) + spec.resolved_model_kwargs()["shift"]
+        row = {
+            "k": k,
+            "n_params": 1,
+            "train_mse": float(np.mean((data.y_train - mean) ** 2)),
+            "test_mse": float(np.mean((data.y_test - mean) ** 2)),
+            "label_mean": mean,
+            "n_used": k,
+        }
+        return [row], data
+
+
+@pytest.fixture
+def toy():
+    family = sweeps.register_family(_MeanFamily())
+    yield family
+    del _base._REGISTRY[family.name]
+    family.seen.clear()
+
+
+def _toy_spec(**changes):
+    fields = {
+        "name": "toy",
+        "family": "toy_mean",
+        "dataset": "gaussian_linear",
+        "grid": {"k": (1, 5, 20)},
+        "n_train": 20,
+        "n_test": 10,
+    }
+    return sweeps.SweepSpec(**{**fields, **changes})
+
+
+def test_builtin_families_are_registered():
+    assert families() == ["boosting", "forest", "rff", "rff_pca", "ridgeless"]
+    forest = sweeps.get_family("forest")
+    assert forest.axis_names == ("P_leaf", "P_ens") and forest.unit_axis == "P_leaf"
+    assert forest.axes[0].allow_full and forest.axes[0].max_n_train
+    with pytest.raises(ValueError, match="Unknown sweep family 'svm'.*forest"):
+        sweeps.get_family("svm")
+
+
+def test_a_family_registered_in_one_place_runs_end_to_end(toy, tmp_path):
+    spec = _toy_spec()
+    assert sweeps.columns(spec) == [
+        *("sweep", "dataset", "seed", "axis", "n_params", "k"),
+        *("train_mse", "test_mse", "train_error", "test_error", "p_train", "p_test"),
+        *("df_trace", "p_train_se", "p_test_se", "label_mean", "n_used", "n_train", "n_test"),
+    ]
+    table = sweeps.run(spec, out=tmp_path / "toy.csv", verbose=0)
+    data = datasets.gaussian_linear(n_train=20, n_test=10, random_state=0)
+    for row in table.itertuples():
+        mean = np.mean(data.y_train[: row.k])
+        assert row.label_mean == pytest.approx(mean, abs=1e-12)
+        assert row.train_mse == pytest.approx(np.mean((data.y_train - mean) ** 2), abs=1e-12)
+    assert table["n_used"].dtype == "Int64" and table["k"].dtype == "Int64"
+    assert table["p_train"].isna().all()
+    assert list(table["axis"]) == ["k"] * 3
+    # Each unit got its own existing checkpoint folder inside the parts folder,
+    # removed once its rows were stored.
+    folders = [ctx.checkpoint_dir for ctx in toy.seen]
+    assert len(set(folders)) == 3
+    parts = tmp_path / "toy.csv.parts"
+    assert all(folder.parent.parent == parts for folder in folders)
+    assert not any(folder.exists() for folder in folders)
+    assert sweeps.run(spec, verbose=0).equals(table)
+
+
+def test_family_checks_run_from_the_spec(toy):
+    with pytest.raises(ValueError, match="shift must be a float in sweep spec 'toy'"):
+        _toy_spec(model_kwargs={"shift": 1})
+    with pytest.raises(ValueError, match="at most 20 labels averaged"):
+        _toy_spec(grid={"k": (1, 21)})
+    with pytest.raises(ValueError, match="takes no 'full' value"):
+        _toy_spec(grid={"k": (1, "full")})
+    with pytest.raises(ValueError, match="Unknown model option"):
+        _toy_spec(model_kwargs={"scale": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"axes": ()}, "non-empty tuple of Axis"),
+        ({"unit_axis": "j"}, "unit_axis must be one of"),
+        ({"extra_columns": {"p_test": "float64"}}, "redeclares column"),
+        ({"extra_columns": {"k": "float64"}}, "redeclares column"),
+        ({"extra_columns": {"note": "object"}}, "dtypes must be in"),
+        ({"name": ""}, "non-empty string name"),
+        ({"name": "forest"}, "already registered"),
+    ],
+)
+def test_bad_declarations_are_refused_at_registration(changes, message):
+    family = type("Bad", (_MeanFamily,), changes)()
+    with pytest.raises(ValueError, match=message):
+        sweeps.register_family(family)
+    assert "toy_mean" not in families()
+    with pytest.raises(TypeError, match="SweepFamily instance"):
+        sweeps.register_family(_MeanFamily)
