@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import logging
 import numbers
@@ -87,12 +88,12 @@ class Unit:
 
 def group_points(spec: SweepSpec) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Group the spec's grid points into units: ``(unit params, points)`` pairs."""
-    axis = get_family(spec.family).unit_axis
+    axes = get_family(spec.family).unit_axes
     groups: dict[Any, list[dict[str, Any]]] = {}
     for point in spec.points():
-        groups.setdefault(point[axis], []).append(point)
-    ordered = [v for v in spec.grid[axis] if v in groups]
-    return [({axis: value}, groups[value]) for value in ordered]
+        groups.setdefault(tuple(point[a] for a in axes), []).append(point)
+    ordered = [v for v in itertools.product(*(spec.grid[a] for a in axes)) if v in groups]
+    return [(dict(zip(axes, value, strict=True)), groups[value]) for value in ordered]
 
 
 def plan(spec: SweepSpec) -> list[Unit]:
