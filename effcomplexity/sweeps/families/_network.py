@@ -162,31 +162,24 @@ def _is_chain(model) -> bool:
 
 
 # Names weight_measures computes for any architecture (no feed-forward chain needed).
-_ANY_ARCHITECTURE = (
-    "params",
-    "param_norm",
-    "fro_dist",
-    "log_prod_fro",
-    "log_sum_fro",
-    "margin",
-    "inverse_margin",
-    "log_prod_fro_over_margin",
-    "log_sum_fro_over_margin",
-)
+_ANY_ARCHITECTURE = ("params", "param_norm", "fro_dist", "log_prod_fro", "log_sum_fro")
 
 
 def _weights(cp: Checkpoint) -> dict:
     from ... import nn as ecnn
 
-    names = None if _is_chain(cp.model) else list(_ANY_ARCHITECTURE)
-    values = ecnn.weight_measures(
-        cp.model,
-        cp.init_model,
-        X=cp.problem.X_train,
-        y=cp.problem.labels_train,
-        input_shape=cp.problem.input_shape,
-        measures=names,
-    )
+    if _is_chain(cp.model):
+        values = ecnn.weight_measures(
+            cp.model,
+            cp.init_model,
+            X=cp.problem.X_train,
+            y=cp.problem.labels_train,
+            input_shape=cp.problem.input_shape,
+        )
+    else:
+        # The transformer reads integer tokens, which the margin helpers would cast
+        # to floats: only the architecture-free norms apply.
+        values = ecnn.weight_measures(cp.model, cp.init_model, measures=list(_ANY_ARCHITECTURE))
     return {str(k): float(v) for k, v in values.items()}
 
 
@@ -239,7 +232,9 @@ _PAC_BAYES_COLUMNS = (
 
 register_measure(NetworkMeasure("weights", _weight_columns(), _weights))
 register_measure(
-    NetworkMeasure("sharpness", dict.fromkeys(_PAC_BAYES_COLUMNS, "float64"), _sharpness)
+    NetworkMeasure(
+        "sharpness", dict.fromkeys(_PAC_BAYES_COLUMNS, "float64"), _sharpness, _is_chain
+    )
 )
 register_measure(NetworkMeasure("hessian", {"n_eff": "float64"}, _hessian))
 
@@ -530,12 +525,12 @@ def train_and_record(
                     tracker.step(optimizer, idx)
                 optimizer.step()
             done += 1
-            if progress is not None:
-                progress(1)
             if done in targets:
                 record(done)
             if done in targets or done % every == 0 or done == total:
                 save()
+            if progress is not None:
+                progress(1)
         return [rows[t] for t in record_at]
 
 
