@@ -15,6 +15,7 @@ import importlib
 from .measures.effective import (
     degrees_of_freedom,
     effective_parameters,
+    staged_degrees_of_freedom,
     staged_effective_parameters,
 )
 from .measures.gdf import efron_covariance_df, generalized_degrees_of_freedom
@@ -38,6 +39,7 @@ __all__ = [
     "register_smoother",
     "smooth",
     "smoother_matrix",
+    "staged_degrees_of_freedom",
     "staged_effective_parameters",
     "staged_predictions",
 ]

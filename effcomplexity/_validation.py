@@ -6,10 +6,21 @@ underneath can assume finite, 2-D, C-contiguous float arrays.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
-__all__ = ["check_fitted", "check_inputs", "check_labels", "check_n_train"]
+__all__ = [
+    "check_fitted",
+    "check_inputs",
+    "check_int",
+    "check_labels",
+    "check_n_train",
+    "check_positive_real",
+    "check_random_state",
+    "is_integer",
+]
 
 
 def check_fitted(estimator) -> None:
@@ -108,3 +119,68 @@ def check_labels(Y, n_train: int, *, name: str = "Y") -> tuple[np.ndarray, bool]
             f"points: {name} must hold one row of labels per training input."
         )
     return Y, was_1d
+
+
+def check_random_state(random_state) -> np.random.RandomState:
+    """The package's one ``random_state`` rule.
+
+    ``None`` is NumPy's global ``RandomState``; an integer seeds a new
+    ``RandomState`` (so integer seeds give the same numbers as scikit-learn);
+    a ``RandomState`` is used as it is; a ``numpy.random.Generator`` is
+    wrapped around its bit generator, so draws advance the caller's stream.
+
+    Raises
+    ------
+    TypeError
+        For anything else (floats, strings, booleans).
+    """
+    if random_state is None:
+        return np.random.mtrand._rand
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(random_state.bit_generator)
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.RandomState(int(random_state))
+    raise TypeError(
+        "random_state must be None, an integer seed, a numpy.random.RandomState or a "
+        f"numpy.random.Generator; got {random_state!r}."
+    )
+
+
+def is_integer(value) -> bool:
+    """An integer that is not a bool (``True`` is not a count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(value, name: str, *, minimum: int = 1, why: str | None = None) -> int:
+    """The package's one integer-parameter check.
+
+    Raises
+    ------
+    ValueError
+        ``"{name} must be an integer >= {minimum} ({why}), got {value!r}."``
+        for a non-integer (bools included) or a value below ``minimum``.
+    """
+    if not is_integer(value) or value < minimum:
+        reason = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be an integer >= {minimum}{reason}, got {value!r}.")
+    return int(value)
+
+
+def check_positive_real(value, name: str) -> float:
+    """The package's one positive-number check: finite, real, > 0, not a bool.
+
+    Raises
+    ------
+    ValueError
+        ``"{name} must be a finite positive number, got {value!r}."``
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not np.isfinite(value)
+        or not value > 0
+    ):
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}.")
+    return float(value)

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
+
+from ._validation import check_int, check_random_state
 
 __all__ = [
     "TARGET_ENCODINGS",
@@ -121,9 +122,7 @@ class Dataset:
 
 
 def _check_count(value, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_int(value, name, minimum=minimum)
 
 
 def _check_fraction(value, name: str) -> float:
@@ -420,7 +419,7 @@ def mnist(
         or one-vs-rest targets +0.5 for ``positive_class`` and -0.5 otherwise.
     positive_class : int
         The class of ``targets="binary"``.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the sampling and of the label noise.
     download : bool
         Use full MNIST (OpenML ``mnist_784``): training images come from its
@@ -553,7 +552,7 @@ def mnist1d(
         (Greydanus uses 0.15 for the double-descent sweep).
     targets, positive_class
         As in :func:`mnist`.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the label noise, and of the generator unless ``seed`` is
         given in ``generator_kwargs``.
     **generator_kwargs
@@ -862,7 +861,7 @@ def gaussian_linear(
         ``(p, spike_rank)`` orthonormal matrix.
     spike_rank : int
         Number of spiked directions.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the coefficients, spike directions, features and noise.
 
     Returns

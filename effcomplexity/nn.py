@@ -5,6 +5,7 @@ Importing this module imports torch; ``import effcomplexity`` does not.
 >>> from effcomplexity import nn as ecnn  # doctest: +SKIP
 """
 
+from .measures.nn.conv_norms import conv_operator_norm
 from .measures.nn.hessian import (
     effective_dimensionality,
     hessian_eigenvalues,
@@ -13,12 +14,7 @@ from .measures.nn.hessian import (
     spectral_density,
 )
 from .measures.nn.margins import margin
-from .measures.nn.norms import (
-    conv_operator_norm,
-    path_norm,
-    spectral_complexity,
-    weight_measures,
-)
+from .measures.nn.norms import path_norm, spectral_complexity, weight_measures
 from .measures.nn.sharpness import pac_bayes_measures, sharpness
 from .measures.nn.spectral import spectral_diagnostics
 from .measures.nn.telescoping import TelescopingTracker

@@ -97,3 +97,6 @@ def test_staged_families(fitted):
     _close(staged[-1].reshape(expected.shape), expected, rtol=case.rtol)
     norms = smoother.staged_row_norms_sq(X_test)
     _close(norms[-1], smoother.row_norms_sq(X_test))
+    traces = smoother.staged_trace()
+    assert traces.shape == (smoother.n_stages(),)
+    _close(traces[-1], np.trace(ec.smoother_matrix(est, X_train)))

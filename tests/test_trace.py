@@ -14,6 +14,7 @@ import scipy.sparse
 from sklearn.linear_model import Ridge
 
 import effcomplexity as ec
+from effcomplexity.measures._probes import mean_std_error
 from effcomplexity.measures.trace import hutchinson, hutchpp, smoother_trace
 from effcomplexity.smoothers import Smoother, registered_types
 from effcomplexity.smoothers import registry as smoother_registry
@@ -39,7 +40,9 @@ def _decaying(n=300, seed=0, power=2.0):
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_hutchinson_within_three_standard_errors(probe, symmetric):
     A = _matrix(symmetric=symmetric)
-    estimate, se = hutchinson(lambda V: A @ V, 60, n_probes=200, probe=probe, random_state=1)
+    estimate, se = hutchinson(
+        lambda V: A @ V, 60, n_probes=200, probe=probe, random_state=1, return_std=True
+    )
     assert se > 0
     assert abs(estimate - np.trace(A)) < 3 * se
 
@@ -47,14 +50,14 @@ def test_hutchinson_within_three_standard_errors(probe, symmetric):
 def test_hutchinson_standard_error_matches_known_variance():
     # Oracle: for symmetric A and Gaussian probes, Var(z^T A z) = 2 ||A||_F^2.
     A = _matrix(symmetric=True)
-    _, se = hutchinson(A, 60, n_probes=4000, probe="gaussian", random_state=0)
+    _, se = hutchinson(A, 60, n_probes=4000, probe="gaussian", random_state=0, return_std=True)
     expected = np.sqrt(2.0 * np.sum(A**2) / 4000)
     assert se == pytest.approx(expected, rel=0.1)
 
 
 def test_hutchinson_is_exact_on_diagonal_with_rademacher():
     A = np.diag(np.linspace(-1.0, 5.0, 40))
-    estimate, se = hutchinson(A, 40, n_probes=3, random_state=0)
+    estimate, se = hutchinson(A, 40, n_probes=3, random_state=0, return_std=True)
     assert estimate == pytest.approx(np.trace(A), abs=1e-12)
     assert se == pytest.approx(0.0, abs=1e-12)
 
@@ -64,7 +67,7 @@ def test_hutchinson_error_decreases_with_probes():
     exact = np.trace(A)
 
     def rmse(k):
-        errors = [hutchinson(A, 60, n_probes=k, random_state=s)[0] - exact for s in range(20)]
+        errors = [hutchinson(A, 60, n_probes=k, random_state=s) - exact for s in range(20)]
         return np.sqrt(np.mean(np.square(errors)))
 
     # Error shrinks like 1/sqrt(k): 16x the probes, about a quarter of the error.
@@ -95,7 +98,7 @@ def test_hutchpp_exact_on_low_rank(rank):
     rng = np.random.default_rng(rank)
     B, C = rng.normal(size=(150, rank)), rng.normal(size=(rank, 150))
     A = B @ C  # not symmetric; rank < n_matvecs / 3 = 10
-    estimate, se = hutchpp(lambda V: A @ V, 150, n_matvecs=30, random_state=0)
+    estimate, se = hutchpp(lambda V: A @ V, 150, n_matvecs=30, random_state=0, return_std=True)
     assert estimate == pytest.approx(np.trace(A), abs=1e-9 * np.abs(A).sum())
     assert se < 1e-9 * np.abs(A).sum()
 
@@ -103,13 +106,40 @@ def test_hutchpp_exact_on_low_rank(rank):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_hutchpp_within_three_standard_errors(seed):
     A = _matrix(symmetric=True, seed=seed)
-    estimate, se = hutchpp(A, 60, n_matvecs=90, random_state=seed)
+    estimate, se = hutchpp(A, 60, n_matvecs=90, random_state=seed, return_std=True)
     assert abs(estimate - np.trace(A)) < 3 * se
+
+
+def _hutchpp_bias_z(n_seeds: int = 400) -> float:
+    """z-score of the mean Hutch++ estimate over many seeds against np.trace.
+
+    A matrix with slowly decaying eigenvalues i^-1/2 and a budget of 12 products
+    (sketch of 4, 4 probes) leaves most of the trace (about 14 of 17) to the probed
+    remainder, so a bias of a tenth of the remainder is many standard errors.
+    """
+    A = _decaying(n=80, power=0.5)
+    runs = np.array([hutchpp(A, 80, n_matvecs=12, random_state=s) for s in range(n_seeds)])
+    return float((runs.mean() - np.trace(A)) / (runs.std(ddof=1) / np.sqrt(n_seeds)))
+
+
+def test_hutchpp_is_unbiased_over_many_seeds(monkeypatch):
+    """Unbiased given the sketch (trace cyclicity, Meyer et al. 2021): the mean of 400
+    independent estimates is within 4 standard errors of the exact trace. The same
+    check must reject an estimator whose probed remainder is 10% too large."""
+    assert abs(_hutchpp_bias_z()) < 4
+    from effcomplexity.measures import trace
+
+    def inflated(samples, axis=-1):
+        mean, se = mean_std_error(samples, axis)
+        return 1.1 * mean, se
+
+    monkeypatch.setattr(trace, "mean_std_error", inflated)
+    assert _hutchpp_bias_z() > 4
 
 
 def test_hutchpp_full_sketch_is_exact():
     A = _matrix(n=10)
-    estimate, se = hutchpp(A, 10, n_matvecs=40, random_state=0)
+    estimate, se = hutchpp(A, 10, n_matvecs=40, random_state=0, return_std=True)
     assert estimate == pytest.approx(np.trace(A), abs=1e-10)
     assert se == 0.0
 
@@ -118,8 +148,8 @@ def test_hutchpp_beats_hutchinson_on_decaying_spectrum():
     A = _decaying()
     exact = np.trace(A)
     seeds = range(30)
-    err_hutch = [hutchinson(A, 300, n_probes=60, random_state=s)[0] - exact for s in seeds]
-    err_pp = [hutchpp(A, 300, n_matvecs=60, random_state=s)[0] - exact for s in seeds]
+    err_hutch = [hutchinson(A, 300, n_probes=60, random_state=s) - exact for s in seeds]
+    err_pp = [hutchpp(A, 300, n_matvecs=60, random_state=s) - exact for s in seeds]
     # Same budget of 60 products; the sketch removes the 20 leading eigenvalues, which
     # carry most of the Frobenius norm, so the mean squared error drops by far more
     # than the factor 4 asserted here.

@@ -419,3 +419,19 @@ def test_single_tree_has_no_stages():
     with pytest.raises(ValueError, match="rows"):
         forest = RandomForestRegressor(n_estimators=2, random_state=0).fit(X, y)
         staged_predictions(forest, X, y[:-1])
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_staged_degrees_of_freedom_of_a_forest_count_leaves(bootstrap):
+    """tr(S) of one tree is its number of leaves (a leaf's weights on its own rows sum
+    to one, bootstrap multiplicities or not), so stage t is the mean over trees 1..t."""
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(90, 3)), rng.normal(size=90)
+    forest = RandomForestRegressor(
+        n_estimators=6, max_leaf_nodes=12, bootstrap=bootstrap, random_state=0
+    ).fit(X, y)
+    leaves = np.array([tree.get_n_leaves() for tree in forest.estimators_], dtype=float)
+    expected = np.cumsum(leaves) / np.arange(1, 7)
+    np.testing.assert_allclose(ec.staged_degrees_of_freedom(forest, X), expected, rtol=1e-12)
+    dense = [np.trace(S) for S in staged_predictions(forest, X, np.eye(90))]
+    np.testing.assert_allclose(dense, expected, rtol=1e-12)

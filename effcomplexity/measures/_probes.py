@@ -1,9 +1,18 @@
-"""Random probe vectors shared by the probe estimators."""
+"""The Monte-Carlo core shared by every probe estimator in the package.
+
+One probe generator (:func:`random_probes`) and one mean-and-standard-error
+rule (:func:`mean_std_error`). Hutchinson and Hutch++ (``trace.py``), random
+probe effective parameters (``effective.py``), Hessian traces and spectral
+densities (``nn/hessian.py``) and linearised-training effective parameters
+(``nn/telescoping.py``) all draw and summarise their probes here, so every
+estimator reports the same standard error the same way.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils import check_random_state
+
+from .._validation import check_random_state
 
 PROBE_KINDS = ("rademacher", "gaussian")
 
@@ -18,15 +27,46 @@ def random_probes(n: int, k: int, kind: str = "rademacher", random_state=None) -
     kind : {"rademacher", "gaussian"}
         Rademacher probes (+-1) have the lower variance for traces and
         squared norms; Gaussian probes make every estimate rotation-invariant.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
 
     Returns
     -------
     ndarray of shape (n, k)
     """
+    if kind not in PROBE_KINDS:
+        raise ValueError(f"probe must be one of {PROBE_KINDS}, got {kind!r}.")
     rng = check_random_state(random_state)
     if kind == "rademacher":
         return rng.randint(0, 2, size=(n, k)).astype(np.float64) * 2.0 - 1.0
-    if kind == "gaussian":
-        return rng.standard_normal((n, k))
-    raise ValueError(f"probe must be one of {PROBE_KINDS}, got {kind!r}.")
+    return rng.standard_normal((n, k))
+
+
+def mean_std_error(samples, axis: int = -1) -> tuple:
+    """Sample mean of independent estimates and its standard error.
+
+    Parameters
+    ----------
+    samples : array-like
+        Independent, identically distributed estimates along ``axis`` (one
+        per probe).
+    axis : int
+        The axis of the probes.
+
+    Returns
+    -------
+    mean : float or ndarray
+    std_error : float or ndarray
+        :math:`s / \\sqrt{k}` with the unbiased sample standard deviation
+        :math:`s` of the ``k`` estimates; NaN when ``k < 2``. Floats when
+        ``samples`` is one-dimensional.
+    """
+    samples = np.asarray(samples, dtype=float)
+    k = samples.shape[axis]
+    mean = samples.mean(axis=axis)
+    if k < 2:
+        se = np.full_like(mean, np.nan)
+    else:
+        se = samples.std(axis=axis, ddof=1) / np.sqrt(k)
+    if samples.ndim == 1:
+        return float(mean), float(se)
+    return mean, se

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from .._validation import check_int
 from ..smoothers.registry import Smoother, get_smoother
-from ._probes import random_probes
+from ._probes import mean_std_error, random_probes
 
 __all__ = [
     "AUTO_EXACT_MAX_ENTRIES",
     "DEFAULT_N_PROBES",
     "degrees_of_freedom",
     "effective_parameters",
+    "staged_degrees_of_freedom",
     "staged_effective_parameters",
 ]
 
@@ -35,12 +35,7 @@ def _check_method(method: str) -> None:
 def _check_n_probes(n_probes) -> int:
     if n_probes is None:
         return DEFAULT_N_PROBES
-    if not isinstance(n_probes, numbers.Integral) or n_probes < 2:
-        raise ValueError(
-            f"n_probes must be an integer >= 2 (a standard error needs two probes), "
-            f"got {n_probes!r}."
-        )
-    return int(n_probes)
+    return check_int(n_probes, "n_probes", minimum=2, why="a standard error needs two probes")
 
 
 def _n_eval(smoother: Smoother, X) -> tuple[np.ndarray | None, int]:
@@ -48,10 +43,27 @@ def _n_eval(smoother: Smoother, X) -> tuple[np.ndarray | None, int]:
     return X, smoother.n_train if X is None else X.shape[0]
 
 
-def _use_exact(smoother: Smoother, m: int, method: str) -> bool:
+def use_exact(smoother: Smoother, m: int, method: str) -> bool:
+    """The package's one exact-or-probe policy, for every smoother measure.
+
+    ``"exact"`` and ``"probe"`` are obeyed; ``"auto"`` is exact when the
+    family's exact norms avoid dense matrices, or when the dense ``(m, n)``
+    smoother has at most ``AUTO_EXACT_MAX_ENTRIES`` entries.
+    """
+    _check_method(method)
     if method != "auto":
         return method == "exact"
     return smoother.exact_norms_are_cheap or m * smoother.n_train <= AUTO_EXACT_MAX_ENTRIES
+
+
+def _staged_smoother(estimator, X_train, what: str) -> Smoother:
+    smoother = get_smoother(estimator, X_train)
+    if not smoother.supports_staged:
+        raise TypeError(
+            f"{type(smoother.estimator).__name__} has no stages: staged {what} apply to "
+            f"boosting and tree ensembles. Use the unstaged function."
+        )
+    return smoother
 
 
 def effective_parameters(
@@ -90,7 +102,7 @@ def effective_parameters(
         Number of probes (default ``DEFAULT_N_PROBES`` = 100).
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed for the probes.
     return_std : bool
         Also return the standard error (0.0 for the exact path).
@@ -130,19 +142,16 @@ def effective_parameters(
     >>> round(ec.effective_parameters(ols, X), 10)   # p + 1 for the intercept
     4.0
     """
-    _check_method(method)
     smoother = get_smoother(estimator, X_train)
     X, m = _n_eval(smoother, X)
     n = smoother.n_train
-    if _use_exact(smoother, m, method):
+    if use_exact(smoother, m, method):
         value, std = n / m * float(np.sum(smoother.row_norms_sq(X))), 0.0
     else:
         k = _check_n_probes(n_probes)
         Z = random_probes(n, k, probe, random_state)
         SZ = smoother.smooth(Z, X)
-        per_probe = n / m * np.einsum("ij,ij->j", SZ, SZ)
-        value = float(per_probe.mean())
-        std = float(per_probe.std(ddof=1) / np.sqrt(k))
+        value, std = mean_std_error(n / m * np.einsum("ij,ij->j", SZ, SZ))
     return (value, std) if return_std else value
 
 
@@ -181,16 +190,10 @@ def staged_effective_parameters(
     TypeError
         If the estimator's family has no stages.
     """
-    _check_method(method)
-    smoother = get_smoother(estimator, X_train)
-    if not smoother.supports_staged:
-        raise TypeError(
-            f"{type(smoother.estimator).__name__} has no stages: staged effective "
-            f"parameters apply to boosting and tree ensembles. Use effective_parameters."
-        )
+    smoother = _staged_smoother(estimator, X_train, "effective parameters")
     X, m = _n_eval(smoother, X)
     n = smoother.n_train
-    if _use_exact(smoother, m, method):
+    if use_exact(smoother, m, method):
         values = n / m * np.asarray(smoother.staged_row_norms_sq(X)).sum(axis=1)
         std = np.zeros_like(values)
     else:
@@ -199,8 +202,7 @@ def staged_effective_parameters(
         per_stage = np.array(
             [n / m * np.einsum("ij,ij->j", SZ, SZ) for SZ in smoother.staged_smooth(Z, X)]
         )
-        values = per_stage.mean(axis=1)
-        std = per_stage.std(axis=1, ddof=1) / np.sqrt(k)
+        values, std = mean_std_error(per_stage, axis=1)
     return (values, std) if return_std else values
 
 
@@ -245,3 +247,96 @@ def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
     if kind == "variance":
         return variance
     return 2.0 * smoother.trace() - variance
+
+
+def staged_degrees_of_freedom(
+    estimator,
+    X_train,
+    *,
+    method: str = "auto",
+    n_probes: int | None = None,
+    probe: str = "rademacher",
+    random_state=None,
+    return_std: bool = False,
+):
+    r"""Classical degrees of freedom ``tr(S_t)`` after every stage, in one pass.
+
+    The staged twin of ``degrees_of_freedom(..., kind="trace")``: for boosting
+    stage ``t`` is the model after ``t`` rounds, for forests and bagging the
+    average of the first ``t`` trees.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or Smoother
+        A registered family with stages.
+    X_train : array-like of shape (n, n_features)
+        The training inputs, in the order used to fit.
+    method : {"auto", "exact", "probe"}
+        ``"exact"`` uses the family's exact staged trace (leaf weights for
+        tree ensembles, the stages replayed on identity columns otherwise);
+        ``"probe"`` uses Hutchinson's estimator through
+        :meth:`Smoother.staged_smooth`; ``"auto"`` follows the same policy as
+        :func:`effective_parameters` with ``m = n``.
+    n_probes : int, optional
+        Number of probes (default ``DEFAULT_N_PROBES`` = 100).
+    probe : {"rademacher", "gaussian"}
+        Distribution of the probe entries.
+    random_state : int, RandomState, Generator or None
+        Seed for the probes.
+    return_std : bool
+        Also return per-stage standard errors (zeros for the exact path).
+
+    Returns
+    -------
+    df : ndarray of shape (n_stages,)
+    std : ndarray of shape (n_stages,)
+        Only when ``return_std=True``.
+
+    Raises
+    ------
+    TypeError
+        If the estimator's family has no stages.
+    ValueError
+        For an unknown method or probe, or fewer than two probes.
+
+    Notes
+    -----
+    With probes :math:`z_j` such that :math:`E[z z^\top] = I`,
+
+    .. math::
+
+        \widehat{\operatorname{tr}}(S_t) = \frac{1}{k} \sum_{j=1}^{k} z_j^\top S_t z_j ,
+
+    one set of probes serving every stage, so differences between stages
+    carry less noise than independent estimates would.
+
+    References
+    ----------
+    T. Hastie, R. Tibshirani. "Generalized Additive Models". Chapman & Hall, 1990.
+    M. F. Hutchinson. "A stochastic estimator of the trace of the influence
+    matrix for Laplacian smoothing splines". Communications in Statistics -
+    Simulation and Computation 18(3), 1989.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> import effcomplexity as ec
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(60, 2)), rng.normal(size=60)
+    >>> forest = RandomForestRegressor(n_estimators=3, max_leaf_nodes=8, bootstrap=False,
+    ...                                random_state=0).fit(X, y)
+    >>> ec.staged_degrees_of_freedom(forest, X).round(6)   # tr(S) of a tree: its leaves
+    array([8., 8., 8.])
+    """
+    smoother = _staged_smoother(estimator, X_train, "degrees of freedom")
+    n = smoother.n_train
+    if use_exact(smoother, n, method):
+        values = np.asarray(smoother.staged_trace(), dtype=float)
+        std = np.zeros_like(values)
+    else:
+        k = _check_n_probes(n_probes)
+        Z = random_probes(n, k, probe, random_state)
+        per_stage = np.array([np.einsum("ij,ij->j", Z, SZ) for SZ in smoother.staged_smooth(Z)])
+        values, std = mean_std_error(per_stage, axis=1)
+    return (values, std) if return_std else values

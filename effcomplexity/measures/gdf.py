@@ -15,7 +15,9 @@ import numbers
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
+
+from .._validation import check_int, check_random_state
 
 __all__ = [
     "DEFAULT_FLIP_RATE",
@@ -158,10 +160,7 @@ def _check_positive(value, name: str) -> float | None:
 
 
 def _check_n_perturbations(value, return_std: bool) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 2:
-        raise ValueError(
-            f"n_perturbations must be an integer >= 2 (a slope needs two refits), got {value!r}."
-        )
+    check_int(value, "n_perturbations", minimum=2, why="a slope needs two refits")
     if return_std and value < 3:
         raise ValueError(
             "return_std=True needs n_perturbations >= 3: the standard error is a jackknife "
@@ -280,7 +279,7 @@ def generalized_degrees_of_freedom(
         Classifiers: the class whose score or probability is measured
         (default: the largest label, which is scikit-learn's positive class
         in binary problems).
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the perturbations.
     return_std : bool
         Also return the Monte Carlo standard error (needs

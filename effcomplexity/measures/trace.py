@@ -10,14 +10,13 @@ giving the classical degrees of freedom ``tr(S)`` without forming ``S``.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.utils import check_random_state
 
+from .._validation import check_int, check_random_state, is_integer
 from ..smoothers.registry import get_smoother
-from ._probes import random_probes
+from ._probes import mean_std_error, random_probes
 
 __all__ = ["DEFAULT_N_MATVECS", "hutchinson", "hutchpp", "smoother_trace"]
 
@@ -30,15 +29,13 @@ Matvec = Callable[[np.ndarray], np.ndarray]
 
 
 def _check_size(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+    if not is_integer(n) or n < 1:
         raise ValueError(f"n must be a positive integer (the operator's size), got {n!r}.")
     return int(n)
 
 
 def _check_budget(value, name: str, minimum: int, why: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum} ({why}), got {value!r}.")
-    return int(value)
+    return check_int(value, name, minimum=minimum, why=why)
 
 
 def _as_matvec(operator, n: int) -> Matvec:
@@ -82,7 +79,8 @@ def hutchinson(
     probe: str = "rademacher",
     random_state=None,
     block_size: int | None = None,
-) -> tuple[float, float]:
+    return_std: bool = False,
+):
     """Hutchinson's estimate of ``tr(A)`` from random quadratic forms.
 
     Parameters
@@ -96,17 +94,19 @@ def hutchinson(
         Number of probes, which is the number of products with ``A``.
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the probes.
     block_size : int, optional
         Probes per call to ``matvec`` (all at once by default); smaller
         blocks bound memory at ``n * block_size`` numbers.
+    return_std : bool
+        Also return the standard error.
 
     Returns
     -------
     estimate : float
     std_error : float
-        Standard error of the estimate: the sample standard deviation of the
+        Only when ``return_std=True``: the sample standard deviation of the
         per-probe values over ``sqrt(n_probes)``.
 
     Raises
@@ -140,9 +140,8 @@ def hutchinson(
     >>> import numpy as np
     >>> from effcomplexity.measures.trace import hutchinson
     >>> A = np.diag(np.arange(1.0, 11.0))
-    >>> estimate, se = hutchinson(lambda V: A @ V, 10, n_probes=20, random_state=0)
-    >>> float(estimate)   # Rademacher probes are exact for a diagonal matrix
-    55.0
+    >>> hutchinson(lambda V: A @ V, 10, n_probes=20, random_state=0, return_std=True)
+    (55.0, 0.0)
     """
     n = _check_size(n)
     k = _check_budget(n_probes, "n_probes", 2, "a standard error needs two probes")
@@ -154,8 +153,8 @@ def hutchinson(
         # Drawn probe by probe (rows, then transposed) so the result does not depend on blocks.
         Z = np.ascontiguousarray(random_probes(min(step, k - start), n, probe, rng).T)
         values.append(_quadratic_forms(product(Z), Z))
-    per_probe = np.concatenate(values)
-    return float(per_probe.mean()), float(per_probe.std(ddof=1) / np.sqrt(k))
+    estimate, std = mean_std_error(np.concatenate(values))
+    return (estimate, std) if return_std else estimate
 
 
 def hutchpp(
@@ -165,7 +164,8 @@ def hutchpp(
     *,
     probe: str = "rademacher",
     random_state=None,
-) -> tuple[float, float]:
+    return_std: bool = False,
+):
     """Hutch++ estimate of ``tr(A)``: an exact low-rank part plus probes.
 
     Parameters
@@ -180,13 +180,16 @@ def hutchpp(
         At least 4.
     probe : {"rademacher", "gaussian"}
         Distribution of the sketch and probe entries.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
+    return_std : bool
+        Also return the standard error.
 
     Returns
     -------
     estimate : float
     std_error : float
-        Standard error from the spread of the probes of the remainder.
+        Only when ``return_std=True``: the standard error from the spread of
+        the probes of the remainder (0.0 when the sketch spans everything).
 
     Raises
     ------
@@ -228,7 +231,7 @@ def hutchpp(
     >>> rng = np.random.default_rng(0)
     >>> B = rng.normal(size=(200, 5))
     >>> A = B @ B.T                       # rank 5 < 30 // 3
-    >>> estimate, se = hutchpp(lambda V: A @ V, 200, n_matvecs=30, random_state=0)
+    >>> estimate = hutchpp(lambda V: A @ V, 200, n_matvecs=30, random_state=0)
     >>> bool(np.isclose(estimate, np.trace(A)))
     True
     """
@@ -241,12 +244,13 @@ def hutchpp(
     exact_part = float(np.sum(_quadratic_forms(product(Q), Q)))
     if Q.shape[1] == n:
         # The sketch spans the whole space: the trace is exact.
-        return exact_part, 0.0
+        return (exact_part, 0.0) if return_std else exact_part
     g = m - 2 * s
     G = random_probes(n, g, probe, rng)
     W = G - Q @ (Q.T @ G)
-    per_probe = _quadratic_forms(product(W), W)
-    return exact_part + float(per_probe.mean()), float(per_probe.std(ddof=1) / np.sqrt(g))
+    remainder, std = mean_std_error(_quadratic_forms(product(W), W))
+    estimate = exact_part + remainder
+    return (estimate, std) if return_std else estimate
 
 
 def smoother_trace(
@@ -273,7 +277,7 @@ def smoother_trace(
         Products with ``S`` (each one column of ``smooth``); default
         ``DEFAULT_N_MATVECS`` = 99.
     probe : {"rademacher", "gaussian"}
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
     return_std : bool
         Also return the standard error (0.0 for ``"exact"``).
 
@@ -306,6 +310,11 @@ def smoother_trace(
         budget = DEFAULT_N_MATVECS if n_matvecs is None else n_matvecs
         estimate = hutchpp if method == "hutchpp" else hutchinson
         value, std = estimate(
-            smoother.smooth, smoother.n_train, budget, probe=probe, random_state=random_state
+            smoother.smooth,
+            smoother.n_train,
+            budget,
+            probe=probe,
+            random_state=random_state,
+            return_std=True,
         )
     return (value, std) if return_std else value

@@ -6,8 +6,9 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._validation import check_random_state
 
 __all__ = ["RandomFourierFeatures"]
 
@@ -34,7 +35,7 @@ class RandomFourierFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     include_bias : bool, default=False
         Prepend a column of ones (the intercept column of Curth et al., penalised
         like every other coefficient by a minimum-norm fit).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
         Seed of the frequency draw.
 
     Attributes

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validation import check_int
+
 __all__ = ["ModularAdditionTransformer", "Square", "make_cnn", "make_mlp", "make_transformer"]
 
 
@@ -62,9 +64,7 @@ def _activation(name: str) -> nn.Module:
 
 
 def _check_size(value, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_int(value, name, minimum=minimum)
 
 
 def make_mlp(

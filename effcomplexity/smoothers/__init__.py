@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (importing a family registers it)
     pipeline,
     statsmodels_results,
     trees,
+    voting,
 )
 from .registry import (
     Smoother,

@@ -7,9 +7,8 @@ everything the families need starts from the compact leaf index of each row.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-__all__ = ["as_tree_input", "compact_leaves", "leaf_indicator", "leaf_numbering"]
+__all__ = ["as_tree_input", "compact_leaves", "leaf_numbering"]
 
 
 def as_tree_input(X: np.ndarray) -> np.ndarray:
@@ -56,10 +55,3 @@ def compact_leaves(tree, X32: np.ndarray) -> tuple[np.ndarray, int]:
     """
     node_to_leaf, n_leaves = leaf_numbering(tree)
     return node_to_leaf[tree.apply(X32)], n_leaves
-
-
-def leaf_indicator(leaves: np.ndarray, n_leaves: int, weights=None) -> sp.csr_matrix:
-    """Sparse (n_rows, n_leaves) indicator ``A[i, leaf(i)] = weight_i`` (default 1)."""
-    n = leaves.shape[0]
-    data = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    return sp.csr_matrix((data, (np.arange(n), leaves)), shape=(n, n_leaves))

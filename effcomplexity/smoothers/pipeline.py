@@ -142,3 +142,6 @@ class PipelineSmoother(Smoother):
 
     def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
         return self.final.staged_smooth(Y, self._final_X(X))
+
+    def staged_trace(self) -> np.ndarray:
+        return self.final.staged_trace()

@@ -31,6 +31,8 @@ __all__ = [
 _REGISTRY: dict[type | str, type[Smoother]] = {}
 # Types that look like a family but are not linear smoothers: why, and what to use.
 _UNSUPPORTED: dict[str, str] = {}
+# Identity columns per block when exact values replay a smoother on the identity.
+IDENTITY_BLOCK = 512
 
 
 class Smoother:
@@ -130,8 +132,35 @@ class Smoother:
             f"boosting and tree ensembles."
         )
 
+    def staged_trace(self) -> np.ndarray:
+        """``tr(S_t)`` on the training inputs after every stage: shape (n_stages,).
+
+        The base implementation reads the diagonal of ``S_t`` from
+        :meth:`staged_smooth` on blocks of identity columns (``n`` products per
+        stage); families with a cheaper exact route override it.
+        """
+        n = self.n_train
+        out = np.zeros(self.n_stages())
+        for block in identity_blocks(n):
+            for t, SE in enumerate(self.staged_smooth(identity_columns(n, block))):
+                out[t] += float(np.trace(np.asarray(SE)[block]))
+        return out
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({type(self.estimator).__name__}, n_train={self.n_train})"
+
+
+def identity_blocks(n: int, size: int = IDENTITY_BLOCK) -> Iterator[slice]:
+    """Consecutive blocks of ``size`` column indices covering ``0 .. n - 1``."""
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def identity_columns(n: int, block: slice) -> np.ndarray:
+    """Columns ``block`` of the ``n x n`` identity."""
+    E = np.zeros((n, block.stop - block.start))
+    E[np.arange(block.start, block.stop), np.arange(E.shape[1])] = 1.0
+    return E
 
 
 def _qualified_name(cls: type) -> str:

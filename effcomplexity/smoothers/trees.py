@@ -497,6 +497,15 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
             return self._staged_norms_contingency(leaves)
         return self._staged_norms_accumulate(leaves)
 
+    def staged_trace(self) -> np.ndarray:
+        """Exact ``tr(S_t)`` for every number of trees ``t``: shape (n_trees,).
+
+        The trace of one tree is the sum of each training row's weight in its
+        own leaf; stage ``t`` averages the first ``t`` trees.
+        """
+        per_tree = self._row_weights().sum(axis=1)
+        return np.cumsum(per_tree) / np.arange(1, self.n_trees + 1)
+
     def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
         """Yield ``S_t(X) @ Y`` for ``t = 1 .. n_trees``, one tree's work per stage.
 

@@ -18,7 +18,6 @@ import io
 import itertools
 import json
 import logging
-import numbers
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._validation import is_integer
 from .families import UnitContext, get_family
 from .spec import SweepSpec
 
@@ -464,19 +464,17 @@ def _dask(spec, units, client, scheduler, threads, checkpoints) -> Iterator[tupl
 
 
 def _check_run_args(n_jobs, backend, verbose, client, scheduler, blas_threads) -> None:
-    if blas_threads is not None and (
-        not isinstance(blas_threads, numbers.Integral) or blas_threads < 1
-    ):
+    if blas_threads is not None and (not is_integer(blas_threads) or blas_threads < 1):
         raise ValueError(f"blas_threads must be a positive integer or None, got {blas_threads!r}.")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
-    if not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool) or n_jobs == 0:
+    if not is_integer(n_jobs) or n_jobs == 0:
         raise ValueError(
             f"n_jobs must be a positive integer (or -1 for every core), got {n_jobs!r}."
         )
     if n_jobs < -1:
         raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}.")
-    if not isinstance(verbose, numbers.Integral) or verbose < 0:
+    if not is_integer(verbose) or verbose < 0:
         raise ValueError(f"verbose must be a non-negative integer, got {verbose!r}.")
     if backend != "dask" and (client is not None or scheduler is not None):
         raise ValueError('client and scheduler apply only to backend="dask".')

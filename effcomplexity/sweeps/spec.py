@@ -19,6 +19,7 @@ import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._validation import is_integer
 from .families import get_family
 
 __all__ = ["SweepSpec"]
@@ -36,10 +37,6 @@ _SIZE_FIELDS = (
     "product",
 )
 _FULL_DEPTH = ("full", None)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _canonical(value):
@@ -284,16 +281,16 @@ class SweepSpec:
             raise ValueError("A sweep spec needs a non-empty name.")
         for size in ("n_train", "n_test"):
             value = getattr(self, size)
-            if not _is_int(value) or value < 1:
+            if not is_integer(value) or value < 1:
                 raise ValueError(f"{size} must be a positive integer in {where}, got {value!r}.")
         if not self.seeds:
             raise ValueError(f"seeds must list at least one seed in {where}.")
         for seed in self.seeds:
-            if not _is_int(seed) or seed < 0:
+            if not is_integer(seed) or seed < 0:
                 raise ValueError(f"seeds must be non-negative integers in {where}, got {seed!r}.")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct in {where}, got {self.seeds}.")
-        if self.data_seed is not None and (not _is_int(self.data_seed) or self.data_seed < 0):
+        if self.data_seed is not None and (not is_integer(self.data_seed) or self.data_seed < 0):
             raise ValueError(
                 f"data_seed must be a non-negative integer or None in {where}, "
                 f"got {self.data_seed!r}."
@@ -333,7 +330,7 @@ class SweepSpec:
             numeric = [v for v in values if v is not None]
             real = axis.dtype == "float64"
             for v in numeric:
-                ok = isinstance(v, numbers.Real) and not isinstance(v, bool) if real else _is_int(v)
+                ok = isinstance(v, numbers.Real) and not isinstance(v, bool) if real else is_integer(v)
                 if not ok or v < axis.minimum:
                     kind = "numbers" if real else "integers"
                     raise ValueError(
@@ -425,4 +422,4 @@ def _as_tuple(values, name: str) -> tuple:
 
 def _normalize_values(axis, values) -> tuple:
     values = _as_tuple(values, f"grid[{axis!r}]")
-    return tuple(None if v in _FULL_DEPTH and not _is_int(v) else v for v in values)
+    return tuple(None if v in _FULL_DEPTH and not is_integer(v) else v for v in values)

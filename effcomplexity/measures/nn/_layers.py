@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -259,20 +259,32 @@ def check_same_architecture(layers: list[WeightLayer], init_layers: list[WeightL
 
 
 @contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+def eval_mode(model: nn.Module, *, no_grad: bool = True) -> Iterator[nn.Module]:
     """Put every submodule in eval mode, then restore each one's own flag.
 
     Batch norm then uses (and does not update) its running statistics and
-    dropout is off; gradients are disabled inside the block.
+    dropout is off. Gradients are disabled inside the block unless
+    ``no_grad=False`` (Hessian-vector products need them).
     """
     flags = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
             yield model
     finally:
         for m, flag in flags:
             m.train(flag)
+
+
+def to_model_device(value, ref: torch.Tensor) -> torch.Tensor:
+    """Tensor on the parameters' device; floating values take their dtype,
+    integer values (class labels, token ids) stay integer."""
+    tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    if tensor.is_floating_point():
+        return tensor.to(device=ref.device, dtype=ref.dtype)
+    if tensor.dtype == torch.bool:
+        raise TypeError("boolean tensors are neither inputs nor targets.")
+    return tensor.to(device=ref.device, dtype=torch.int64)
 
 
 def _reference_parameter(model: nn.Module) -> torch.Tensor | None:
@@ -305,8 +317,15 @@ def as_label_tensor(y, n: int) -> torch.Tensor:
     return torch.as_tensor(y_np.astype(np.int64))
 
 
-def forward(model: nn.Module, X: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
-    """Outputs of the model on ``X`` in batches (the caller sets the mode)."""
+def forward(
+    model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+    X: torch.Tensor,
+    batch_size: int | None = None,
+) -> torch.Tensor:
+    """Outputs of ``model`` (a module or any batch function) on ``X``, in batches.
+
+    The caller sets the mode (:func:`eval_mode`) and the gradient context.
+    """
     if batch_size is None or batch_size >= X.shape[0]:
         return model(X)
     return torch.cat([model(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])

@@ -17,18 +17,18 @@ Hessian.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import numbers
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 from scipy.linalg import eigh_tridiagonal
-from sklearn.utils import check_random_state
 from torch import nn
 
-from .._probes import random_probes
+from ..._validation import check_int, check_positive_real, check_random_state
+from .._probes import mean_std_error, random_probes
+from ..trace import hutchinson
+from ._layers import eval_mode, to_model_device
 
 __all__ = [
     "effective_dimensionality",
@@ -52,18 +52,6 @@ _NEFF_METHODS = ("lanczos", "slq")
 # --------------------------------------------------------------------------- helpers
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Switch every submodule to eval mode and restore each one's own flag after."""
-    flags = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for module, flag in flags:
-            module.train(flag)
-
-
 def _trainable(model: nn.Module) -> list[torch.Tensor]:
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -72,17 +60,6 @@ def _trainable(model: nn.Module) -> list[torch.Tensor]:
             "there is no Hessian to compute."
         )
     return params
-
-
-def _to_device(value, ref: torch.Tensor) -> torch.Tensor:
-    """Tensor on the parameters' device; floating values take their dtype,
-    integer values (class labels, token ids) stay integer."""
-    tensor = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
-    if tensor.is_floating_point():
-        return tensor.to(device=ref.device, dtype=ref.dtype)
-    if tensor.dtype == torch.bool:
-        raise TypeError("boolean tensors are neither inputs nor targets.")
-    return tensor.to(device=ref.device, dtype=torch.int64)
 
 
 def _is_array(value) -> bool:
@@ -104,15 +81,13 @@ class _Batches:
     """Re-iterable view of ``data`` as ``(inputs, targets)`` tensor pairs."""
 
     def __init__(self, data, ref: torch.Tensor, batch_size: int | None):
-        if batch_size is not None and (
-            not isinstance(batch_size, numbers.Integral) or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        if batch_size is not None:
+            check_int(batch_size, "batch_size")
         self.ref = ref
         self.batch_size = batch_size
         self.arrays = None
         if isinstance(data, (tuple, list)) and len(data) == 2 and all(map(_is_array, data)):
-            X, y = (_to_device(value, ref) for value in data)
+            X, y = (to_model_device(value, ref) for value in data)
             if X.dim() < 1 or y.dim() < 1 or X.shape[0] != y.shape[0]:
                 raise ValueError(
                     f"data=(X, y) needs one target per input row, got X of shape "
@@ -157,7 +132,7 @@ class _Batches:
                 raise TypeError(
                     f"each batch must be an (inputs, targets) pair, got {type(batch).__name__}."
                 )
-            X, y = _to_device(batch[0], self.ref), _to_device(batch[1], self.ref)
+            X, y = to_model_device(batch[0], self.ref), to_model_device(batch[1], self.ref)
             if X.shape[0] != y.shape[0]:
                 raise ValueError(f"a batch has {X.shape[0]} inputs but {y.shape[0]} targets.")
             yield X, y
@@ -289,9 +264,7 @@ def _breakdown_tol(dtype: torch.dtype) -> float:
 
 
 def _check_positive_int(value, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
+    return check_int(value, name, minimum=minimum)
 
 
 def _ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -374,7 +347,7 @@ def hessian_vector_product(
     >>> hessian_vector_product(model, torch.nn.MSELoss(), (X, y), [1.0, 1.0])  # H = X^T X
     array([1., 4.])
     """
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         op = _HessianOperator(model, loss_fn, data, batch_size)
         as_tensor = isinstance(v, torch.Tensor)
         vec = torch.as_tensor(v if as_tensor else np.asarray(v, dtype=np.float64))
@@ -414,7 +387,7 @@ def hessian_eigenvalues(
     which : {"LA", "LM"}
         Largest algebraic eigenvalues, or largest in magnitude (negative
         curvature included).
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the starting vector.
     return_eigenvectors : bool
         Also return the Ritz vectors.
@@ -465,7 +438,7 @@ def hessian_eigenvalues(
     if which not in _EIGEN_WHICH:
         raise ValueError(f"which must be one of {_EIGEN_WHICH}, got {which!r}.")
     rng = check_random_state(random_state)
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         op = _HessianOperator(model, loss_fn, data, batch_size)
         p = op.n_params
         k = _check_positive_int(k, "k")
@@ -502,8 +475,9 @@ def hessian_trace(
     n_probes: int = 100,
     batch_size: int | None = None,
     random_state=None,
-) -> tuple[float, float]:
-    """Hutchinson estimate of the trace of the Hessian, with its standard error.
+    return_std: bool = False,
+):
+    """Hutchinson estimate of the trace of the Hessian of the training loss.
 
     Parameters
     ----------
@@ -511,15 +485,17 @@ def hessian_trace(
         As in :func:`hessian_vector_product`.
     n_probes : int
         Number of Rademacher probes (Hessian-vector products), at least 2.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the probes.
+    return_std : bool
+        Also return the standard error.
 
     Returns
     -------
     trace : float
     std : float
-        Standard error of ``trace`` (the spread of the per-probe estimates
-        over the square root of their number).
+        Only when ``return_std=True``: the spread of the per-probe estimates
+        over the square root of their number.
 
     Notes
     -----
@@ -530,7 +506,9 @@ def hessian_trace(
 
         \\widehat{\\operatorname{tr}}(H) = \\frac{1}{K} \\sum_{k=1}^K v_k^\\top H v_k
 
-    is unbiased, with variance :math:`2 \\sum_{i \\ne j} H_{ij}^2 / K`.
+    is unbiased, with variance :math:`2 \\sum_{i \\ne j} H_{ij}^2 / K`. The
+    estimator is :func:`effcomplexity.measures.trace.hutchinson`, the one the
+    smoother traces use, applied to Hessian-vector products.
 
     References
     ----------
@@ -548,15 +526,24 @@ def hessian_trace(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=4, random_state=0)
+    >>> hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=4, random_state=0,
+    ...               return_std=True)
     (5.0, 0.0)
     """
     n_probes = _check_positive_int(n_probes, "n_probes", minimum=2)
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         op = _HessianOperator(model, loss_fn, data, batch_size)
-        V = random_probes(op.n_params, n_probes, "rademacher", random_state)
-        per_probe = np.array([V[:, j] @ op.matvec_numpy(V[:, j]) for j in range(n_probes)])
-    return float(per_probe.mean()), float(per_probe.std(ddof=1) / np.sqrt(n_probes))
+
+        def products(V: np.ndarray) -> np.ndarray:
+            return np.column_stack([op.matvec_numpy(v) for v in V.T])
+
+        return hutchinson(
+            products,
+            op.n_params,
+            n_probes,
+            random_state=random_state,
+            return_std=return_std,
+        )
 
 
 def spectral_density(
@@ -591,7 +578,7 @@ def spectral_density(
         points spanning the nodes plus five bandwidths on either side.
     n_grid : int
         Size of the default grid.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the probes.
 
     Returns
@@ -645,7 +632,7 @@ def spectral_density(
     """
     n_probes = _check_positive_int(n_probes, "n_probes")
     n_grid = _check_positive_int(n_grid, "n_grid", minimum=2)
-    with _eval_mode(model):
+    with eval_mode(model, no_grad=False):
         op = _HessianOperator(model, loss_fn, data, batch_size)
         p = op.n_params
         n_iter = min(p, DEFAULT_SLQ_ITER) if n_iter is None else n_iter
@@ -722,7 +709,7 @@ def effective_dimensionality(
         :func:`spectral_density`).
     n_probes : int
         ``method="slq"``: number of probes.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
     return_std : bool
         Also return the standard error over probes (``method="slq"``; 0.0 for
         ``"lanczos"``, which is deterministic given the seed).
@@ -770,8 +757,7 @@ def effective_dimensionality(
     >>> round(effective_dimensionality(model, torch.nn.MSELoss(), (X, y), z=1.0), 10)
     1.3
     """
-    if not (isinstance(z, numbers.Real) and z > 0):
-        raise ValueError(f"z must be a positive number, got {z!r}.")
+    check_positive_real(z, "z")
     if method not in _NEFF_METHODS:
         raise ValueError(f"method must be one of {_NEFF_METHODS}, got {method!r}.")
     common = {"batch_size": batch_size, "random_state": random_state, "n_iter": n_iter}
@@ -786,6 +772,5 @@ def effective_dimensionality(
         per_probe = density["n_params"] * np.sum(
             density["weights"] * _neff_terms(density["nodes"], z), axis=1
         )
-        value = float(per_probe.mean())
-        std = float(per_probe.std(ddof=1) / np.sqrt(n_probes)) if n_probes > 1 else float("nan")
+        value, std = mean_std_error(per_probe)
     return (value, std) if return_std else value

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..._validation import check_random_state
 from ._layers import as_input_tensor, as_label_tensor, eval_mode, forward
 from .margins import predicted_labels
 from .norms import normalize_by_dataset_size
@@ -54,7 +55,7 @@ class _NoisyAccuracy:
         def run(inputs: torch.Tensor) -> torch.Tensor:
             return torch.func.functional_call(self.model, params, (inputs,))
 
-        outputs = _batched(run, self.X, self.batch_size)
+        outputs = forward(run, self.X, self.batch_size)
         return float((predicted_labels(outputs).cpu() == self.y).to(torch.float64).mean())
 
     def clean(self) -> float:
@@ -81,12 +82,6 @@ class _NoisyAccuracy:
                 accuracies.append(self._accuracy(perturbed))
         self.cache[sigma] = float(np.mean(accuracies))
         return self.cache[sigma]
-
-
-def _batched(run, X: torch.Tensor, batch_size: int | None) -> torch.Tensor:
-    if batch_size is None or batch_size >= X.shape[0]:
-        return run(X)
-    return torch.cat([run(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)])
 
 
 def _search(noisy: _NoisyAccuracy, clean: float, target: float, depth: int):
@@ -168,7 +163,7 @@ def sharpness(
     eps : float
         Additive noise floor :math:`\\epsilon` of the magnitude-aware noise
         (Jiang et al. use :math:`10^{-3}`).
-    random_state : int, numpy Generator or None
+    random_state : int, RandomState, Generator or None
         Seed of the noise; the result is deterministic for a fixed seed.
     batch_size : int, optional
         Rows per forward pass.
@@ -242,7 +237,8 @@ def sharpness(
         raise ValueError(
             f"labels go up to {int(y_t.max())} but the model has {outputs.shape[1]} outputs."
         )
-    seeds = np.random.default_rng(random_state).integers(0, 2**63 - 1, size=int(n_samples))
+    rng = check_random_state(random_state)
+    seeds = rng.randint(0, 2**63 - 1, size=int(n_samples), dtype=np.int64)
     noisy = _NoisyAccuracy(model, X_t, y_t, magnitude_aware, eps, seeds, batch_size)
     clean = noisy.clean()
     lo, hi = _search(noisy, clean, target, int(search_depth))

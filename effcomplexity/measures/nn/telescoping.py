@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from .._probes import random_probes
-from .hessian import _eval_mode, _to_device
+from ..._validation import check_int
+from .._probes import mean_std_error, random_probes
+from ._layers import eval_mode, to_model_device
 
 __all__ = ["TelescopingTracker"]
 
@@ -89,7 +90,7 @@ class TelescopingTracker:
     chunk_size : int, optional
         Evaluate Jacobians and Jacobian-vector products on this many inputs at
         a time, to bound memory.
-    random_state : int, RandomState or None
+    random_state : int, RandomState, Generator or None
         Seed of the probes.
 
     Attributes
@@ -240,10 +241,8 @@ class TelescopingTracker:
                 f"loss must be one of {_LOSSES}: the telescoping smoother is defined for "
                 f"squared loss, whose gradient is linear in the labels; got {loss!r}."
             )
-        if chunk_size is not None and (
-            not isinstance(chunk_size, numbers.Integral) or chunk_size < 1
-        ):
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
+        if chunk_size is not None:
+            check_int(chunk_size, "chunk_size")
         named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
         if not named:
             raise ValueError(f"{type(model).__name__} has no trainable parameters.")
@@ -279,7 +278,7 @@ class TelescopingTracker:
             self.n_eval_ = X_eval.shape[0]
             self._X = torch.cat([X_train, X_eval])
 
-        with _eval_mode(model), torch.no_grad():
+        with eval_mode(model):
             f0 = model(self._X[: min(2, self._X.shape[0])])
         if f0.dim() not in (1, 2):
             raise ValueError(
@@ -303,12 +302,9 @@ class TelescopingTracker:
         else:
             if n_probes is None:
                 n_probes = DEFAULT_N_PROBES
-            if not isinstance(n_probes, numbers.Integral) or n_probes < 2:
-                raise ValueError(
-                    f"n_probes must be an integer >= 2 (a standard error needs two probes), "
-                    f"got {n_probes!r}."
-                )
-            self.n_probes = int(n_probes)
+            self.n_probes = check_int(
+                n_probes, "n_probes", minimum=2, why="a standard error needs two probes"
+            )
             self.probes_ = random_probes(n * K, self.n_probes, "rademacher", random_state).reshape(
                 n, K, self.n_probes
             )
@@ -328,7 +324,7 @@ class TelescopingTracker:
         r = self._labels.shape[2]
 
         params = self._current_params()
-        with _eval_mode(model), torch.no_grad():
+        with eval_mode(model):
             outputs = torch.cat([self._f(params, Xc) for Xc in self._chunks(self._X)])
         self._Q = torch.zeros(self._X.shape[0], K, r, dtype=torch.float64, device=self._ref.device)
         if self._affine_col is not None:
@@ -342,7 +338,7 @@ class TelescopingTracker:
     # ------------------------------------------------------------------ input checks
 
     def _as_inputs(self, X, name: str) -> torch.Tensor:
-        X = _to_device(X, self._ref)
+        X = to_model_device(X, self._ref)
         if X.dim() < 1 or X.shape[0] == 0:
             raise ValueError(f"{name} must hold at least one input row, got {tuple(X.shape)}.")
         if X.is_floating_point() and not torch.isfinite(X).all():
@@ -619,7 +615,7 @@ class TelescopingTracker:
         scale = self._loss_factor(idx.shape[0])
         # Residual of every column on the batch: linearised prediction minus label.
         M = (self._Q[idx] - self._labels[idx]).to(dtype)
-        with _eval_mode(self.model), torch.no_grad():
+        with eval_mode(self.model):
             if self.method == "exact":
                 delta = self._exact_delta(optimizer, groups, params, idx, M, scale, theta)
             else:
@@ -712,8 +708,7 @@ class TelescopingTracker:
             value, std = n / (m * K) * float((S**2).sum()), 0.0
         else:
             per_probe = (n / (m * K) * (S**2).sum(dim=(0, 1))).cpu().numpy()
-            value = float(per_probe.mean())
-            std = float(per_probe.std(ddof=1) / np.sqrt(per_probe.shape[0]))
+            value, std = mean_std_error(per_probe)
         return (value, std) if return_std else value
 
     def p_train(self, *, output: int | None = None, return_std: bool = False):

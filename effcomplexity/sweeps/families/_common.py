@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._validation import is_integer
+
 if TYPE_CHECKING:
     from ..spec import SweepSpec
 
 __all__ = ["load_data", "unit_seed"]
-
-#: Staged effective parameters are exact when the family's exact norms avoid
-#: dense matrices, or when n_train is at most this; random probes otherwise.
-EXACT_MAX_N_TRAIN = 500
 
 
 def unit_seed(seed: int, key: str) -> int:
@@ -126,16 +124,13 @@ def fit_measures(smoother, X_train, X_test, seed: int) -> dict[str, float]:
 
 
 def staged_measures(smoother, X_train, X_test, seed: int, n_probes: int) -> dict:
-    """Staged ``p_train``, ``p_test`` and their standard errors, one value per stage."""
+    """Staged ``p_train``, ``p_test`` and their standard errors, one value per stage.
+
+    Exact or probes as ``method="auto"`` decides (the package's one policy).
+    """
     from ...measures.effective import staged_effective_parameters
 
-    exact = smoother.exact_norms_are_cheap or smoother.n_train <= EXACT_MAX_N_TRAIN
-    kwargs = {
-        "method": "exact" if exact else "probe",
-        "n_probes": n_probes,
-        "random_state": seed,
-        "return_std": True,
-    }
+    kwargs = {"n_probes": n_probes, "random_state": seed, "return_std": True}
     p_train, p_train_se = staged_effective_parameters(smoother, X_train, **kwargs)
     p_test, p_test_se = staged_effective_parameters(smoother, X_train, X_test, **kwargs)
     return {"p_train": p_train, "p_test": p_test, "p_train_se": p_train_se, "p_test_se": p_test_se}
@@ -150,11 +145,6 @@ def in_point_order(points: Sequence[Mapping], rows: list[tuple[Mapping, dict]]) 
 # -- option checks ---------------------------------------------------------------------
 
 
-def is_int(value) -> bool:
-    """An integer that is not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def check_positive(opts: Mapping, name: str, where: str) -> None:
     """``opts[name]`` is a real number > 0."""
     value = opts[name]
@@ -164,7 +154,7 @@ def check_positive(opts: Mapping, name: str, where: str) -> None:
 
 def check_n_probes(opts: Mapping, where: str) -> None:
     """``opts["n_probes"]`` is an integer >= 2 (a standard error needs two probes)."""
-    if not is_int(opts["n_probes"]) or opts["n_probes"] < 2:
+    if not is_integer(opts["n_probes"]) or opts["n_probes"] < 2:
         raise ValueError(f"n_probes must be an integer >= 2 in {where}, got {opts['n_probes']!r}.")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._validation import is_integer
 from ._base import Axis, SweepFamily, UnitContext, register_family
 from ._common import (
     check_n_probes,
     check_positive,
     errors,
     in_point_order,
-    is_int,
     load_data,
     staged_measures,
     unit_seed,
@@ -18,7 +18,7 @@ from ._common import (
 
 __all__ = ["BOOSTING", "member_seeds"]
 
-# Rademacher probes for the Hutchinson trace of boosting stages.
+# Rademacher probes for tr(S_t): the column df_trace_se reports their spread.
 _TRACE_PROBES = 32
 
 
@@ -26,15 +26,6 @@ def member_seeds(seed: int, n_members: int) -> list[int]:
     """Seeds of the members of an ensemble of boosters, nested in ``n_members``."""
     children = np.random.SeedSequence(int(seed)).spawn(n_members)
     return [int(child.generate_state(1)[0]) for child in children]
-
-
-def _hutchinson_staged_trace(smoother, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``tr(S_t)`` after every stage, by Rademacher probes (Hutchinson 1990)."""
-    from ...measures._probes import random_probes
-
-    Z = random_probes(n, _TRACE_PROBES, "rademacher", seed)
-    per_probe = np.array([np.einsum("ij,ij->j", Z, SZ) for SZ in smoother.staged_smooth(Z)])
-    return per_probe.mean(axis=1), per_probe.std(axis=1, ddof=1) / np.sqrt(_TRACE_PROBES)
 
 
 class BoostingFamily(SweepFamily):
@@ -58,12 +49,12 @@ class BoostingFamily(SweepFamily):
         check_n_probes(opts, where)
         check_positive(opts, "learning_rate", where)
         leaves = opts["max_leaf_nodes"]
-        if leaves is not None and (not is_int(leaves) or leaves < 2):
+        if leaves is not None and (not is_integer(leaves) or leaves < 2):
             raise ValueError(
                 f"max_leaf_nodes must be an integer >= 2 or None in {where}, got {leaves!r}."
             )
         cls = opts["effective_class"]
-        if not is_int(cls) or cls < 0:
+        if not is_integer(cls) or cls < 0:
             raise ValueError(f"effective_class must be a class index in {where}, got {cls!r}.")
 
     def cost(self, spec, params, points):
@@ -72,6 +63,7 @@ class BoostingFamily(SweepFamily):
     def run(self, spec, params, points, ctx: UnitContext):
         from sklearn.ensemble import GradientBoostingRegressor, VotingRegressor
 
+        from ...measures.effective import staged_degrees_of_freedom
         from ...smoothers import get_smoother
 
         opts = spec.resolved_model_kwargs()
@@ -126,7 +118,14 @@ class BoostingFamily(SweepFamily):
         probe_seed = unit_seed(ctx.seed, ctx.key)
         smoother = get_smoother(effective, data.X_train)
         staged = staged_measures(smoother, data.X_train, data.X_test, probe_seed, opts["n_probes"])
-        trace, trace_se = _hutchinson_staged_trace(smoother, data.n_train, probe_seed)
+        trace, trace_se = staged_degrees_of_freedom(
+            smoother,
+            data.X_train,
+            method="probe",
+            n_probes=_TRACE_PROBES,
+            random_state=probe_seed,
+            return_std=True,
+        )
         by_rounds = {p["P_boost"]: p for p in points}
         rows = []
         for i, r in enumerate(wanted):

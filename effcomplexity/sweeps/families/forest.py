@@ -8,7 +8,6 @@ from ._base import Axis, SweepFamily, UnitContext, register_family
 from ._common import (
     check_n_probes,
     errors,
-    in_point_order,
     load_data,
     staged_measures,
     unit_seed,
@@ -39,7 +38,8 @@ class ForestFamily(SweepFamily):
     def run(self, spec, params, points, ctx: UnitContext):
         from sklearn.ensemble import RandomForestRegressor
 
-        from ...smoothers import get_smoother
+        from ...measures.effective import staged_degrees_of_freedom
+        from ...smoothers import get_smoother, staged_predictions
 
         opts = spec.resolved_model_kwargs()
         data = load_data(spec, ctx.seed)
@@ -57,26 +57,25 @@ class ForestFamily(SweepFamily):
         staged = staged_measures(
             smoother, data.X_train, data.X_test, unit_seed(ctx.seed, ctx.key), opts["n_probes"]
         )
+        df_trace = staged_degrees_of_freedom(smoother, data.X_train)
+        pred_train = staged_predictions(smoother, data.X_train, data.y_train)
+        pred_test = staged_predictions(smoother, data.X_train, data.y_train, data.X_test)
         leaf_counts = np.array([tree.get_n_leaves() for tree in forest.estimators_], dtype=float)
-        sum_train = np.zeros(np.shape(data.y_train))
-        sum_test = np.zeros(np.shape(data.y_test))
-        wanted = {p["P_ens"]: p for p in points}
+        p_leaf = data.n_train if leaves is None else leaves
         rows = []
-        for t, tree in enumerate(forest.estimators_, start=1):
-            sum_train += tree.predict(data.X_train).reshape(sum_train.shape)
-            sum_test += tree.predict(data.X_test).reshape(sum_test.shape)
-            if t not in wanted:
-                continue
-            row = errors(sum_train / t, sum_test / t, data)
+        for point in points:
+            t = point["P_ens"]
+            row = errors(pred_train[t - 1], pred_test[t - 1], data)
             row.update({name: float(values[t - 1]) for name, values in staged.items()})
-            n_leaves = float(leaf_counts[:t].mean())
-            p_leaf = data.n_train if leaves is None else leaves
-            # tr(S) of one tree is its number of leaves (each leaf's weights sum to
-            # one on its own rows, bootstrap or not), so a forest's is their mean.
-            row.update(df_trace=n_leaves, n_leaves=n_leaves, P_leaf=p_leaf, P_ens=t)
-            row["n_params"] = p_leaf * t
-            rows.append((wanted[t], row))
-        return in_point_order(points, rows), data
+            row.update(
+                df_trace=float(df_trace[t - 1]),
+                n_leaves=float(leaf_counts[:t].mean()),
+                P_leaf=p_leaf,
+                P_ens=t,
+                n_params=p_leaf * t,
+            )
+            rows.append(row)
+        return rows, data
 
 
 FOREST = register_family(ForestFamily())
