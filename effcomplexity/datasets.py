@@ -714,9 +714,7 @@ def modular_addition(
         n_train = int(round(fraction * total))
     n_train = _check_count(n_train, "n_train", minimum=1)
     if n_train >= total:
-        raise ValueError(
-            f"n_train = {n_train} leaves no test pair: modulus {p} has {total} pairs."
-        )
+        raise ValueError(f"n_train = {n_train} leaves no test pair: modulus {p} has {total} pairs.")
     n_test = total - n_train if n_test is None else _check_count(n_test, "n_test", minimum=0)
     if n_train + n_test > total:
         raise ValueError(

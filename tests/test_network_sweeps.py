@@ -130,7 +130,9 @@ def test_grokking_measures_equal_direct_computation(tmp_path):
     X_test = torch.tensor(data.X_test, dtype=torch.float32)
     Y = torch.eye(p)[y]
     seed = unit_seed(unit.seed, unit.key)
-    init = make_mlp(2 * p, opts["width"], p, 1, activation="quadratic", bias=False, random_state=seed)
+    init = make_mlp(
+        2 * p, opts["width"], p, 1, activation="quadratic", bias=False, random_state=seed
+    )
     for point, row in zip(unit.points, rows, strict=True):
         step = point["step"]
         model = make_mlp(2 * p, opts["width"], p, 1, activation="quadratic", bias=False)
@@ -172,7 +174,9 @@ def test_grokking_telescoping_matches_a_plain_loop():
     Y = torch.eye(p)[torch.as_tensor(data.labels_train)]
     unit = sweeps.plan(spec.sized(quick=False))[0]
     seed = unit_seed(unit.seed, unit.key)
-    model = make_mlp(2 * p, opts["width"], p, 1, activation="quadratic", bias=False, random_state=seed)
+    model = make_mlp(
+        2 * p, opts["width"], p, 1, activation="quadratic", bias=False, random_state=seed
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=opts["lr"], betas=(0.9, 0.98), weight_decay=0.5)
     tracker = ecnn.TelescopingTracker(model, X, X_eval, y_train=Y, method="exact")
     expected = {0: (0.0, 0.0)}
@@ -197,7 +201,12 @@ def test_mnist1d_rows_per_epoch_and_cnn_option():
     )
     table = sweeps.run(spec, quick=False, verbose=0)
     assert table[["width", "epoch"]].values.tolist() == [
-        [4, 0], [4, 1], [4, 3], [8, 0], [8, 1], [8, 3]
+        [4, 0],
+        [4, 1],
+        [4, 3],
+        [8, 0],
+        [8, 1],
+        [8, 3],
     ]
     assert table.telescoping.eq("off").all() and table.p_train.isna().all()
     assert table.groupby("width").n_params.nunique().eq(1).all()
@@ -326,4 +335,3 @@ def test_modular_addition_dataset():
     assert np.array_equal(smaller.metadata["pairs_train"], data.metadata["pairs_train"][:10])
     with pytest.raises(ValueError, match="leaves no test pair"):
         datasets.modular_addition(modulus=3, n_train=9)
-

@@ -330,7 +330,11 @@ class SweepSpec:
             numeric = [v for v in values if v is not None]
             real = axis.dtype == "float64"
             for v in numeric:
-                ok = isinstance(v, numbers.Real) and not isinstance(v, bool) if real else is_integer(v)
+                ok = (
+                    isinstance(v, numbers.Real) and not isinstance(v, bool)
+                    if real
+                    else is_integer(v)
+                )
                 if not ok or v < axis.minimum:
                     kind = "numbers" if real else "integers"
                     raise ValueError(

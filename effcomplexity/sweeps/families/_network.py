@@ -232,9 +232,7 @@ _PAC_BAYES_COLUMNS = (
 
 register_measure(NetworkMeasure("weights", _weight_columns(), _weights))
 register_measure(
-    NetworkMeasure(
-        "sharpness", dict.fromkeys(_PAC_BAYES_COLUMNS, "float64"), _sharpness, _is_chain
-    )
+    NetworkMeasure("sharpness", dict.fromkeys(_PAC_BAYES_COLUMNS, "float64"), _sharpness, _is_chain)
 )
 register_measure(NetworkMeasure("hessian", {"n_eff": "float64"}, _hessian))
 
@@ -245,6 +243,7 @@ BASE_COLUMNS: dict[str, str] = {
     "weight_norm": "float64",
     "telescoping": "str",
     "telescoping_m": "Int64",
+    "telescoping_gap": "float64",
 }
 
 
@@ -397,6 +396,23 @@ def _tracker(model, problem: Problem, opts: Mapping[str, Any], seed: int):
     return tracker, m
 
 
+def _tracking_gap(model, tracker, X_eval) -> float:
+    """Relative RMS distance of the linearised predictions from the network's."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            net = model(X_eval).double().numpy()
+    finally:
+        model.train(was_training)
+    linear = np.asarray(tracker.predictions("eval"), dtype=float).reshape(net.shape)
+    scale = float(np.sqrt(np.mean(net**2)))
+    gap = float(np.sqrt(np.mean((linear - net) ** 2)))
+    return gap / scale if scale > 0 else gap
+
+
 def _measure(
     model, init_model, problem: Problem, opts, seed: int, tracker, m: int, at: int
 ) -> dict:
@@ -406,6 +422,7 @@ def _measure(
     if tracker is not None:
         row["p_train"], row["p_train_se"] = tracker.p_train(return_std=True)
         row["p_test"], row["p_test_se"] = tracker.p_test(return_std=True)
+        row["telescoping_gap"] = _tracking_gap(model, tracker, problem.X_test[:m])
     # Each checkpoint's measures draw from their own seed, not the training stream.
     measure_seed = int(np.random.SeedSequence([seed, int(at)]).generate_state(1)[0])
     cp = Checkpoint(model, init_model, problem, opts, measure_seed)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..._validation import is_integer as is_int
 from ._base import Axis, SweepFamily, UnitContext, register_family
-from ._common import check_choice, check_positive, is_int, unit_seed
+from ._common import check_choice, check_positive, unit_seed
 from ._network import (
     NETWORK_DEFAULTS,
     Problem,
@@ -144,7 +145,13 @@ class GrokkingFamily(SweepFamily):
 
         steps = [pt["step"] for pt in points]
         rows = train_and_record(
-            make_model, make_optimizer, problem, steps, opts, seed, ctx.checkpoint_dir,
+            make_model,
+            make_optimizer,
+            problem,
+            steps,
+            opts,
+            seed,
+            ctx.checkpoint_dir,
             ctx.progress,
         )
         n_params = sum(q.numel() for q in make_model().parameters())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..._validation import is_integer as is_int
 from ._base import Axis, SweepFamily, UnitContext, register_family
-from ._common import check_choice, check_positive, is_int, load_data, unit_seed
+from ._common import check_choice, check_positive, load_data, unit_seed
 from ._network import (
     NETWORK_DEFAULTS,
     Problem,
@@ -100,17 +101,28 @@ class MNIST1DFamily(SweepFamily):
         def make_model():
             if opts["architecture"] == "cnn":
                 return make_cnn(
-                    1, data.n_classes, data.n_features, channels=(width,) * opts["depth"],
+                    1,
+                    data.n_classes,
+                    data.n_features,
+                    channels=(width,) * opts["depth"],
                     random_state=seed,
                 )
-            return make_mlp(data.n_features, width, data.n_classes, opts["depth"], random_state=seed)
+            return make_mlp(
+                data.n_features, width, data.n_classes, opts["depth"], random_state=seed
+            )
 
         def make_optimizer(model):
             return torch.optim.SGD(model.parameters(), lr=opts["lr"], momentum=opts["momentum"])
 
         epochs = [p["epoch"] for p in points]
         rows = train_and_record(
-            make_model, make_optimizer, problem, epochs, opts, seed, ctx.checkpoint_dir,
+            make_model,
+            make_optimizer,
+            problem,
+            epochs,
+            opts,
+            seed,
+            ctx.checkpoint_dir,
             ctx.progress,
         )
         n_params = sum(p.numel() for p in make_model().parameters())
