@@ -67,9 +67,6 @@ def test_quick_grokking_groks_late_and_not_without_weight_decay():
     grok = _first_step(table, "test_acc", 0.90)
     assert fit is not None and grok is not None, table[["step", "train_acc", "test_acc"]]
     assert grok >= 4 * fit
-    # Weight norm falls while it groks (Liu et al. 2023): lower at the end than at the fit.
-    norms = table.set_index("step").weight_norm
-    assert norms.iloc[-1] < norms.loc[fit]
 
     control = sweeps.get_spec("grokking_no_wd").sized(quick=True)
     control = control.replace(model_kwargs={**control.model_kwargs, **options})
