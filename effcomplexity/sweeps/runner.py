@@ -24,7 +24,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,7 @@ def run_unit(
     points: Sequence,
     key: str,
     checkpoint_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[dict]:
     """Fit one unit through its family and return its rows.
 
@@ -186,6 +187,8 @@ def run_unit(
         The unit's stable key (seeds the probes).
     checkpoint_dir : pathlib.Path, optional
         Folder where the unit may keep state to resume; created here.
+    progress : callable, optional
+        Advances an inner progress bar (epochs or steps of a network unit).
 
     Returns
     -------
@@ -194,7 +197,7 @@ def run_unit(
     """
     if checkpoint_dir is not None:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    ctx = UnitContext(key=key, seed=seed, checkpoint_dir=checkpoint_dir)
+    ctx = UnitContext(key=key, seed=seed, checkpoint_dir=checkpoint_dir, progress=progress)
     family = get_family(spec.family)
     rows, data = family.run(spec, dict(params), list(points), ctx)
     if len(rows) != len(points):
@@ -208,14 +211,18 @@ def run_unit(
 
 
 def _work(
-    spec: SweepSpec, unit: Unit, blas_threads: int | None, checkpoints: Path | None
+    spec: SweepSpec,
+    unit: Unit,
+    blas_threads: int | None,
+    checkpoints: Path | None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[dict]]:
     """Run one unit (in any process); only its index and plain rows travel back."""
     from threadpoolctl import threadpool_limits
 
     folder = None if checkpoints is None else checkpoints / _checkpoint_name(unit)
     with threadpool_limits(limits=blas_threads):
-        rows = run_unit(spec, unit.seed, unit.params, unit.points, unit.key, folder)
+        rows = run_unit(spec, unit.seed, unit.params, unit.points, unit.key, folder, progress)
     return unit.index, rows
 
 
@@ -417,9 +424,9 @@ def _remove(path: Path) -> None:
 # -- dispatch ----------------------------------------------------------------------------
 
 
-def _sequential(spec, units, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
+def _sequential(spec, units, threads, checkpoints, progress=None) -> Iterator[tuple[int, list]]:
     for unit in units:
-        yield _work(spec, unit, threads, checkpoints)
+        yield _work(spec, unit, threads, checkpoints, progress)
 
 
 def _loky(spec, units, n_jobs, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
@@ -588,18 +595,23 @@ def run(
     if store is not None and done:
         logger.info("Resuming %s: %d of %d units already done.", spec.name, len(done), len(units))
     checkpoints = store.checkpoints if store is not None else None
+    from tqdm.auto import tqdm
+
+    family = get_family(spec.family)
+    inner = None
     if backend == "loky" and (n_jobs == 1 or len(todo) <= 1):
-        results = _sequential(spec, todo, blas_threads, checkpoints)
+        if family.reports_progress and verbose:
+            # Within-unit bar (epochs or steps), shown when units run in this process.
+            inner = tqdm(desc="steps", unit="step", leave=False, position=1, file=sys.stderr)
+        progress = None if inner is None else inner.update
+        results = _sequential(spec, todo, blas_threads, checkpoints, progress)
     else:
         # Longest units first, so the last one to finish does not start last.
-        family = get_family(spec.family)
         todo.sort(key=lambda u: family.cost(spec, u.params, u.points), reverse=True)
         if backend == "dask":
             results = _dask(spec, todo, client, scheduler, blas_threads, checkpoints)
         else:
             results = _loky(spec, todo, n_jobs, blas_threads, checkpoints)
-
-    from tqdm.auto import tqdm
 
     with tqdm(
         total=len(units),
@@ -618,6 +630,8 @@ def run(
             if store is not None:
                 store.write_table(_table(spec, done))
             bar.update()
+    if inner is not None:
+        inner.close()
     table = _table(spec, done)
     if store is not None and not todo:
         store.write_table(table)

@@ -131,9 +131,13 @@ class SweepFamily:
         Columns the family adds after the common measures, with their dtypes.
     description : str
         One line describing the model.
+    reports_progress : bool
+        :meth:`run` advances ``ctx.progress`` (epochs or steps), so the runner
+        shows a within-unit progress bar when units run in its own process.
     """
 
     name: str = ""
+    reports_progress: bool = False
     axes: tuple[Axis, ...] = ()
     unit_axis: str = ""
     defaults: Mapping[str, Any] = {}

@@ -69,6 +69,7 @@ class GrokkingFamily(SweepFamily):
         Axis("train_fraction", minimum=0, dtype="float64"),
         Axis("step", minimum=0),
     )
+    reports_progress = True
     unit_axis = "weight_decay"
     defaults = {
         "architecture": "mlp",

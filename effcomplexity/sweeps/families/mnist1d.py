@@ -54,6 +54,7 @@ class MNIST1DFamily(SweepFamily):
 
     name = "mnist1d"
     axes = (Axis("width"), Axis("epoch", minimum=0))
+    reports_progress = True
     unit_axis = "width"
     defaults = {
         "architecture": "mlp",
