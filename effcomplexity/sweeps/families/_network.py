@@ -549,12 +549,3 @@ def train_and_record(
             if progress is not None:
                 progress(1)
         return [rows[t] for t in record_at]
-
-
-def discard_checkpoint(checkpoint_dir: Path | None) -> None:
-    """Remove a finished unit's training state (its rows are saved by the runner)."""
-    if checkpoint_dir is None:
-        return
-    path = Path(checkpoint_dir) / _CHECKPOINT
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
