@@ -32,6 +32,7 @@ from effcomplexity.sweeps.families import UnitContext, get_family
 RESULTS = "speed_nn_sweeps.json"
 MEASURE_TARGET = 1.0
 TELESCOPING_TARGET = 1.5
+TELESCOPING_EPOCHS = 2
 
 
 def _timed(fn) -> float:
@@ -85,7 +86,13 @@ def test_measure_shares(name, full):
     else:
         n, batch = spec.n_train, opts["batch_size"]
         m = min(opts["telescoping_eval"], spec.n_test)
-        spec = spec.replace(model_kwargs={**spec.model_kwargs, "loss": "mse"})
+        # Mini-batch tracking costs hundreds of passes per step: price it on a
+        # few epochs of the squared-loss network.
+        spec = spec.replace(
+            grid={**spec.grid, "epoch": (TELESCOPING_EPOCHS,)},
+            model_kwargs={**spec.model_kwargs, "loss": "mse"},
+        )
+        unit = sweeps.plan(spec)[-1]
         training = _unit_seconds(spec, unit, measures=(), telescoping="off")
     mode = opts["telescoping"] if opts["telescoping"] != "off" else "probe"
     tracked = _unit_seconds(spec, unit, measures=(), telescoping=mode)
