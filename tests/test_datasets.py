@@ -40,7 +40,13 @@ def no_network(monkeypatch):
 
 
 def test_available_lists_every_loader():
-    assert datasets.available() == ["digits", "gaussian_linear", "mnist", "mnist1d"]
+    assert datasets.available() == [
+        "digits",
+        "gaussian_linear",
+        "mnist",
+        "mnist1d",
+        "modular_addition",
+    ]
 
 
 def test_unknown_name_lists_available_names():

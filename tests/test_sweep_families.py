@@ -69,7 +69,15 @@ def _toy_spec(**changes):
 
 
 def test_builtin_families_are_registered():
-    assert families() == ["boosting", "forest", "rff", "rff_pca", "ridgeless"]
+    assert families() == [
+        "boosting",
+        "forest",
+        "grokking",
+        "mnist1d",
+        "rff",
+        "rff_pca",
+        "ridgeless",
+    ]
     forest = sweeps.get_family("forest")
     assert forest.axis_names == ("P_leaf", "P_ens") and forest.unit_axis == "P_leaf"
     assert forest.axes[0].allow_full and forest.axes[0].max_n_train

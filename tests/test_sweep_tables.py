@@ -17,9 +17,11 @@ import pytest
 from effcomplexity import sweeps
 
 DATA = Path(__file__).parent / "data" / "sweeps"
+# The specs saved before the move (the network sweeps came after it).
+SAVED = sorted(json.loads((DATA / "dtypes.json").read_text()))
 
 
-@pytest.mark.parametrize("name", sweeps.available())
+@pytest.mark.parametrize("name", SAVED)
 def test_quick_table_matches_saved_table(name):
     dtypes = json.loads((DATA / "dtypes.json").read_text())[name]
     table = sweeps.run(name, verbose=0)

@@ -18,9 +18,17 @@ from torch import nn
 
 from .._validation import check_int
 
-__all__ = ["ModularAdditionTransformer", "make_cnn", "make_mlp", "make_transformer"]
+__all__ = ["ModularAdditionTransformer", "Square", "make_cnn", "make_mlp", "make_transformer"]
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
+
+class Square(nn.Module):
+    """Elementwise square, the quadratic activation of Gromov (2023)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * x
+
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "quadratic": Square}
 
 
 @contextlib.contextmanager
@@ -78,8 +86,10 @@ def make_mlp(
         Input size, hidden width and number of outputs.
     depth : int
         Number of hidden layers (``Linear`` + activation); 2 gives Greydanus's
-        MNIST-1D network 40 -> w -> w -> 10.
-    activation : {"relu", "tanh", "gelu"}
+        MNIST-1D network 40 -> w -> w -> 10, and 1 with ``"quadratic"`` and no
+        biases Gromov's modular-arithmetic network.
+    activation : {"relu", "tanh", "gelu", "quadratic"}
+        ``"quadratic"`` squares every unit (:class:`Square`).
     bias : bool
         Whether every ``Linear`` has a bias.
     dtype : torch.dtype, optional
@@ -97,6 +107,8 @@ def make_mlp(
     References
     ----------
     S. Greydanus. "Scaling down Deep Learning". arXiv:2011.14439, 2020.
+
+    A. Gromov. "Grokking modular arithmetic". arXiv:2301.02679, 2023.
 
     Examples
     --------

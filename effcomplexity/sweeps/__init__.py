@@ -4,7 +4,7 @@
 >>> sweeps.available()[:3]
 ['belkin_rff', 'curth_boosting', 'curth_boosting_switch']
 >>> sweeps.families.families()
-['boosting', 'forest', 'rff', 'rff_pca', 'ridgeless']
+['boosting', 'forest', 'grokking', 'mnist1d', 'rff', 'rff_pca', 'ridgeless']
 
 A sweep is a :class:`SweepSpec` over a registered :class:`SweepFamily`;
 :func:`run` turns it into units of work, runs them (one process, local

@@ -282,6 +282,124 @@ _add(
     )
 )
 
+# -- networks ----------------------------------------------------------------------------
+
+_GREYDANUS = (
+    "S. Greydanus. Scaling down Deep Learning. arXiv:2011.14439, 2020; P. Nakkiran, "
+    "G. Kaplun, Y. Bansal, T. Yang, B. Barak, I. Sutskever. Deep Double Descent. ICLR 2020."
+)
+_GROKKING = (
+    "A. Gromov. Grokking modular arithmetic. arXiv:2301.02679, 2023; A. Power, Y. Burda, "
+    "H. Edwards, I. Babuschkin, V. Misra. Grokking: Generalization Beyond Overfitting on "
+    "Small Algorithmic Datasets. 2022; Z. Liu, E. J. Michaud, M. Tegmark. Omnigrok. ICLR 2023."
+)
+_MNIST1D_WIDTHS = (2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)
+_MNIST1D_QUICK_WIDTHS = (4, 8, 16, 32, 64, 128, 256)
+# The quick sweep trains 200 epochs and measures on fewer probes and eigenvalues.
+_NETWORK_QUICK_OPTIONS = {"sharpness_samples": 3, "hessian_k": 5}
+
+_add(
+    SweepSpec(
+        name="mnist1d_width",
+        family="mnist1d",
+        dataset="mnist1d",
+        grid={"width": _MNIST1D_WIDTHS, "epoch": (500,)},
+        n_train=4000,
+        n_test=12000,
+        label_noise=0.15,
+        order=("epoch", "width"),
+        quick={
+            "n_test": 2000,
+            "grid": {"width": _MNIST1D_QUICK_WIDTHS, "epoch": (200,)},
+            "model_kwargs": _NETWORK_QUICK_OPTIONS,
+        },
+        description=(
+            "Model-wise deep double descent: MLP 40-w-w-10 on MNIST-1D with 15% label "
+            "noise, SGD (lr 0.01, momentum 0.9, batch 100), every network measure at the end."
+        ),
+        reference=_GREYDANUS,
+    )
+)
+
+_add(
+    SweepSpec(
+        name="mnist1d_epochs",
+        family="mnist1d",
+        dataset="mnist1d",
+        grid={"width": _MNIST1D_WIDTHS, "epoch": (0, 1, 2, 5, 10, 20, 50, 100, 200, 350, 500)},
+        n_train=4000,
+        n_test=12000,
+        label_noise=0.15,
+        order=("epoch", "width"),
+        quick={
+            "n_test": 2000,
+            "grid": {"width": (16, 64, 256), "epoch": (0, 5, 25, 50, 100, 200)},
+            "model_kwargs": _NETWORK_QUICK_OPTIONS,
+        },
+        description=(
+            "Epoch-wise curves of the MNIST-1D width sweep: every network measure at "
+            "log-spaced epochs, width and epoch as axes of one table."
+        ),
+        reference=_GREYDANUS,
+    )
+)
+
+# Gromov's MLP groks modular addition mod 97 from 20% of the pairs: train accuracy
+# reaches 99% in about 50 steps, test accuracy passes 90% near step 450 with weight
+# decay 4 (lr 2e-3), and stays below 30% for 3,000 steps without weight decay.
+_GROK_QUICK_STEPS = (0, 10, 25, 50, 100, 200, 300, 400, 500, 600, 800, 1000)
+_GROK_STEPS = (0, 10, 25, 50, 100, 200, 500, 1000, 2000, 3000, 5000, 10000)
+_GROK_OPTIONS = {"modulus": 97, "width": 256, "lr": 2e-3}
+_GROK_QUICK = {
+    "grid": {"weight_decay": (4.0,), "train_fraction": (0.2,), "step": _GROK_QUICK_STEPS},
+    "model_kwargs": {
+        **_GROK_OPTIONS,
+        **_NETWORK_QUICK_OPTIONS,
+        "n_probes": 2,
+        "telescoping_eval": 200,
+    },
+}
+
+_add(
+    SweepSpec(
+        name="grokking",
+        family="grokking",
+        dataset="modular_addition",
+        grid={
+            "weight_decay": (0.0, 1.0, 4.0),
+            "train_fraction": (0.2, 0.3, 0.5),
+            "step": _GROK_STEPS,
+        },
+        n_train=1,
+        n_test=1,
+        model_kwargs=_GROK_OPTIONS,
+        quick=_GROK_QUICK,
+        description=(
+            "Grokking of (a + b) mod 97 by Gromov's quadratic MLP with full-batch AdamW, "
+            "across weight decay and training fraction, telescoping p_train/p_test per step."
+        ),
+        reference=_GROKKING,
+    )
+)
+
+_add(
+    SweepSpec(
+        name="grokking_no_wd",
+        family="grokking",
+        dataset="modular_addition",
+        grid={"weight_decay": (0.0,), "train_fraction": (0.2,), "step": _GROK_STEPS},
+        n_train=1,
+        n_test=1,
+        model_kwargs=_GROK_OPTIONS,
+        quick={**_GROK_QUICK, "grid": {**_GROK_QUICK["grid"], "weight_decay": (0.0,)}},
+        description=(
+            "Control of the grokking sweep: the same network and budget without weight "
+            "decay, which fits the training pairs and does not generalise."
+        ),
+        reference=_GROKKING,
+    )
+)
+
 
 def available() -> list[str]:
     """Names of the built-in sweeps, sorted.

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ import shutil
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,12 @@ class Unit:
 
 def group_points(spec: SweepSpec) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Group the spec's grid points into units: ``(unit params, points)`` pairs."""
-    axis = get_family(spec.family).unit_axis
+    axes = get_family(spec.family).unit_axes
     groups: dict[Any, list[dict[str, Any]]] = {}
     for point in spec.points():
-        groups.setdefault(point[axis], []).append(point)
-    ordered = [v for v in spec.grid[axis] if v in groups]
-    return [({axis: value}, groups[value]) for value in ordered]
+        groups.setdefault(tuple(point[a] for a in axes), []).append(point)
+    ordered = [v for v in itertools.product(*(spec.grid[a] for a in axes)) if v in groups]
+    return [(dict(zip(axes, value, strict=True)), groups[value]) for value in ordered]
 
 
 def plan(spec: SweepSpec) -> list[Unit]:
@@ -154,6 +155,7 @@ def run_unit(
     points: Sequence,
     key: str,
     checkpoint_dir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[dict]:
     """Fit one unit through its family and return its rows.
 
@@ -171,6 +173,8 @@ def run_unit(
         The unit's stable key (seeds the probes).
     checkpoint_dir : pathlib.Path, optional
         Folder where the unit may keep state to resume; created here.
+    progress : callable, optional
+        Advances an inner progress bar (epochs or steps of a network unit).
 
     Returns
     -------
@@ -179,7 +183,7 @@ def run_unit(
     """
     if checkpoint_dir is not None:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    ctx = UnitContext(key=key, seed=seed, checkpoint_dir=checkpoint_dir)
+    ctx = UnitContext(key=key, seed=seed, checkpoint_dir=checkpoint_dir, progress=progress)
     family = get_family(spec.family)
     rows, data = family.run(spec, dict(params), list(points), ctx)
     if len(rows) != len(points):
@@ -193,14 +197,18 @@ def run_unit(
 
 
 def _work(
-    spec: SweepSpec, unit: Unit, blas_threads: int | None, checkpoints: Path | None
+    spec: SweepSpec,
+    unit: Unit,
+    blas_threads: int | None,
+    checkpoints: Path | None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[dict]]:
     """Run one unit (in any process); only its index and plain rows travel back."""
     from threadpoolctl import threadpool_limits
 
     folder = None if checkpoints is None else checkpoints / _checkpoint_name(unit)
     with threadpool_limits(limits=blas_threads):
-        rows = run_unit(spec, unit.seed, unit.params, unit.points, unit.key, folder)
+        rows = run_unit(spec, unit.seed, unit.params, unit.points, unit.key, folder, progress)
     return unit.index, rows
 
 
@@ -402,9 +410,9 @@ def _remove(path: Path) -> None:
 # -- dispatch ----------------------------------------------------------------------------
 
 
-def _sequential(spec, units, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
+def _sequential(spec, units, threads, checkpoints, progress=None) -> Iterator[tuple[int, list]]:
     for unit in units:
-        yield _work(spec, unit, threads, checkpoints)
+        yield _work(spec, unit, threads, checkpoints, progress)
 
 
 def _loky(spec, units, n_jobs, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
@@ -573,18 +581,23 @@ def run(
     if store is not None and done:
         logger.info("Resuming %s: %d of %d units already done.", spec.name, len(done), len(units))
     checkpoints = store.checkpoints if store is not None else None
+    from tqdm.auto import tqdm
+
+    family = get_family(spec.family)
+    inner = None
     if backend == "loky" and (n_jobs == 1 or len(todo) <= 1):
-        results = _sequential(spec, todo, blas_threads, checkpoints)
+        if family.reports_progress and verbose:
+            # Within-unit bar (epochs or steps), shown when units run in this process.
+            inner = tqdm(desc="steps", unit="step", leave=False, position=1, file=sys.stderr)
+        progress = None if inner is None else inner.update
+        results = _sequential(spec, todo, blas_threads, checkpoints, progress)
     else:
         # Longest units first, so the last one to finish does not start last.
-        family = get_family(spec.family)
         todo.sort(key=lambda u: family.cost(spec, u.params, u.points), reverse=True)
         if backend == "dask":
             results = _dask(spec, todo, client, scheduler, blas_threads, checkpoints)
         else:
             results = _loky(spec, todo, n_jobs, blas_threads, checkpoints)
-
-    from tqdm.auto import tqdm
 
     with tqdm(
         total=len(units),
@@ -603,6 +616,8 @@ def run(
             if store is not None:
                 store.write_table(_table(spec, done))
             bar.update()
+    if inner is not None:
+        inner.close()
     table = _table(spec, done)
     if store is not None and not todo:
         store.write_table(table)

@@ -234,7 +234,6 @@ class SweepSpec:
         axes = self.order
         if len(axes) == 1:
             return [{axes[0]: v} for v in self.grid[axes[0]]]
-        first, second = axes
         keys = list(get_family(self.family).axis_names)
         combos = itertools.product(*(self.grid[k] for k in keys))
         points = [dict(zip(keys, c, strict=True)) for c in combos]
@@ -245,11 +244,14 @@ class SweepSpec:
     def path_axis(self, point: Mapping[str, Any]) -> str | None:
         """The axis that grows to reach ``point`` along the composite path.
 
-        Returns ``None`` for points off the path (product grids only).
+        Returns ``None`` for points off the path (product grids only), and
+        for every point of a three-axis sweep, which has no composite path.
         """
         axes = self.order
         if len(axes) == 1:
             return axes[0]
+        if len(axes) > 2:
+            return None
         first, second = axes
         a_values, b_values = self.grid[first], self.grid[second]
         switch_at = a_values.index(self.switch_value())
@@ -326,10 +328,17 @@ class SweepSpec:
                     else f"grid[{axis.name!r}] takes no 'full' value in {where}."
                 )
             numeric = [v for v in values if v is not None]
+            real = axis.dtype == "float64"
             for v in numeric:
-                if not is_integer(v) or v < axis.minimum:
+                ok = (
+                    isinstance(v, numbers.Real) and not isinstance(v, bool)
+                    if real
+                    else is_integer(v)
+                )
+                if not ok or v < axis.minimum:
+                    kind = "numbers" if real else "integers"
                     raise ValueError(
-                        f"grid[{axis.name!r}] values must be integers >= {axis.minimum} in "
+                        f"grid[{axis.name!r}] values must be {kind} >= {axis.minimum} in "
                         f"{where}, got {v!r}."
                     )
             if any(b <= a for a, b in itertools.pairwise(numeric)):
@@ -359,6 +368,10 @@ class SweepSpec:
                 )
         elif self.switch is not None:
             raise ValueError(f"switch applies only to two-axis sweeps ({where}).")
+        if len(self.order) > 2 and not self.product:
+            raise ValueError(
+                f"a three-axis sweep has no composite path: product must be True in {where}."
+            )
 
     def _validate_options(self, where: str) -> None:
         family = get_family(self.family)

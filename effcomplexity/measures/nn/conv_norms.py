@@ -118,6 +118,9 @@ def _lanczos_norm(
     The map is applied by ``conv1d``/``conv2d`` and its transpose by the
     vector-Jacobian product of that (linear) map, so no matrix is formed.
     """
+    if not bool(kernel.any()):
+        # A zero kernel (a distance to initialisation at step 0) is the zero map.
+        return 0.0
     apply = _conv_operator(conv, kernel)
     x0 = torch.zeros((1, conv.in_channels, *spatial), dtype=torch.float64)
     out0, vjp = torch.func.vjp(apply, x0)

@@ -571,8 +571,10 @@ def weight_measures(
             dist_spec = _spectral_norms(layers, diffs, conv_norm, shapes)
             values["spec_dist"] = float((dist_spec**2).sum())
             dist_fro2 = np.array([float(w.square().sum()) for w in diffs])
-            values["log_spec_init_main"] = values["log_prod_spec_over_margin"] + math.log(
-                float((dist_fro2 / spec2).sum())
+            # At initialisation the distance is zero and the log measure is -inf.
+            ratio = float((dist_fro2 / spec2).sum())
+            values["log_spec_init_main"] = values["log_prod_spec_over_margin"] + (
+                math.log(ratio) if ratio > 0 else -math.inf
             )
         if "spectral_complexity" in names or "spectral_complexity_over_margin" in names:
             values["spectral_complexity"] = _spectral_complexity_value(layers, spec, init_layers)

@@ -840,3 +840,53 @@ class TelescopingTracker:
         if self._scalar_output or K == 1:
             return S.reshape(S.shape[0], n)
         return S.reshape(S.shape[0], K, n, K)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def state_dict(self) -> dict:
+        """The tracker's training state, to save next to the model's.
+
+        Returns
+        -------
+        dict
+            Tensors and plain numbers only (``torch.save`` it and load it with
+            ``weights_only=True``): the tracked columns, the optimiser buffer
+            carried linearly, and the steps seen per parameter.
+        """
+        return {
+            "columns": self._Q.detach().cpu().clone(),
+            "buffer": None if self._buffer is None else self._buffer.detach().cpu().clone(),
+            "param_steps": list(self._param_steps),
+            "n_steps": int(self.n_steps_),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict` of a tracker built the same way.
+
+        Create the tracker with the same model architecture, inputs, labels,
+        method, probes and seed, load the model's and optimiser's saved state,
+        then call this; the next :meth:`step` may then receive the new
+        optimiser object.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`state_dict`.
+
+        Raises
+        ------
+        ValueError
+            If the saved columns do not match this tracker's shape.
+        """
+        columns = state["columns"]
+        if tuple(columns.shape) != tuple(self._Q.shape):
+            raise ValueError(
+                f"the saved tracker state has columns of shape {tuple(columns.shape)}, this "
+                f"tracker {tuple(self._Q.shape)}: build it with the same inputs, method and probes."
+            )
+        self._Q = columns.to(device=self._Q.device, dtype=self._Q.dtype).clone()
+        buffer = state["buffer"]
+        self._buffer = None if buffer is None else buffer.to(self._ref.device).clone()
+        self._param_steps = [int(s) for s in state["param_steps"]]
+        self.n_steps_ = int(state["n_steps"])
+        self._optimizer = None

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Column dtypes a family may declare (pandas names).
-DTYPES = ("Int64", "float64")
+DTYPES = ("Int64", "float64", "str")
 #: Columns every sweep table starts with.
 ID_COLUMNS = ("sweep", "dataset", "seed", "axis", "n_params")
 #: Measures every row carries (NaN where one does not apply, e.g. 0-1 error of a regression).
@@ -60,10 +60,12 @@ class Axis:
     ----------
     name : str
         Column name and grid key (``"P_leaf"``, ``"width"``, ``"epoch"``).
-    minimum : int
+    minimum : int or float
         Smallest value a grid may hold.
     dtype : {"Int64", "float64"}
-        pandas dtype of the column.
+        pandas dtype of the column; grid values of a ``"float64"`` axis may
+        be any real numbers (a weight decay, a training fraction), those of an
+        ``"Int64"`` axis must be integers.
     allow_full : bool
         The last grid value may be ``"full"`` (stored as ``None``): no limit,
         e.g. trees grown to purity.
@@ -118,20 +120,33 @@ class SweepFamily:
     unit_axis : str
         The axis whose value defines a unit of work; the other axis (if any)
         comes out of one staged fit.
+    unit_axes : tuple of str
+        Every axis whose values define a unit, when more than one does (a
+        three-axis family: two settings per unit, the third recorded within
+        it); by default ``(unit_axis,)``.
     defaults : mapping
         Options of ``model_kwargs``, with their defaults; no other key is accepted.
     extra_columns : mapping of str to str
         Columns the family adds after the common measures, with their dtypes.
     description : str
         One line describing the model.
+    reports_progress : bool
+        :meth:`run` advances ``ctx.progress`` (epochs or steps), so the runner
+        shows a within-unit progress bar when units run in its own process.
     """
 
     name: str = ""
+    reports_progress: bool = False
     axes: tuple[Axis, ...] = ()
     unit_axis: str = ""
     defaults: Mapping[str, Any] = {}
     extra_columns: Mapping[str, str] = {}
     description: str = ""
+
+    @property
+    def unit_axes(self) -> tuple[str, ...]:
+        """Axes whose values define a unit (default: just :attr:`unit_axis`)."""
+        return (self.unit_axis,)
 
     @property
     def axis_names(self) -> tuple[str, ...]:
@@ -177,12 +192,16 @@ def _check_family(family: SweepFamily) -> None:
     if not axes or not all(isinstance(axis, Axis) for axis in axes):
         raise ValueError(f"Sweep family {name!r}: axes must be a non-empty tuple of Axis.")
     names = [axis.name for axis in axes]
-    if len(set(names)) != len(names) or len(names) > 2:
+    if len(set(names)) != len(names) or len(names) > 3:
         raise ValueError(
-            f"Sweep family {name!r}: axes must be one or two distinct names, got {names}."
+            f"Sweep family {name!r}: axes must be one to three distinct names, got {names}."
         )
-    if family.unit_axis not in names:
+    if family.unit_axis not in names or not set(family.unit_axes) <= set(names):
         raise ValueError(f"Sweep family {name!r}: unit_axis must be one of {names}.")
+    if len(names) == 3 and len(family.unit_axes) != 2:
+        raise ValueError(
+            f"Sweep family {name!r}: a three-axis family defines units by two axes (unit_axes)."
+        )
     columns = {**{axis.name: axis.dtype for axis in axes}, **dict(family.extra_columns)}
     clash = sorted(set(columns) & set(RESERVED_COLUMNS))
     overlap = sorted(set(names) & set(family.extra_columns))
