@@ -156,6 +156,15 @@ def test_grokking_measures_equal_direct_computation(tmp_path):
         )
         for name, value in pac.items():
             assert row[name] == pytest.approx(value, rel=1e-9, nan_ok=True), name
+        llc = ecnn.local_learning_coefficient(
+            model,
+            torch.nn.MSELoss(),
+            (X, Y),
+            batch_size=min(256, len(X)),
+            random_state=measure_seed,
+        )
+        assert row["llc"] == pytest.approx(llc.estimate, rel=1e-9)
+        assert row["llc_se"] == pytest.approx(llc.std_error, rel=1e-9)
         assert row["telescoping"] == "exact" and row["telescoping_m"] == 20
 
 

@@ -64,7 +64,7 @@ def log_spaced(stop: int, num: int, *, start: int = 1, zero: bool = True) -> tup
 
     Examples
     --------
-    >>> from effcomplexity.sweeps.families._network import log_spaced
+    >>> from effcomplexity.sweeps import log_spaced
     >>> log_spaced(1000, 4)
     (0, 1, 10, 100, 1000)
     """
@@ -213,6 +213,24 @@ def _hessian(cp: Checkpoint) -> dict:
     return {"n_eff": float(n_eff)}
 
 
+def _llc(cp: Checkpoint) -> dict:
+    from ... import nn as ecnn
+
+    problem = cp.problem
+    n = len(problem.X_train)
+    # Minibatch SGLD: the training batch, or 256 rows for full-batch training, costs
+    # about a second per checkpoint at the quick sizes (benchmarks/test_speed_llc.py).
+    batch = problem.batch_size or 256
+    result = ecnn.local_learning_coefficient(
+        cp.model,
+        problem.loss_fn(),
+        (problem.X_train, problem.targets_train),
+        batch_size=min(int(batch), n),
+        random_state=cp.seed,
+    )
+    return {"llc": float(result.estimate), "llc_se": float(result.std_error)}
+
+
 def _weight_columns() -> dict[str, str]:
     from ...measures.nn.norms import MEASURE_NAMES
 
@@ -235,6 +253,7 @@ register_measure(
     NetworkMeasure("sharpness", dict.fromkeys(_PAC_BAYES_COLUMNS, "float64"), _sharpness, _is_chain)
 )
 register_measure(NetworkMeasure("hessian", {"n_eff": "float64"}, _hessian))
+register_measure(NetworkMeasure("llc", {"llc": "float64", "llc_se": "float64"}, _llc))
 
 #: Columns every network row has besides the common ones and the measures'.
 BASE_COLUMNS: dict[str, str] = {
