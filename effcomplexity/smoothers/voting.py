@@ -155,6 +155,12 @@ class VotingSmoother(Smoother):
             F = sum(w * part for w, part in zip(self._weights, parts, strict=True))
             yield F[:, 0] if was_1d else F
 
+    def staged_trace(self) -> np.ndarray:
+        """``tr(S_t)`` after every stage: the weighted sum of the members' exact traces."""
+        if not self.supports_staged:
+            raise self._stage_count_error()
+        return sum(w * m.staged_trace() for w, m in zip(self._weights, self._members, strict=True))
+
     def staged_row_norms_sq(self, X=None) -> np.ndarray:
         """``||s_t(x)||^2`` after every stage, from replayed identity columns."""
         n_stages = self.n_stages()
