@@ -1,7 +1,7 @@
 """Speed of exact p_test for minimum-norm random-Fourier-feature regression.
 
-Set-up (Belkin et al. 2019; Curth, Jeffares, van der Schaar 2023; REFERENCE.md
-section 2): the bundled 5,000-image MNIST subset, balanced, pixels / 255,
+Set-up (Belkin et al. 2019; Curth, Jeffares, van der Schaar 2023,
+appendix): the bundled 5,000-image MNIST subset, balanced, pixels / 255,
 one-hot targets; n = 4,000 training and m = 1,000 test images (all of them);
 ``RandomFourierFeatures(N, bandwidth=5, include_bias=True)`` followed by
 ``MinNormLeastSquares(fit_intercept=False)``, the intercept column inside the

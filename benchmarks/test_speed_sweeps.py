@@ -26,7 +26,7 @@ from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor, V
 from threadpoolctl import threadpool_limits
 
 from effcomplexity import sweeps
-from effcomplexity.measures.effective import AUTO_EXACT_MAX_ENTRIES
+from effcomplexity.measures.effective import AUTO_EXACT_MAX_ENTRIES, AUTO_EXACT_MAX_STAGED_ENTRIES
 from effcomplexity.smoothers import get_smoother
 from effcomplexity.sweeps.families import _common
 from effcomplexity.sweeps.families.boosting import member_seeds
@@ -227,6 +227,7 @@ def test_speed_sweeps(name, full):
             "max_rel_diff_exact_rows": baseline["max_rel_diff_exact"],
             "max_abs_z_probe_rows": baseline["max_z_probe"],
             "p_hat_exact_when_dense_entries_at_most": AUTO_EXACT_MAX_ENTRIES,
+            "p_hat_exact_when_staged_entries_at_most": AUTO_EXACT_MAX_STAGED_ENTRIES,
             "dataset": "mnist, bundled 5,000-image subset (balanced)",
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),
             "cpu_count": os.cpu_count(),

@@ -1,6 +1,6 @@
 """Speed of the forest smoothers against the published dense algorithm.
 
-Set-up (Curth, Jeffares, van der Schaar 2023; REFERENCE.md section 2): the
+Set-up (Curth, Jeffares, van der Schaar 2023, appendix): the
 bundled 5,000-image MNIST subset, balanced, pixels / 255, one-hot targets;
 ``RandomForestRegressor(n_estimators=100, max_features="sqrt", bootstrap=False)``
 with ``max_leaf_nodes`` in {10, 100, None}, over a grid of training sizes

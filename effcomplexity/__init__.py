@@ -19,8 +19,10 @@ from .measures.effective import (
     staged_effective_parameters,
 )
 from .measures.gdf import efron_covariance_df, generalized_degrees_of_freedom
+from .measures.trace import hutchinson, hutchpp, smoother_trace
 from .smoothers import (
     Smoother,
+    get_smoother,
     register_smoother,
     smooth,
     smoother_matrix,
@@ -36,9 +38,13 @@ __all__ = [
     "efron_covariance_df",
     "effective_parameters",
     "generalized_degrees_of_freedom",
+    "get_smoother",
+    "hutchinson",
+    "hutchpp",
     "register_smoother",
     "smooth",
     "smoother_matrix",
+    "smoother_trace",
     "staged_degrees_of_freedom",
     "staged_effective_parameters",
     "staged_predictions",

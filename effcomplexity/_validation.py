@@ -20,6 +20,7 @@ __all__ = [
     "check_positive_real",
     "check_random_state",
     "is_integer",
+    "training_mismatch",
 ]
 
 
@@ -87,14 +88,32 @@ def check_inputs(
     return X
 
 
+class TrainingMismatchError(ValueError):
+    """``X_train`` is not the training set the model was fitted on."""
+
+
+def training_mismatch(estimator, detail: str, hint: str = "") -> TrainingMismatchError:
+    """The package's one error for ``X_train`` that does not match the fit.
+
+    Every family raises it with the same shape: ``"X_train does not match the
+    training set {Estimator} was fitted on: {detail}. Pass the exact training
+    inputs, in the order used to fit."`` followed by an optional hint.
+    """
+    message = (
+        f"X_train does not match the training set {type(estimator).__name__} was fitted "
+        f"on: {detail}. Pass the exact training inputs, in the order used to fit."
+    )
+    return TrainingMismatchError(f"{message} {hint}" if hint else message)
+
+
 def check_n_train(X_train: np.ndarray, n_fitted: int, estimator, source: str) -> None:
-    """Raise ``ValueError`` if ``X_train`` has a different number of rows than
-    the training set the estimator was fitted on (as recorded in ``source``)."""
+    """Raise :func:`training_mismatch` if ``X_train`` has a different number of
+    rows than the training set recorded in ``source``."""
     if X_train.shape[0] != n_fitted:
-        raise ValueError(
-            f"X_train has {X_train.shape[0]} rows, but {type(estimator).__name__} was "
-            f"fitted on {n_fitted} training rows (from {source}). Pass the exact "
-            f"training inputs, in the order used to fit the model."
+        raise training_mismatch(
+            estimator,
+            f"it has {X_train.shape[0]} rows, the model was fitted on {n_fitted} "
+            f"training rows (from {source})",
         )
 
 

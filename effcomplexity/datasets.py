@@ -724,7 +724,7 @@ def gaussian_linear(
     spike_rank: int = 1,
     random_state: int | np.random.RandomState | None = 0,
 ) -> Dataset:
-    """Linear model with Gaussian features and a known coefficient vector.
+    r"""Linear model with Gaussian features and a known coefficient vector.
 
     Parameters
     ----------
@@ -733,12 +733,12 @@ def gaussian_linear(
     n_features : int
         Number of features ``p``.
     noise : float
-        Standard deviation :math:`\\sigma` of the additive Gaussian noise.
+        Standard deviation :math:`\sigma` of the additive Gaussian noise.
     signal : float
-        Norm :math:`r = \\lVert\\beta\\rVert` of the coefficient vector.
+        Norm :math:`r = \lVert\beta\rVert` of the coefficient vector.
     spike : float, optional
         ``None`` gives isotropic features; a value ``s >= 0`` gives the
-        spiked covariance :math:`I + s\\,UU^\\top` with ``U`` a random
+        spiked covariance :math:`I + s\,UU^\top` with ``U`` a random
         ``(p, spike_rank)`` orthonormal matrix.
     spike_rank : int
         Number of spiked directions.
@@ -750,7 +750,7 @@ def gaussian_linear(
     Dataset
         ``task="regression"``; ``metadata`` holds ``beta``, ``noise``,
         ``signal``, ``spike``, ``spike_directions`` (``U`` or ``None``) and
-        ``bayes_risk`` (:math:`\\sigma^2`).
+        ``bayes_risk`` (:math:`\sigma^2`).
 
     Notes
     -----
@@ -758,12 +758,12 @@ def gaussian_linear(
 
     .. math::
 
-        x \\sim N(0, \\Sigma), \\qquad y = x^\\top \\beta + \\varepsilon, \\qquad
-        \\varepsilon \\sim N(0, \\sigma^2),
+        x \sim N(0, \Sigma), \qquad y = x^\top \beta + \varepsilon, \qquad
+        \varepsilon \sim N(0, \sigma^2),
 
-    with :math:`\\beta` uniform on the sphere of radius ``signal``. For the
+    with :math:`\beta` uniform on the sphere of radius ``signal``. For the
     isotropic case the min-norm least-squares risk has the closed forms of
-    Hastie et al. (2022) as :math:`p/n \\to \\gamma`, and of Belkin, Hsu and
+    Hastie et al. (2022) as :math:`p/n \to \gamma`, and of Belkin, Hsu and
     Xu (2020) at finite ``n`` when the first ``p`` of more features are used
     (``beta[p:]`` is then the omitted signal). The coefficients, spike and
     test set are drawn before the training set, so with one seed they do not

@@ -3,10 +3,11 @@
 Oracles:
 
 * a plain brute-force implementation of the boosting recurrence written here
-  (REFERENCE.md section 1): dense ``n x n`` leaf-averaging matrices built from
-  leaf equality, ``S_t = S_{t-1} + lr L_t (I - S_{t-1})`` step by step, with
-  leaf memberships taken from scikit-learn's public ``apply`` (gradient
-  boosting) or a plain traversal of the fitted nodes (histogram boosting);
+  (Buhlmann & Yu 2003; Curth, Jeffares & van der Schaar 2023): dense
+  ``n x n`` leaf-averaging matrices built from leaf equality,
+  ``S_t = S_{t-1} + lr L_t (I - S_{t-1})`` step by step, with leaf memberships
+  taken from scikit-learn's public ``apply`` (gradient boosting) or a plain
+  traversal of the fitted nodes (histogram boosting);
 * closed forms for one round and for unsplittable trees;
 * scikit-learn's own ``staged_predict``;
 * the exact values, for the random-probe estimates (within 3 standard errors).

@@ -238,7 +238,7 @@ def test_mnist1d_matches_the_generator_split(tmp_path, monkeypatch, no_network):
     after = np.random.get_state()  # noqa: NPY002
     np.testing.assert_array_equal(after[1], before[1])
     assert after[2] == before[2]
-    # Oracle: the package's own generator with REFERENCE.md's parametrisation
+    # Oracle: the package's own generator with the mnist1d package's parametrisation
     # (num_samples = n_train + n_test, train_split = n_train / num_samples).
     args = get_dataset_args()
     args.num_samples, args.train_split, args.seed = 400, 0.25, 11

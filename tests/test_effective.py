@@ -102,3 +102,26 @@ def test_min_norm_p_test_exact_and_probe():
     )
     assert abs(value - exact) < 4 * std
     assert ec.effective_parameters(model, X) == pytest.approx(20, rel=1e-9)
+
+
+class _PolicyProbe:
+    """Just what the policy reads: the training size and the cheap-norms flag."""
+
+    def __init__(self, n_train, cheap=False):
+        self.n_train, self.exact_norms_are_cheap = n_train, cheap
+
+
+def test_one_exact_or_probe_policy():
+    """The documented budgets: m * n <= 25 million dense entries, and all stages
+    together at most 100 million; cheap exact norms are always exact."""
+    from effcomplexity.measures.effective import use_exact
+
+    assert use_exact(_PolicyProbe(5000), 5000, "auto")  # 25e6 entries
+    assert not use_exact(_PolicyProbe(5000), 5001, "auto")
+    assert use_exact(_PolicyProbe(1000), 500, "auto", n_stages=200)  # 1e8 staged entries
+    assert not use_exact(_PolicyProbe(1000), 501, "auto", n_stages=200)
+    assert use_exact(_PolicyProbe(10**6, cheap=True), 10**6, "auto", n_stages=200)
+    assert use_exact(_PolicyProbe(10**6), 10**6, "exact")
+    assert not use_exact(_PolicyProbe(2), 2, "probe")
+    with pytest.raises(ValueError, match="method must be one of"):
+        use_exact(_PolicyProbe(2), 2, "fast")

@@ -2,7 +2,7 @@
 
 Oracles: closed forms for linear smoothers (OLS: tr(H) = p + 1 with an
 intercept; ridge and RidgeClassifier: sum d^2 / (d^2 + alpha) + 1 over the
-singular values of the centred design, REFERENCE.md), the GLM identity that
+singular values of the centred design, Hastie, Tibshirani & Friedman 2009), the GLM identity that
 the mean-scale sensitivity of maximum-likelihood logistic regression,
 W X (X^T W X)^-1 X^T, has trace p + 1; statsmodels' OLS residual scale for
 the estimated sigma; and a fixed-partition tree written in the test, whose

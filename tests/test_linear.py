@@ -1,7 +1,7 @@
 """Least squares, ridge, kernel ridge and pipeline smoothers against closed forms.
 
 Oracles are named in each test: statsmodels' leverages, numpy's pseudo-inverse,
-the ridge trace formulas of REFERENCE.md section 1 with singular values from
+the ridge trace formulas of Hastie, Tibshirani & Friedman (2009, eq. 3.50) with singular values from
 numpy, and hat matrices written out with ``np.linalg.solve``.
 """
 
@@ -58,7 +58,7 @@ def test_ols_hat_diagonal_matches_statsmodels():
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_min_norm_past_threshold_interpolates(estimator, fit_intercept):
     """Closed form: with p >= n the min-norm fit interpolates, S_train = I and
-    p_train = tr S = n (REFERENCE.md section 1)."""
+    p_train = tr S = n."""
     X, y, _ = data(15, 40, seed=1)
     est = estimator.set_params(fit_intercept=fit_intercept).fit(X, y)
     np.testing.assert_allclose(ec.smoother_matrix(est, X), np.eye(15), atol=1e-10)
@@ -92,7 +92,7 @@ def test_linear_regression_rank_follows_sklearn_tol():
 @pytest.mark.parametrize("solver", ["svd", "cholesky", "lsqr", "sag"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_ridge_trace_closed_forms(solver, fit_intercept):
-    """Closed form (REFERENCE.md section 1): with d the singular values of the
+    """Closed form (Hastie, Tibshirani & Friedman 2009, eq. 3.50): with d the singular values of the
     (centred) design, tr S = sum d^2/(d^2+a) and tr SS^T = sum d^4/(d^2+a)^2,
     each +1 for an unpenalised intercept."""
     X, y, _ = data(30, 6, seed=5)
@@ -112,7 +112,7 @@ def test_ridge_trace_closed_forms(solver, fit_intercept):
 
 @pytest.mark.parametrize("alpha", [0.01, 1.0, 100.0])
 def test_ridge_df_inequality(alpha):
-    """Closed form (REFERENCE.md section 1): S symmetric with eigenvalues in
+    """Closed form (Buja, Hastie & Tibshirani 1989): S symmetric with eigenvalues in
     [0, 1] gives tr SS^T <= tr S <= tr(2S - SS^T), strictly for 0 < alpha."""
     X, y, _ = data(25, 8, seed=6)
     ridge = Ridge(alpha=alpha).fit(X, y)

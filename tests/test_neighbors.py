@@ -30,7 +30,8 @@ def _brute_force_knn(X_train, X, k, weights):
 
 @pytest.mark.parametrize("k", [1, 3, 7])
 def test_uniform_p_train_is_n_over_k(k):
-    """Closed form (REFERENCE.md section 1): S_ii = 1/k, tr S = p_train = n/k."""
+    """Closed form (Hastie, Tibshirani & Friedman 2009, section 7.6): S_ii = 1/k,
+    tr S = p_train = n/k."""
     X, y, _ = data(35, 2, seed=k)
     knn = KNeighborsRegressor(n_neighbors=k).fit(X, y)
     np.testing.assert_allclose(np.diag(ec.smoother_matrix(knn, X)), 1.0 / k)

@@ -133,3 +133,53 @@ def test_bad_declarations_are_refused_at_registration(changes, message):
     assert "toy_mean" not in families()
     with pytest.raises(TypeError, match="SweepFamily instance"):
         sweeps.register_family(_MeanFamily)
+
+
+class _ResumingFamily(_MeanFamily):
+    """Fails once after saving a checkpoint, then resumes from it."""
+
+    name = "toy_resume"
+
+    def run(self, spec, params, points, ctx):
+        marker = ctx.checkpoint_dir / "state.txt"
+        if not marker.exists():
+            marker.write_text(str(params["k"]))
+            raise KeyboardInterrupt  # as if the process were stopped mid-unit
+        rows, data = super().run(spec, params, points, ctx)
+        rows[0]["n_used"] = int(marker.read_text())  # proves the state was read back
+        return rows, data
+
+
+def test_checkpoint_folder_survives_an_interruption_and_goes_after(tmp_path):
+    family = sweeps.register_family(_ResumingFamily())
+    try:
+        spec = _toy_spec(family="toy_resume", grid={"k": (2, 4)})
+        out = tmp_path / "toy.csv"
+        with pytest.raises(KeyboardInterrupt):
+            sweeps.run(spec, out=out, verbose=0)
+        folders = sorted((tmp_path / "toy.csv.parts" / "checkpoints").iterdir())
+        assert [f.joinpath("state.txt").read_text() for f in folders] == ["2"]
+        with pytest.raises(KeyboardInterrupt):  # unit 1 resumes, unit 2 is interrupted
+            sweeps.run(spec, out=out, verbose=0)
+        table = sweeps.run(spec, out=out, verbose=0)
+        assert list(table["n_used"]) == [2, 4]
+        assert not any((tmp_path / "toy.csv.parts" / "checkpoints").iterdir())
+    finally:
+        del _base._REGISTRY[family.name]
+        family.seen.clear()
+
+
+class _ShortFamily(_MeanFamily):
+    name = "toy_short"
+
+    def run(self, spec, params, points, ctx):
+        return [], load_data(spec, ctx.seed)
+
+
+def test_a_family_must_return_one_row_per_point():
+    family = sweeps.register_family(_ShortFamily())
+    try:
+        with pytest.raises(RuntimeError, match="returned 0 rows for 1 points"):
+            sweeps.run(_toy_spec(family="toy_short"), verbose=0)
+    finally:
+        del _base._REGISTRY[family.name]

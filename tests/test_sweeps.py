@@ -40,7 +40,7 @@ def test_library_specs_are_valid_at_both_sizes(name):
 
 
 def test_published_settings():
-    """Grids and options of Curth et al.'s public code (REFERENCE.md, section 2)."""
+    """Grids and options of Curth et al.'s public code (their appendix)."""
     trees = sweeps.get_spec("curth_trees").sized(quick=False)
     assert trees.grid["P_leaf"] == (2, 5, 10, 20, 50, 75, 100, 500, 1000, 2000, None)
     assert trees.grid["P_ens"] == (1, 2, 5, 10, 20, 50, 100)
@@ -162,7 +162,7 @@ def test_bad_specs_fail_before_any_work(monkeypatch, tmp_path):
 
 
 def _bhx_risk(p, n, r2, s2):
-    """Belkin, Hsu & Xu (2020), Theorem 1 with every feature used (REFERENCE.md)."""
+    """Belkin, Hsu & Xu (2020), Theorem 1 with every feature used."""
     if p <= n - 2:
         return s2 * (1 + p / (n - p - 1))
     return r2 * (1 - n / p) + s2 * (1 + n / (p - n - 1))
@@ -304,7 +304,7 @@ def test_forest_rows_match_refitted_forests_and_dense_smoothers():
 
 
 def _dense_boosting(booster, X_train, X):
-    """S_m = S_{m-1} + lr L_m (I - S_{m-1}), zero init, step by step (REFERENCE.md)."""
+    """S_m = S_{m-1} + lr L_m (I - S_{m-1}), zero init, step by step (Buhlmann & Yu 2003)."""
     n = len(X_train)
     S_train, S_x = np.zeros((n, n)), np.zeros((len(X), n))
     for (tree,) in booster.estimators_:

@@ -2,7 +2,8 @@
 
 Oracles: ``np.trace`` of explicit matrices, closed-form traces of smoothers
 built in the test (``tr(K (K + lam I)^-1) = sum mu / (mu + lam)`` over the
-eigenvalues of ``K``; the ridge formula of REFERENCE.md), and the known
+eigenvalues of ``K``; the ridge formula of Hastie,
+Tibshirani & Friedman 2009, eq. 3.50), and the known
 variance of Hutchinson's estimator.
 """
 
@@ -207,17 +208,17 @@ class KernelRidgeSmoother(Smoother):
 
     calls: list[int] = []
 
-    def matrix(self, X=None):
+    def _matrix(self, X):
         raise AssertionError("smoother_trace must not form S")
 
-    def smooth(self, Y, X=None):
+    def _smooth(self, Y, X):
         type(self).calls.append(Y.shape[1])
         est = self.estimator
         K = est._kernel(self.X_train, self.X_train)
         Xe = self.X_train if X is None else X
         return est._kernel(Xe, self.X_train) @ np.linalg.solve(K + est.lam * np.eye(len(K)), Y)
 
-    def trace(self):
+    def _trace(self):
         K = self.estimator._kernel(self.X_train, self.X_train)
         return float(np.trace(K @ np.linalg.inv(K + self.estimator.lam * np.eye(len(K)))))
 
@@ -276,8 +277,8 @@ def test_smoother_trace_unregistered_type():
     reason="the ridge smoother family is not registered",
 )
 def test_smoother_trace_of_ridge_matches_closed_form():
-    # Oracle (REFERENCE.md): tr(S) = sum d^2 / (d^2 + lambda) over singular values of
-    # the centred design, plus 1 for the unpenalised intercept.
+    # Oracle (Hastie, Tibshirani & Friedman 2009, eq. 3.50): tr(S) = sum d^2 / (d^2 +
+    # lambda) over singular values of the centred design, plus 1 for the unpenalised intercept.
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 30))
     est = Ridge(alpha=20.0).fit(X, rng.normal(size=200))

@@ -2,12 +2,12 @@
 
 Oracles:
 * single trees: the closed forms p_train = number of leaves and
-  p_test = n/m sum_j 1/N(leaf(x_j)) (REFERENCE.md section 1), with leaf sizes
+  p_test = n/m sum_j 1/N(leaf(x_j)) (Curth, Jeffares & van der Schaar 2023), with leaf sizes
   counted from the estimator's public ``apply``;
 * ensembles: a plain brute-force smoother written below, one dense per-tree
   matrix built row by row from ``apply``, ``estimators_samples_`` and
-  ``estimators_features_``, averaged over trees (REFERENCE.md section 1,
-  random forest weights);
+  ``estimators_features_``, averaged over trees (Curth, Jeffares & van
+  der Schaar 2023, random forest weights);
 * staged predictions: cumulative means of the members' own ``predict``.
 """
 

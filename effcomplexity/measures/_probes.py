@@ -42,7 +42,7 @@ def random_probes(n: int, k: int, kind: str = "rademacher", random_state=None) -
 
 
 def mean_std_error(samples, axis: int = -1) -> tuple:
-    """Sample mean of independent estimates and its standard error.
+    r"""Sample mean of independent estimates and its standard error.
 
     Parameters
     ----------
@@ -56,7 +56,7 @@ def mean_std_error(samples, axis: int = -1) -> tuple:
     -------
     mean : float or ndarray
     std_error : float or ndarray
-        :math:`s / \\sqrt{k}` with the unbiased sample standard deviation
+        :math:`s / \sqrt{k}` with the unbiased sample standard deviation
         :math:`s` of the ``k`` estimates; NaN when ``k < 2``. Floats when
         ``samples`` is one-dimensional.
     """

@@ -10,6 +10,7 @@ from ._probes import mean_std_error, random_probes
 
 __all__ = [
     "AUTO_EXACT_MAX_ENTRIES",
+    "AUTO_EXACT_MAX_STAGED_ENTRIES",
     "DEFAULT_N_PROBES",
     "degrees_of_freedom",
     "effective_parameters",
@@ -18,8 +19,12 @@ __all__ = [
 ]
 
 #: ``method="auto"`` is exact when the family's exact norms avoid dense matrices,
-#: or when the dense ``(m, n)`` smoother has at most this many entries (200 MB).
+#: or when the dense ``(m, n)`` smoother has at most this many entries (200 MB)
+#: and, for staged measures, all stages together at most ``AUTO_EXACT_MAX_STAGED_ENTRIES``.
 AUTO_EXACT_MAX_ENTRIES = 25_000_000
+#: Budget of ``n_stages * m * n`` entries for exact staged measures under ``"auto"``:
+#: the exact route replays every stage on the identity, so its time grows with stages.
+AUTO_EXACT_MAX_STAGED_ENTRIES = 100_000_000
 #: Probes used by ``method="probe"`` when ``n_probes`` is not given.
 DEFAULT_N_PROBES = 100
 
@@ -38,22 +43,29 @@ def _check_n_probes(n_probes) -> int:
     return check_int(n_probes, "n_probes", minimum=2, why="a standard error needs two probes")
 
 
-def _n_eval(smoother: Smoother, X) -> tuple[np.ndarray | None, int]:
-    X = smoother._resolve_X(X)
-    return X, smoother.n_train if X is None else X.shape[0]
+def _n_rows(smoother: Smoother, X) -> int:
+    """Rows of ``X`` for the exact-or-probe policy; the smoother validates ``X`` itself."""
+    if X is None:
+        return smoother.n_train
+    shape = np.shape(X)
+    return int(shape[0]) if shape else 0
 
 
-def use_exact(smoother: Smoother, m: int, method: str) -> bool:
+def use_exact(smoother: Smoother, m: int, method: str, n_stages: int = 1) -> bool:
     """The package's one exact-or-probe policy, for every smoother measure.
 
     ``"exact"`` and ``"probe"`` are obeyed; ``"auto"`` is exact when the
     family's exact norms avoid dense matrices, or when the dense ``(m, n)``
-    smoother has at most ``AUTO_EXACT_MAX_ENTRIES`` entries.
+    smoother has at most ``AUTO_EXACT_MAX_ENTRIES`` entries and all
+    ``n_stages`` of them at most ``AUTO_EXACT_MAX_STAGED_ENTRIES``.
     """
     _check_method(method)
     if method != "auto":
         return method == "exact"
-    return smoother.exact_norms_are_cheap or m * smoother.n_train <= AUTO_EXACT_MAX_ENTRIES
+    entries = m * smoother.n_train
+    return smoother.exact_norms_are_cheap or (
+        entries <= AUTO_EXACT_MAX_ENTRIES and n_stages * entries <= AUTO_EXACT_MAX_STAGED_ENTRIES
+    )
 
 
 def _staged_smoother(estimator, X_train, what: str) -> Smoother:
@@ -77,7 +89,7 @@ def effective_parameters(
     random_state=None,
     return_std: bool = False,
 ):
-    """Effective number of parameters :math:`\\hat p` of a fitted smoother.
+    r"""Effective number of parameters :math:`\hat p` of a fitted smoother.
 
     Curth, Jeffares and van der Schaar's measure of how many parameters a
     model uses on a set of inputs: the mean squared norm of the smoother
@@ -117,11 +129,11 @@ def effective_parameters(
     -----
     .. math::
 
-        \\hat p(I_0) = \\frac{n}{|I_0|} \\sum_{j \\in I_0} \\lVert s(x_j) \\rVert^2 .
+        \hat p(I_0) = \frac{n}{|I_0|} \sum_{j \in I_0} \lVert s(x_j) \rVert^2 .
 
-    On the training inputs this is :math:`\\operatorname{tr}(S S^\\top)`. For
-    probes :math:`z` with :math:`E[z z^\\top] = I`,
-    :math:`E[(s(x)^\\top z)^2] = \\lVert s(x) \\rVert^2`, so each probe gives an
+    On the training inputs this is :math:`\operatorname{tr}(S S^\top)`. For
+    probes :math:`z` with :math:`E[z z^\top] = I`,
+    :math:`E[(s(x)^\top z)^2] = \lVert s(x) \rVert^2`, so each probe gives an
     unbiased estimate and their spread gives the standard error. Unlike the
     published code, which stores the mean squared norm, the value reported
     here includes the factor ``n``.
@@ -143,15 +155,15 @@ def effective_parameters(
     4.0
     """
     smoother = get_smoother(estimator, X_train)
-    X, m = _n_eval(smoother, X)
     n = smoother.n_train
-    if use_exact(smoother, m, method):
-        value, std = n / m * float(np.sum(smoother.row_norms_sq(X))), 0.0
+    if use_exact(smoother, _n_rows(smoother, X), method):
+        norms = smoother.row_norms_sq(X)
+        value, std = n / norms.shape[0] * float(np.sum(norms)), 0.0
     else:
         k = _check_n_probes(n_probes)
         Z = random_probes(n, k, probe, random_state)
         SZ = smoother.smooth(Z, X)
-        value, std = mean_std_error(n / m * np.einsum("ij,ij->j", SZ, SZ))
+        value, std = mean_std_error(n / SZ.shape[0] * np.einsum("ij,ij->j", SZ, SZ))
     return (value, std) if return_std else value
 
 
@@ -175,7 +187,10 @@ def staged_effective_parameters(
     Parameters
     ----------
     estimator, X_train, X, method, n_probes, probe, random_state
-        As in :func:`effective_parameters`.
+        As in :func:`effective_parameters`; under ``method="auto"`` the exact
+        route also needs ``n_stages * m * n`` at most
+        ``AUTO_EXACT_MAX_STAGED_ENTRIES`` (100 million), since it replays
+        every stage.
     return_std : bool
         Also return per-stage standard errors (zeros for the exact path).
 
@@ -191,23 +206,23 @@ def staged_effective_parameters(
         If the estimator's family has no stages.
     """
     smoother = _staged_smoother(estimator, X_train, "effective parameters")
-    X, m = _n_eval(smoother, X)
     n = smoother.n_train
-    if use_exact(smoother, m, method):
-        values = n / m * np.asarray(smoother.staged_row_norms_sq(X)).sum(axis=1)
+    if use_exact(smoother, _n_rows(smoother, X), method, smoother.n_stages()):
+        norms = smoother.staged_row_norms_sq(X)
+        values = n / norms.shape[1] * norms.sum(axis=1)
         std = np.zeros_like(values)
     else:
         k = _check_n_probes(n_probes)
         Z = random_probes(n, k, probe, random_state)
         per_stage = np.array(
-            [n / m * np.einsum("ij,ij->j", SZ, SZ) for SZ in smoother.staged_smooth(Z, X)]
+            [n / SZ.shape[0] * np.einsum("ij,ij->j", SZ, SZ) for SZ in smoother.staged_smooth(Z, X)]
         )
         values, std = mean_std_error(per_stage, axis=1)
     return (values, std) if return_std else values
 
 
 def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
-    """Classical degrees of freedom of a linear smoother on its training inputs.
+    r"""Classical degrees of freedom of a linear smoother on its training inputs.
 
     Parameters
     ----------
@@ -227,11 +242,11 @@ def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
 
     .. math::
 
-        \\operatorname{tr}(SS^\\top) \\le \\operatorname{tr}(S)
-        \\le \\operatorname{tr}(2S - SS^\\top),
+        \operatorname{tr}(SS^\top) \le \operatorname{tr}(S)
+        \le \operatorname{tr}(2S - SS^\top),
 
     and ``n - tr(2S - S S^T)`` is the residual degrees of freedom. Efron's
-    covariance penalty :math:`\\sum_i \\operatorname{Cov}(\\hat y_i, y_i)/\\sigma^2`
+    covariance penalty :math:`\sum_i \operatorname{Cov}(\hat y_i, y_i)/\sigma^2`
     equals ``tr(S)`` for a linear smoother.
 
     References
@@ -331,7 +346,7 @@ def staged_degrees_of_freedom(
     """
     smoother = _staged_smoother(estimator, X_train, "degrees of freedom")
     n = smoother.n_train
-    if use_exact(smoother, n, method):
+    if use_exact(smoother, n, method, smoother.n_stages()):
         values = np.asarray(smoother.staged_trace(), dtype=float)
         std = np.zeros_like(values)
     else:

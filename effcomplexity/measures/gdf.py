@@ -242,7 +242,7 @@ def generalized_degrees_of_freedom(
     return_std: bool = False,
     n_jobs: int | None = None,
 ):
-    """Degrees of freedom of any fitting procedure, by refitting on perturbed labels.
+    r"""Degrees of freedom of any fitting procedure, by refitting on perturbed labels.
 
     Parameters
     ----------
@@ -307,20 +307,20 @@ def generalized_degrees_of_freedom(
 
     Notes
     -----
-    **Ye (1998).** Draw :math:`\\Delta_t \\sim N(0, \\tau^2 I_n)`,
-    :math:`t = 1, \\dots, T`, refit on :math:`y + \\Delta_t` and record the
-    fitted values :math:`\\hat\\mu_t`. For every observation regress
-    :math:`\\hat\\mu_{t,i}` on :math:`\\Delta_{t,i}` over ``t`` (with an
-    intercept); the slope :math:`\\hat h_i` estimates
-    :math:`\\partial \\hat\\mu_i / \\partial y_i` and
+    **Ye (1998).** Draw :math:`\Delta_t \sim N(0, \tau^2 I_n)`,
+    :math:`t = 1, \dots, T`, refit on :math:`y + \Delta_t` and record the
+    fitted values :math:`\hat\mu_t`. For every observation regress
+    :math:`\hat\mu_{t,i}` on :math:`\Delta_{t,i}` over ``t`` (with an
+    intercept); the slope :math:`\hat h_i` estimates
+    :math:`\partial \hat\mu_i / \partial y_i` and
 
     .. math::
 
-        \\mathrm{GDF} = \\sum_{i=1}^{n} \\hat h_i, \\qquad
-        \\hat h_i = \\frac{\\sum_t (\\Delta_{t,i} - \\bar\\Delta_i)
-        (\\hat\\mu_{t,i} - \\bar{\\hat\\mu}_i)}{\\sum_t (\\Delta_{t,i} - \\bar\\Delta_i)^2}.
+        \mathrm{GDF} = \sum_{i=1}^{n} \hat h_i, \qquad
+        \hat h_i = \frac{\sum_t (\Delta_{t,i} - \bar\Delta_i)
+        (\hat\mu_{t,i} - \bar{\hat\mu}_i)}{\sum_t (\Delta_{t,i} - \bar\Delta_i)^2}.
 
-    For a linear smoother :math:`\\hat\\mu = S y` each slope is unbiased for
+    For a linear smoother :math:`\hat\mu = S y` each slope is unbiased for
     :math:`S_{ii}`, so GDF estimates ``tr(S)`` for any ``tau``. For an
     adaptive procedure ``tau`` trades noise against smoothing. Its fitted
     values jump when a discrete choice (a split point) changes; with a tiny
@@ -331,17 +331,17 @@ def generalized_degrees_of_freedom(
     (``DEFAULT_TAU_RATIO``) stays within the noise level while keeping the
     Monte Carlo error moderate.
 
-    **Efron (2004).** With :math:`\\hat\\mu` the procedure's fit to ``y``,
-    draw :math:`y^*_t = \\hat\\mu + \\varepsilon_t`,
-    :math:`\\varepsilon_t \\sim N(0, \\sigma^2 I_n)`, refit, and estimate
+    **Efron (2004).** With :math:`\hat\mu` the procedure's fit to ``y``,
+    draw :math:`y^*_t = \hat\mu + \varepsilon_t`,
+    :math:`\varepsilon_t \sim N(0, \sigma^2 I_n)`, refit, and estimate
 
     .. math::
 
-        \\mathrm{df} = \\frac{1}{\\sigma^2} \\sum_{i=1}^{n}
-        \\widehat{\\operatorname{Cov}}(\\hat\\mu^*_i, y^*_i), \\qquad
-        \\widehat{\\operatorname{Cov}}(\\hat\\mu^*_i, y^*_i) =
-        \\frac{1}{T-1} \\sum_t (\\hat\\mu^*_{t,i} - \\bar{\\hat\\mu}^*_i)
-        (y^*_{t,i} - \\bar y^*_i),
+        \mathrm{df} = \frac{1}{\sigma^2} \sum_{i=1}^{n}
+        \widehat{\operatorname{Cov}}(\hat\mu^*_i, y^*_i), \qquad
+        \widehat{\operatorname{Cov}}(\hat\mu^*_i, y^*_i) =
+        \frac{1}{T-1} \sum_t (\hat\mu^*_{t,i} - \bar{\hat\mu}^*_i)
+        (y^*_{t,i} - \bar y^*_i),
 
     the covariance penalty, which equals ``tr(S)`` for a linear smoother.
     Ye's form differentiates at the observed labels; Efron's averages over
@@ -354,13 +354,13 @@ def generalized_degrees_of_freedom(
     :math:`z_i = 1[y_i = c]`. Ye's perturbation flips that indicator with
     probability ``tau`` (a label of class ``c`` becomes a uniformly drawn
     other class; any other label becomes ``c``) and divides each covariance
-    by the known variance :math:`\\tau(1 - \\tau)` of the flips, since an
+    by the known variance :math:`\tau(1 - \tau)` of the flips, since an
     observation may be flipped in too few refits for its own regression.
     Efron's bootstrap draws labels from the fitted class probabilities
-    :math:`\\hat\\pi_i` and divides by :math:`\\hat\\pi_{ic}(1 - \\hat\\pi_{ic})`
+    :math:`\hat\pi_i` and divides by :math:`\hat\pi_{ic}(1 - \hat\pi_{ic})`
     (the Bernoulli variance). On the probability scale the df of a maximum
     likelihood logistic regression is its number of coefficients, since
-    :math:`\\partial\\hat\\mu/\\partial y = W X (X^\\top W X)^{-1} X^\\top`
+    :math:`\partial\hat\mu/\partial y = W X (X^\top W X)^{-1} X^\top`
     has that trace.
 
     **Standard error.** A jackknife over the ``T`` perturbations: the
@@ -392,11 +392,11 @@ def generalized_degrees_of_freedom(
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LinearRegression
-    >>> from effcomplexity.measures.gdf import generalized_degrees_of_freedom
+    >>> import effcomplexity as ec
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(80, 3))
     >>> y = X @ [1.0, -1.0, 0.5] + rng.normal(size=80)
-    >>> gdf, se = generalized_degrees_of_freedom(
+    >>> gdf, se = ec.generalized_degrees_of_freedom(
     ...     LinearRegression(), X, y, random_state=0, return_std=True
     ... )
     >>> bool(abs(gdf - 4) < 3 * se)     # 3 coefficients and an intercept
@@ -510,7 +510,7 @@ def efron_covariance_df(
     return_std: bool = False,
     n_jobs: int | None = None,
 ):
-    """Efron's covariance-penalty degrees of freedom by parametric bootstrap.
+    r"""Efron's covariance-penalty degrees of freedom by parametric bootstrap.
 
     Shorthand for :func:`generalized_degrees_of_freedom` with
     ``method="efron"``; the parameters are the same.
@@ -525,10 +525,10 @@ def efron_covariance_df(
     -----
     .. math::
 
-        \\mathrm{df} = \\frac{1}{\\sigma^2} \\sum_{i=1}^{n}
-        \\operatorname{Cov}(\\hat\\mu_i, y_i),
+        \mathrm{df} = \frac{1}{\sigma^2} \sum_{i=1}^{n}
+        \operatorname{Cov}(\hat\mu_i, y_i),
 
-    estimated over bootstrap label vectors :math:`y^* \\sim N(\\hat\\mu, \\sigma^2 I)`
+    estimated over bootstrap label vectors :math:`y^* \sim N(\hat\mu, \sigma^2 I)`
     (Bernoulli draws from the fitted probabilities for classifiers).
 
     References

@@ -81,7 +81,7 @@ def hutchinson(
     block_size: int | None = None,
     return_std: bool = False,
 ):
-    """Hutchinson's estimate of ``tr(A)`` from random quadratic forms.
+    r"""Hutchinson's estimate of ``tr(A)`` from random quadratic forms.
 
     Parameters
     ----------
@@ -116,18 +116,18 @@ def hutchinson(
 
     Notes
     -----
-    For probes with :math:`E[z z^\\top] = I`,
-    :math:`E[z^\\top A z] = \\operatorname{tr}(A)`, so
+    For probes with :math:`E[z z^\top] = I`,
+    :math:`E[z^\top A z] = \operatorname{tr}(A)`, so
 
     .. math::
 
-        \\widehat{\\operatorname{tr}}(A) = \\frac{1}{k} \\sum_{j=1}^{k} z_j^\\top A z_j
+        \widehat{\operatorname{tr}}(A) = \frac{1}{k} \sum_{j=1}^{k} z_j^\top A z_j
 
     is unbiased. For symmetric ``A`` its variance is
-    :math:`2 \\lVert A \\rVert_F^2 / k` with Gaussian probes and
-    :math:`2 (\\lVert A \\rVert_F^2 - \\sum_i A_{ii}^2) / k` with Rademacher
-    probes, which is never larger; relative error :math:`\\epsilon` costs
-    :math:`O(1/\\epsilon^2)` products.
+    :math:`2 \lVert A \rVert_F^2 / k` with Gaussian probes and
+    :math:`2 (\lVert A \rVert_F^2 - \sum_i A_{ii}^2) / k` with Rademacher
+    probes, which is never larger; relative error :math:`\epsilon` costs
+    :math:`O(1/\epsilon^2)` products.
 
     References
     ----------
@@ -138,9 +138,9 @@ def hutchinson(
     Examples
     --------
     >>> import numpy as np
-    >>> from effcomplexity.measures.trace import hutchinson
+    >>> import effcomplexity as ec
     >>> A = np.diag(np.arange(1.0, 11.0))
-    >>> hutchinson(lambda V: A @ V, 10, n_probes=20, random_state=0, return_std=True)
+    >>> ec.hutchinson(lambda V: A @ V, 10, n_probes=20, random_state=0, return_std=True)
     (55.0, 0.0)
     """
     n = _check_size(n)
@@ -166,7 +166,7 @@ def hutchpp(
     random_state=None,
     return_std: bool = False,
 ):
-    """Hutch++ estimate of ``tr(A)``: an exact low-rank part plus probes.
+    r"""Hutch++ estimate of ``tr(A)``: an exact low-rank part plus probes.
 
     Parameters
     ----------
@@ -204,18 +204,18 @@ def hutchpp(
 
     .. math::
 
-        \\widehat{\\operatorname{tr}}(A) = \\operatorname{tr}(Q^\\top A Q)
-        + \\frac{1}{g} \\sum_{j=1}^{g} z_j^\\top (I - QQ^\\top) A (I - QQ^\\top) z_j .
+        \widehat{\operatorname{tr}}(A) = \operatorname{tr}(Q^\top A Q)
+        + \frac{1}{g} \sum_{j=1}^{g} z_j^\top (I - QQ^\top) A (I - QQ^\top) z_j .
 
     Cyclicity of the trace gives
-    :math:`\\operatorname{tr}(A) = \\operatorname{tr}(Q^\\top A Q) +
-    \\operatorname{tr}((I - QQ^\\top) A (I - QQ^\\top))` for any orthonormal
+    :math:`\operatorname{tr}(A) = \operatorname{tr}(Q^\top A Q) +
+    \operatorname{tr}((I - QQ^\top) A (I - QQ^\top))` for any orthonormal
     :math:`Q`, so the estimate is unbiased given the sketch. Its conditional
     mean is therefore ``tr(A)`` whatever the sketch, and the conditional
     variance estimated from the probes estimates the full variance. For
-    positive semi-definite ``A`` the relative error :math:`\\epsilon` costs
-    :math:`O(1/\\epsilon)` products instead of Hutchinson's
-    :math:`O(1/\\epsilon^2)`, and a matrix of rank below ``s`` is recovered
+    positive semi-definite ``A`` the relative error :math:`\epsilon` costs
+    :math:`O(1/\epsilon)` products instead of Hutchinson's
+    :math:`O(1/\epsilon^2)`, and a matrix of rank below ``s`` is recovered
     exactly.
 
     References
@@ -227,11 +227,11 @@ def hutchpp(
     Examples
     --------
     >>> import numpy as np
-    >>> from effcomplexity.measures.trace import hutchpp
+    >>> import effcomplexity as ec
     >>> rng = np.random.default_rng(0)
     >>> B = rng.normal(size=(200, 5))
     >>> A = B @ B.T                       # rank 5 < 30 // 3
-    >>> estimate = hutchpp(lambda V: A @ V, 200, n_matvecs=30, random_state=0)
+    >>> estimate = ec.hutchpp(lambda V: A @ V, 200, n_matvecs=30, random_state=0)
     >>> bool(np.isclose(estimate, np.trace(A)))
     True
     """

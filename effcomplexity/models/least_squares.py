@@ -13,7 +13,7 @@ __all__ = ["MinNormLeastSquares"]
 
 
 class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
-    """Least squares that returns the minimum-norm solution, through a thin SVD.
+    r"""Least squares that returns the minimum-norm solution, through a thin SVD.
 
     Below the interpolation threshold (full column rank) this is ordinary
     least squares; above it, among all coefficient vectors that interpolate
@@ -60,17 +60,17 @@ class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    With the thin SVD :math:`X_c = U D V^\\top` of the centred design, truncated
+    With the thin SVD :math:`X_c = U D V^\top` of the centred design, truncated
     to the ``rank_`` singular values above the cutoff,
 
     .. math::
 
-        \\hat\\beta = V D^{-1} U^\\top (y - \\bar y), \\qquad
-        \\hat f(x) = \\bar y + (x - \\bar x)^\\top \\hat\\beta ,
+        \hat\beta = V D^{-1} U^\top (y - \bar y), \qquad
+        \hat f(x) = \bar y + (x - \bar x)^\top \hat\beta ,
 
-    so the smoother weights are :math:`s(x) = \\mathbf 1/n + U D^{-1} V^\\top (x -
-    \\bar x)` and :math:`\\lVert s(x) \\rVert^2 = 1/n + \\lVert D^{-1} V^\\top
-    (x - \\bar x) \\rVert^2`. The model stores ``rank_ * (n_samples + n_features)``
+    so the smoother weights are :math:`s(x) = \mathbf 1/n + U D^{-1} V^\top (x -
+    \bar x)` and :math:`\lVert s(x) \rVert^2 = 1/n + \lVert D^{-1} V^\top
+    (x - \bar x) \rVert^2`. The model stores ``rank_ * (n_samples + n_features)``
     floats for ``U_`` and ``Vt_``, the size of the pseudo-inverse.
 
     References

@@ -14,11 +14,11 @@ __all__ = ["RandomFourierFeatures"]
 
 
 class RandomFourierFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Random Fourier features ``cos(v_k . x)``, ``sin(v_k . x)`` of a Gaussian kernel.
+    r"""Random Fourier features ``cos(v_k . x)``, ``sin(v_k . x)`` of a Gaussian kernel.
 
     The feature map of Rahimi and Recht (2007) as used in the double-descent
     experiments of Belkin et al. (2019) and Curth et al. (2023): frequencies
-    :math:`v_k \\sim N(0, \\sigma^{-2} I)` with bandwidth :math:`\\sigma`, and one
+    :math:`v_k \sim N(0, \sigma^{-2} I)` with bandwidth :math:`\sigma`, and one
     cosine and one sine column per frequency, without any scaling factor.
 
     Parameters
@@ -29,7 +29,7 @@ class RandomFourierFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         truncated to ``n_features``, so ``ceil(n_features / 2)`` frequencies are
         drawn and an odd count ends with a cosine.
     bandwidth : float, default=5.0
-        Kernel bandwidth :math:`\\sigma`; frequencies have standard deviation
+        Kernel bandwidth :math:`\sigma`; frequencies have standard deviation
         ``1 / bandwidth`` (0.2 for the default, as in the cited experiments on
         MNIST pixels scaled to [0, 1]).
     include_bias : bool, default=False
@@ -53,14 +53,14 @@ class RandomFourierFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
     .. math::
 
-        \\phi(x) = [1,]\\ \\cos(v_1^\\top x), \\sin(v_1^\\top x), \\ldots,
-        \\qquad v_k \\sim N(0, \\sigma^{-2} I_d).
+        \phi(x) = [1,]\ \cos(v_1^\top x), \sin(v_1^\top x), \ldots,
+        \qquad v_k \sim N(0, \sigma^{-2} I_d).
 
     **Counting.** This follows Curth et al.'s public code, whose composite axis
     ``N`` counts real columns of the interleaved cosine/sine matrix (their
     interpolation threshold sits at ``N = n``) and whose intercept column is
     added on top. Belkin et al. count complex features
-    :math:`e^{i v_k^\\top x}`, each of which is a cosine/sine pair here, so their
+    :math:`e^{i v_k^\top x}`, each of which is a cosine/sine pair here, so their
     ``N`` corresponds to ``n_features = 2 N``.
 
     **Nesting.** Frequencies are drawn one at a time, so for a fixed integer
@@ -71,7 +71,7 @@ class RandomFourierFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     adds features to one draw, as Curth et al. do by slicing one precomputed
     matrix.
 
-    **Scaling.** No :math:`\\sqrt{2/N}` factor is applied. Minimum-norm and
+    **Scaling.** No :math:`\sqrt{2/N}` factor is applied. Minimum-norm and
     ordinary least-squares predictions do not depend on a common scale of the
     features; ridge penalties do.
 

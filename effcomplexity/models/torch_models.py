@@ -100,8 +100,8 @@ def make_mlp(
 
     Examples
     --------
-    >>> from effcomplexity.models.torch_models import make_mlp
-    >>> model = make_mlp(40, 64, 10, random_state=0)
+    >>> from effcomplexity import models
+    >>> model = models.make_mlp(40, 64, 10, random_state=0)
     >>> sum(p.numel() for p in model.parameters())
     7434
     """
@@ -171,8 +171,8 @@ def make_cnn(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.models.torch_models import make_cnn
-    >>> model = make_cnn(1, 10, 40, random_state=0)   # MNIST-1D signals
+    >>> from effcomplexity import models
+    >>> model = models.make_cnn(1, 10, 40, random_state=0)   # MNIST-1D signals
     >>> model(torch.zeros(5, 1, 40)).shape
     torch.Size([5, 10])
     """
@@ -296,7 +296,7 @@ def make_transformer(
     dtype: torch.dtype | None = None,
     random_state=None,
 ) -> ModularAdditionTransformer:
-    """One-layer transformer for modular addition (grokking experiments).
+    r"""One-layer transformer for modular addition (grokking experiments).
 
     Parameters
     ----------
@@ -315,7 +315,7 @@ def make_transformer(
     -------
     ModularAdditionTransformer
         Maps integer pairs of shape ``(N, 2)`` to ``p`` logits. Its
-        :math:`(p + 1) d + 3 d + 4 d^2 + 2 d\\, d_{mlp} + d_{mlp} + d + d p`
+        :math:`(p + 1) d + 3 d + 4 d^2 + 2 d\, d_{mlp} + d_{mlp} + d + d p`
         parameters are plain tensors (``W_E``, ``W_pos``, per-head
         ``W_Q/W_K/W_V/W_O``, ``W_U``) besides the MLP's ``Linear`` layers.
 
@@ -335,8 +335,8 @@ def make_transformer(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.models.torch_models import make_transformer
-    >>> model = make_transformer(modulus=7, d_model=16, n_heads=2, d_mlp=32, random_state=0)
+    >>> from effcomplexity import models
+    >>> model = models.make_transformer(modulus=7, d_model=16, n_heads=2, d_mlp=32, random_state=0)
     >>> model(torch.tensor([[3, 5], [6, 6]])).shape
     torch.Size([2, 7])
     """

@@ -40,7 +40,7 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
 )
 
-from .._validation import check_labels, check_n_train
+from .._validation import check_n_train, training_mismatch
 from ._leaves import as_tree_input, compact_leaves
 from .registry import (
     Smoother,
@@ -392,61 +392,34 @@ class _BoostingSmoother(Smoother):
         """Number of boosting rounds."""
         return int(self._fit_leaves.shape[0])
 
-    def matrix(self, X=None) -> np.ndarray:
-        return _last(self._replay(np.eye(self.n_train), self._resolve_X(X)))
+    def _matrix(self, X):
+        return _last(self._replay(np.eye(self.n_train), X))
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        Y, was_1d = check_labels(Y, self.n_train)
-        F = _last(self._replay(Y, self._resolve_X(X)))
-        return F[:, 0] if was_1d else F
+    def _smooth(self, Y, X):
+        return _last(self._replay(Y, X))
 
-    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
-        """Yield ``S_t(X) @ Y`` after every boosting round ``t``.
-
-        With ``Y = y_train`` these are the staged predictions, equal to the
-        estimator's ``staged_predict(X)``; errors and effective parameters per
-        round then come from one pass.
-
-        Parameters
-        ----------
-        Y : array-like of shape (n_train,) or (n_train, k)
-            Labels or probes on the training points.
-        X : array-like of shape (m, n_features), optional
-            Evaluation inputs; ``None`` means the training inputs.
-
-        Yields
-        ------
-        ndarray of shape (m,) or (m, k)
-            A fresh array per round, 1-D when ``Y`` is.
-        """
-        Y, was_1d = check_labels(Y, self.n_train)
-        X = self._resolve_X(X)
+    def _staged_smooth(self, Y, X) -> Iterator[np.ndarray]:
+        # A fresh array per round (the replay updates one array in place); with
+        # Y = y_train these equal the estimator's staged_predict(X).
         for F in self._replay(Y, X):
-            yield F[:, 0].copy() if was_1d else F.copy()
+            yield F.copy()
 
-    def staged_row_norms_sq(self, X=None) -> np.ndarray:
-        """``||s_t(x)||^2`` after every round: array of shape (n_stages, m).
-
-        Through leaf factors or the dense recursion on identity columns,
-        whichever an operation count says is cheaper for this model and ``m``
-        (the factors are built once per smoother and reused).
-        """
-        X = self._resolve_X(X)
+    def _staged_row_norms_sq(self, X):
+        # Leaf factors or the dense recursion on identity columns, whichever an
+        # operation count says is cheaper for this model and m (the factors are
+        # built once per smoother and reused).
         m = self.n_train if X is None else X.shape[0]
         if self._path(m) == "factors":
             return self._factor_norms(X)
         return self._dense_norms(X)
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        return self.staged_row_norms_sq(X)[-1]
+    def _row_norms_sq(self, X):
+        return self._staged_row_norms_sq(X)[-1]
 
-    def staged_trace(self) -> np.ndarray:
-        """Exact ``tr(S_t)`` after every round: shape (n_stages,).
-
-        From the leaf factors, ``tr(S_t) = sum_i sum_{h <= g <= t}
-        M[a_g(i), a_h(i)]`` over the leaves ``a_g(i)`` of training row ``i``;
-        or from the dense recursion, ``n - tr(R_t)``; whichever is cheaper.
-        """
+    def _staged_trace(self) -> np.ndarray:
+        # From the leaf factors, tr(S_t) = sum_i sum_{h <= g <= t} M[a_g(i), a_h(i)]
+        # over the leaves a_g(i) of training row i; from the dense recursion,
+        # n - tr(R_t); whichever is cheaper.
         if self._path(self.n_train) == "dense":
             return self._dense_trace()
         fit = self._global_leaves(self._fit_leaves)
@@ -454,22 +427,20 @@ class _BoostingSmoother(Smoother):
         sums = _prefix_pair_sums(self._leaf_factors().M, ev, fit, 1.0)
         return sums[int(self._intercept) :].sum(axis=1)
 
-    def trace(self) -> float:
-        return float(self.staged_trace()[-1])
+    def _trace(self) -> float:
+        return float(self._staged_trace()[-1])
 
 
 def _check_leaf_counts(counts: np.ndarray, recorded: np.ndarray, estimator, t: int) -> None:
     if not np.array_equal(counts, recorded):
-        raise ValueError(
-            f"X_train does not match the rows {type(estimator).__name__} was fitted on: "
-            f"the leaf sizes of round {t} differ from those recorded in the fitted "
-            f"trees. Pass the exact training inputs, in the order used to fit."
+        raise training_mismatch(
+            estimator, f"the leaf sizes of round {t} differ from those the fitted trees recorded"
         )
 
 
 @register_smoother(GradientBoostingRegressor)
 class GradientBoostingSmoother(_BoostingSmoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.GradientBoostingRegressor`.
+    r"""Smoother of a fitted :class:`~sklearn.ensemble.GradientBoostingRegressor`.
 
     Supported: ``loss="squared_error"``, ``subsample=1.0``, no early stopping
     (``n_iter_no_change=None``), and ``init`` of ``"zero"``, ``None`` (the
@@ -499,16 +470,16 @@ class GradientBoostingSmoother(_BoostingSmoother):
     Notes
     -----
     With ``S_0`` the initial smoother (``0`` for ``init="zero"``,
-    :math:`\\mathbf{1}\\mathbf{1}^\\top / n` for the mean), ``L_t`` the
+    :math:`\mathbf{1}\mathbf{1}^\top / n` for the mean), ``L_t`` the
     leaf-averaging operator of round ``t`` on the training rows and ``L_{X,t}``
-    its rows at the evaluation inputs, and :math:`\\nu` the learning rate,
+    its rows at the evaluation inputs, and :math:`\nu` the learning rate,
 
     .. math::
 
-        S_t = S_{t-1} + \\nu L_t (I - S_{t-1}), \\qquad
-        S_{X,t} = S_{X,t-1} + \\nu L_{X,t} (I - S_{t-1}).
+        S_t = S_{t-1} + \nu L_t (I - S_{t-1}), \qquad
+        S_{X,t} = S_{X,t-1} + \nu L_{X,t} (I - S_{t-1}).
 
-    ``L_t = A_t D_t A_t^\\top`` (``A_t`` the leaf indicator, ``D_t`` the
+    ``L_t = A_t D_t A_t^\top`` (``A_t`` the leaf indicator, ``D_t`` the
     inverse leaf sizes) has rank at most the number of leaves. Stacking the
     leaves of all rounds (the mean, if used, as one more leaf holding every
     row with scale ``1/n``), the leaf values of all rounds are :math:`G y`
@@ -516,16 +487,16 @@ class GradientBoostingSmoother(_BoostingSmoother):
 
     .. math::
 
-        G = (I + \\nu D C_<)^{-1} \\nu D A^\\top, \\qquad
-        G G^\\top = M + M^\\top - K K^\\top,
+        G = (I + \nu D C_<)^{-1} \nu D A^\top, \qquad
+        G G^\top = M + M^\top - K K^\top,
 
     where ``C_<`` is the block-lower part of the contingency table
-    :math:`A^\\top A` (counted, not multiplied),
-    :math:`M = (I + \\nu D C_<)^{-1} \\nu D` and
-    :math:`K = (I + \\nu D C_<)^{-1} (2 \\nu D - \\nu^2 D^2 \\operatorname{diag}(A^\\top A))^{1/2}`.
+    :math:`A^\top A` (counted, not multiplied),
+    :math:`M = (I + \nu D C_<)^{-1} \nu D` and
+    :math:`K = (I + \nu D C_<)^{-1} (2 \nu D - \nu^2 D^2 \operatorname{diag}(A^\top A))^{1/2}`.
     Row ``j`` of :math:`S_{X,t}` is the sum of the rows of ``G`` for the
     leaves of ``x_j`` in rounds ``<= t``, so its squared norm after every round
-    is a running sum of entries of :math:`G G^\\top`. For ``L`` leaves in
+    is a running sum of entries of :math:`G G^\top`. For ``L`` leaves in
     all, ``T`` rounds and ``m`` inputs this costs :math:`O(L^3 + m T^2)`
     (one triangular inversion, one triangular product) and never forms an
     ``n x n`` matrix. The alternative, the recurrence replayed on identity
@@ -549,12 +520,10 @@ class GradientBoostingSmoother(_BoostingSmoother):
     >>> import numpy as np
     >>> from sklearn.ensemble import GradientBoostingRegressor
     >>> import effcomplexity as ec
-    >>> import effcomplexity.smoothers.boosting
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
     >>> gb = GradientBoostingRegressor(n_estimators=5, max_depth=1, init="zero").fit(X, y)
-    >>> from effcomplexity.smoothers import get_smoother
-    >>> smoother = get_smoother(gb, X)  # reused: caches leaves and factors
+    >>> smoother = ec.get_smoother(gb, X)  # reused: caches leaves and factors
     >>> p_train = ec.staged_effective_parameters(smoother, X)  # one value per round
     >>> p_train.shape
     (5,)
@@ -634,7 +603,7 @@ def _init_is_mean(est) -> bool:
 
 @register_smoother(HistGradientBoostingRegressor)
 class HistGradientBoostingSmoother(_BoostingSmoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.
+    r"""Smoother of a fitted :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.
 
     Supported: ``loss="squared_error"``, any ``l2_regularization``,
     ``max_leaf_nodes``, ``max_depth``, ``max_features``, ``learning_rate`` and
@@ -663,12 +632,12 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
     Notes
     -----
     The initial model is the training mean; a leaf's value is
-    :math:`\\nu \\sum_{i \\in \\text{leaf}} r_i / (n_\\text{leaf} + \\lambda)` with
-    ``r`` the residuals, :math:`\\nu` the learning rate and :math:`\\lambda` the
+    :math:`\nu \sum_{i \in \text{leaf}} r_i / (n_\text{leaf} + \lambda)` with
+    ``r`` the residuals, :math:`\nu` the learning rate and :math:`\lambda` the
     ``l2_regularization``, so the recurrence of
     :class:`GradientBoostingSmoother` holds with
-    :math:`L_t = A_t \\operatorname{diag}(1/(n_\\text{leaf} + \\lambda)) A_t^\\top`,
-    no longer a projection when :math:`\\lambda > 0`. A tree that could not
+    :math:`L_t = A_t \operatorname{diag}(1/(n_\text{leaf} + \lambda)) A_t^\top`,
+    no longer a projection when :math:`\lambda > 0`. A tree that could not
     split keeps the value 0. Training rows are placed in leaves as during
     fitting (binned), evaluation inputs as by ``predict`` (raw thresholds).
     scikit-learn computes residuals in float32, so its predictions agree with
@@ -687,7 +656,6 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
     >>> import numpy as np
     >>> from sklearn.ensemble import HistGradientBoostingRegressor
     >>> import effcomplexity as ec
-    >>> import effcomplexity.smoothers.boosting
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(80, 3)), rng.normal(size=80)
     >>> hgb = HistGradientBoostingRegressor(max_iter=4, l2_regularization=1.0).fit(X, y)
@@ -710,7 +678,10 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
             )
         predictors = [iteration[0] for iteration in est._predictors]
         n_used = int(predictors[0].nodes["count"][0])
-        if est.do_early_stopping_ and n_used != self.n_train:
+        # A validation split leaves fewer rows in the trees; without one, fewer rows
+        # mean another X_train, reported as such below.
+        split = est.do_early_stopping_ and est.validation_fraction is not None
+        if split and n_used != self.n_train:
             raise ValueError(
                 f"{name} stopped early on a random validation split of the training rows "
                 f"(validation_fraction={est.validation_fraction}), which scikit-learn does "

@@ -1,17 +1,17 @@
-"""Smoothers of least squares, ridge, kernel ridge and minimum-norm regression.
+r"""Smoothers of least squares, ridge, kernel ridge and minimum-norm regression.
 
 Least squares and ridge are spectral filters of the (centred) design: with the
-thin SVD :math:`X_c = U D V^\\top`, every row of the smoother is
+thin SVD :math:`X_c = U D V^\top`, every row of the smoother is
 
 .. math::
 
-    s(x) = \\mathbf 1/n + U\\, \\operatorname{diag}(g)\\, V^\\top (x - \\bar x),
+    s(x) = \mathbf 1/n + U\, \operatorname{diag}(g)\, V^\top (x - \bar x),
 
-with :math:`g_j = 1/d_j` for least squares and :math:`g_j = d_j / (d_j^2 + \\lambda)`
-for ridge (the :math:`\\mathbf 1/n` and :math:`\\bar x` terms only with an
+with :math:`g_j = 1/d_j` for least squares and :math:`g_j = d_j / (d_j^2 + \lambda)`
+for ridge (the :math:`\mathbf 1/n` and :math:`\bar x` terms only with an
 intercept). Norms, traces and products with label matrices then cost
-:math:`O((m + n) p r)` and never form an :math:`n \\times n` or
-:math:`m \\times n` matrix.
+:math:`O((m + n) p r)` and never form an :math:`n \times n` or
+:math:`m \times n` matrix.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics.pairwise import pairwise_kernels
 
-from .._validation import check_n_train
+from .._validation import check_n_train, training_mismatch
 from .registry import Smoother, register_smoother
 
 __all__ = [
@@ -89,12 +89,12 @@ def spectral_factors(U, d, Vt, g, offset, fit_intercept: bool) -> LowRankFactors
 
 
 class LowRankSmoother(Smoother):
-    """A smoother with factors ``S(X) = [1/n] + L(X) R^T`` (see :class:`LowRankFactors`).
+    r"""A smoother with factors ``S(X) = [1/n] + L(X) R^T`` (see :class:`LowRankFactors`).
 
     Subclasses implement :meth:`_factorize`; the result is computed once and
     cached on the instance. Row norms use
-    :math:`\\lVert s(x)\\rVert^2 = [1/n] + l(x)^\\top (R^\\top R)\\, l(x)`, the
-    trace :math:`\\operatorname{tr} S = [1] + \\sum_i L(X_{train})_i \\cdot R_i`.
+    :math:`\lVert s(x)\rVert^2 = [1/n] + l(x)^\top (R^\top R)\, l(x)`, the
+    trace :math:`\operatorname{tr} S = [1] + \sum_i L(X_{train})_i \cdot R_i`.
     """
 
     exact_norms_are_cheap = True
@@ -114,8 +114,7 @@ class LowRankSmoother(Smoother):
         centred = X if f.offset is None else X - f.offset
         return (centred @ f.V) * f.g
 
-    def matrix(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _matrix(self, X):
         f = self.factors
         # The explicit route for the training rows too, so S(None) == S(X_train).
         S = self._left(self.X_train if X is None else X) @ f.R.T
@@ -123,16 +122,14 @@ class LowRankSmoother(Smoother):
             S += 1.0 / self.n_train
         return S
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _smooth(self, Y, X):
         f = self.factors
         out = self._left(X) @ (f.R.T @ Y)
         if f.intercept:
             out += Y.mean(axis=0)
         return out
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _row_norms_sq(self, X):
         f = self.factors
         L = self._left(X)
         LG = L if f.gram is None else L @ f.gram
@@ -141,7 +138,7 @@ class LowRankSmoother(Smoother):
             norms += 1.0 / self.n_train
         return norms
 
-    def trace(self) -> float:
+    def _trace(self) -> float:
         f = self.factors
         return float(np.einsum("ij,ij->", f.left_train, f.R)) + (1.0 if f.intercept else 0.0)
 
@@ -157,7 +154,7 @@ def _reject_positive(estimator) -> None:
 
 @register_smoother(LinearRegression)
 class LinearRegressionSmoother(LowRankSmoother):
-    """Smoother of :class:`sklearn.linear_model.LinearRegression`.
+    r"""Smoother of :class:`sklearn.linear_model.LinearRegression`.
 
     The hat matrix of least squares, and for ``p >= n`` the minimum-norm
     interpolator that scikit-learn's ``scipy.linalg.lstsq`` returns: singular
@@ -172,10 +169,10 @@ class LinearRegressionSmoother(LowRankSmoother):
     -----
     .. math::
 
-        S(X) = \\mathbf 1 \\mathbf 1^\\top / n + (X - \\bar x) V D^{-1} U^\\top,
-        \\qquad \\lVert s(x) \\rVert^2 = 1/n + \\lVert D^{-1} V^\\top (x - \\bar x)\\rVert^2 ,
+        S(X) = \mathbf 1 \mathbf 1^\top / n + (X - \bar x) V D^{-1} U^\top,
+        \qquad \lVert s(x) \rVert^2 = 1/n + \lVert D^{-1} V^\top (x - \bar x)\rVert^2 ,
 
-    (without an intercept, drop the first term and :math:`\\bar x`). For full
+    (without an intercept, drop the first term and :math:`\bar x`). For full
     column rank :math:`p < n`, :math:`S` is the projection onto the column
     space and every degrees-of-freedom definition equals ``p`` (+1).
 
@@ -203,12 +200,12 @@ class LinearRegressionSmoother(LowRankSmoother):
         d = self._svd[2]
         tol = 1e-6 * max(float(d[0]) if d.size else 0.0, np.finfo(float).tiny)
         if d.shape != np.shape(singular) or not np.allclose(d, singular, rtol=1e-6, atol=tol):
-            raise ValueError(
-                f"X_train ({self.n_train} rows) does not match the data "
-                f"{type(self.estimator).__name__} was fitted on: the singular values of "
-                f"the {'centred ' if self.estimator.fit_intercept else ''}design differ "
-                f"from the fitted model's singular_. Pass the exact training inputs, and "
-                f"note that fits with sample_weight are not supported."
+            raise training_mismatch(
+                self.estimator,
+                f"the singular values of its "
+                f"{'centred ' if self.estimator.fit_intercept else ''}design differ from "
+                f"the fitted model's singular_",
+                "Fits with sample_weight are not supported.",
             )
 
     @cached_property
@@ -238,7 +235,7 @@ def _single_alpha(estimator) -> float:
 
 @register_smoother(Ridge)
 class RidgeSmoother(LowRankSmoother):
-    """Smoother of :class:`sklearn.linear_model.Ridge`, for every solver.
+    r"""Smoother of :class:`sklearn.linear_model.Ridge`, for every solver.
 
     The closed form of the ridge solution; the direct solvers (``"svd"``,
     ``"cholesky"``, ``"auto"``) reproduce it to rounding, the iterative ones
@@ -249,13 +246,13 @@ class RidgeSmoother(LowRankSmoother):
 
     Notes
     -----
-    With the thin SVD :math:`X_c = U D V^\\top` of the centred design,
+    With the thin SVD :math:`X_c = U D V^\top` of the centred design,
 
     .. math::
 
-        S(X) = \\mathbf 1 \\mathbf 1^\\top / n + (X - \\bar x) V
-        \\operatorname{diag}\\Big(\\frac{d_j}{d_j^2 + \\lambda}\\Big) U^\\top,
-        \\qquad \\operatorname{tr} S = 1 + \\sum_j \\frac{d_j^2}{d_j^2 + \\lambda}.
+        S(X) = \mathbf 1 \mathbf 1^\top / n + (X - \bar x) V
+        \operatorname{diag}\Big(\frac{d_j}{d_j^2 + \lambda}\Big) U^\top,
+        \qquad \operatorname{tr} S = 1 + \sum_j \frac{d_j^2}{d_j^2 + \lambda}.
 
     Singular values at or below ``1e-15`` are dropped, as scikit-learn's SVD
     solver does (this only matters for ``alpha = 0``).
@@ -290,20 +287,20 @@ class RidgeSmoother(LowRankSmoother):
 
 @register_smoother("effcomplexity.models.least_squares.MinNormLeastSquares")
 class MinNormLeastSquaresSmoother(LowRankSmoother):
-    """Smoother of :class:`effcomplexity.models.MinNormLeastSquares`.
+    r"""Smoother of :class:`effcomplexity.models.MinNormLeastSquares`.
 
     Uses the thin SVD that the fitted model stores, so no factorisation is
     repeated: ``p_test`` costs one product of the test design with ``V``.
     ``X_train`` must have the ``n_samples_fit_`` rows the model was fitted on,
     and is checked against the stored SVD with one random product
-    (:math:`X_c w = U D V^\\top w`), which catches other or reordered rows.
+    (:math:`X_c w = U D V^\top w`), which catches other or reordered rows.
 
     Notes
     -----
     .. math::
 
-        S_{train} = \\mathbf 1 \\mathbf 1^\\top/n + U U^\\top, \\qquad
-        \\lVert s(x) \\rVert^2 = 1/n + \\lVert D^{-1} V^\\top (x - \\bar x) \\rVert^2,
+        S_{train} = \mathbf 1 \mathbf 1^\top/n + U U^\top, \qquad
+        \lVert s(x) \rVert^2 = 1/n + \lVert D^{-1} V^\top (x - \bar x) \rVert^2,
 
     so ``p_train`` is the rank (+1 with an intercept): ``n`` past the
     interpolation threshold.
@@ -335,11 +332,7 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
         via_svd = est.U_ @ (est.singular_[: est.rank_] * (est.Vt_ @ w))
         scale = (float(est.singular_[0]) if est.singular_.size else 0.0) * np.linalg.norm(w)
         if np.linalg.norm(direct - via_svd) > 1e-8 * scale + 1e-300:
-            raise ValueError(
-                f"X_train does not match the data {type(est).__name__} was fitted on "
-                f"(its product with the stored SVD differs). Pass the exact training "
-                f"inputs, in the order used to fit the model."
-            )
+            raise training_mismatch(est, "its product with the stored SVD differs")
 
     def _factorize(self) -> LowRankFactors:
         est = self.estimator
@@ -350,7 +343,7 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
 
 @register_smoother(KernelRidge)
 class KernelRidgeSmoother(Smoother):
-    """Smoother of :class:`sklearn.kernel_ridge.KernelRidge`, for any kernel.
+    r"""Smoother of :class:`sklearn.kernel_ridge.KernelRidge`, for any kernel.
 
     ``X_train`` must equal the stored ``X_fit_`` (for ``kernel="precomputed"``,
     the training kernel matrix; evaluation inputs are then kernel rows against
@@ -359,13 +352,13 @@ class KernelRidgeSmoother(Smoother):
 
     Notes
     -----
-    With :math:`K = Q \\Lambda Q^\\top` the training kernel and :math:`K_X` the
+    With :math:`K = Q \Lambda Q^\top` the training kernel and :math:`K_X` the
     kernel between evaluation and training inputs,
 
     .. math::
 
-        S(X) = K_X (K + \\lambda I)^{-1} = K_X Q (\\Lambda + \\lambda I)^{-1} Q^\\top,
-        \\qquad \\operatorname{tr} S = \\sum_i \\frac{\\lambda_i}{\\lambda_i + \\lambda}.
+        S(X) = K_X (K + \lambda I)^{-1} = K_X Q (\Lambda + \lambda I)^{-1} Q^\top,
+        \qquad \operatorname{tr} S = \sum_i \frac{\lambda_i}{\lambda_i + \lambda}.
 
     References
     ----------
@@ -379,10 +372,7 @@ class KernelRidgeSmoother(Smoother):
         check_n_train(self.X_train, fit_X.shape[0], est, "X_fit_")
         fit_X = fit_X.toarray() if hasattr(fit_X, "toarray") else np.asarray(fit_X)
         if not np.array_equal(self.X_train, fit_X):
-            raise ValueError(
-                f"X_train differs from the inputs {type(est).__name__} stored when it was "
-                f"fitted (X_fit_). Pass the exact training inputs, in the order used to fit."
-            )
+            raise training_mismatch(est, "it differs from the inputs the model stored (X_fit_)")
         self._alpha = _single_alpha(est)
 
     def _kernel(self, X: np.ndarray) -> np.ndarray:
@@ -403,21 +393,18 @@ class KernelRidgeSmoother(Smoother):
         _, Q, inv = self._eig
         return (self._kernel(self.X_train if X is None else X) @ Q) * inv
 
-    def matrix(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _matrix(self, X):
         return self._weights_times(X) @ self._eig[1].T
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _smooth(self, Y, X):
         _, Q, inv = self._eig
         K = self._kernel(self.X_train if X is None else X)
         return K @ (Q @ (inv[:, None] * (Q.T @ Y)))
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
+    def _row_norms_sq(self, X):
         A = self._weights_times(X)
         return np.einsum("ij,ij->i", A, A)
 
-    def trace(self) -> float:
+    def _trace(self) -> float:
         eigenvalues, _, inv = self._eig
         return float(np.sum(eigenvalues * inv))

@@ -7,7 +7,7 @@ from functools import cached_property
 import numpy as np
 from sklearn.neighbors import KNeighborsRegressor
 
-from .._validation import check_n_train
+from .._validation import check_n_train, training_mismatch
 from .registry import Smoother, register_smoother
 
 __all__ = ["KNeighborsSmoother"]
@@ -15,7 +15,7 @@ __all__ = ["KNeighborsSmoother"]
 
 @register_smoother(KNeighborsRegressor)
 class KNeighborsSmoother(Smoother):
-    """Smoother of :class:`sklearn.neighbors.KNeighborsRegressor`.
+    r"""Smoother of :class:`sklearn.neighbors.KNeighborsRegressor`.
 
     Each prediction is a weighted mean of the labels of the ``k`` nearest
     training points, as found by the fitted model's own ``kneighbors`` (so
@@ -33,11 +33,11 @@ class KNeighborsSmoother(Smoother):
     -----
     .. math::
 
-        s(x)_i = \\frac{w_i(x)\\, 1[i \\in N_k(x)]}{\\sum_{i' \\in N_k(x)} w_{i'}(x)},
-        \\qquad \\lVert s(x) \\rVert^2 = \\frac{\\sum_i w_i^2}{(\\sum_i w_i)^2}.
+        s(x)_i = \frac{w_i(x)\, 1[i \in N_k(x)]}{\sum_{i' \in N_k(x)} w_{i'}(x)},
+        \qquad \lVert s(x) \rVert^2 = \frac{\sum_i w_i^2}{(\sum_i w_i)^2}.
 
     With uniform weights and every training point its own nearest neighbour,
-    :math:`S_{ii} = 1/k`, so :math:`\\operatorname{tr} S = \\hat p_{train} = n/k`.
+    :math:`S_{ii} = 1/k`, so :math:`\operatorname{tr} S = \hat p_{train} = n/k`.
     Norms and products with labels cost :math:`O(mk)` once the neighbours are known.
 
     References
@@ -64,10 +64,7 @@ class KNeighborsSmoother(Smoother):
         fit_X = getattr(est, "_fit_X", None)
         if isinstance(fit_X, np.ndarray) and fit_X.shape == self.X_train.shape:
             if not np.array_equal(fit_X, self.X_train):
-                raise ValueError(
-                    f"X_train differs from the inputs {type(est).__name__} stored when it "
-                    f"was fitted. Pass the exact training inputs, in the order used to fit."
-                )
+                raise training_mismatch(est, "it differs from the inputs the model stored")
 
     def _weights(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Neighbour indices and normalised weights, each of shape (m, k)."""
@@ -92,24 +89,23 @@ class KNeighborsSmoother(Smoother):
         return self._weights(self.X_train)
 
     def _neighbours(self, X):
-        X = self._resolve_X(X)
         return self._train_weights if X is None else self._weights(X)
 
-    def matrix(self, X=None) -> np.ndarray:
+    def _matrix(self, X):
         indices, weights = self._neighbours(X)
         S = np.zeros((indices.shape[0], self.n_train))
         np.put_along_axis(S, indices, weights, axis=1)
         return S
 
-    def smooth(self, Y, X=None) -> np.ndarray:
+    def _smooth(self, Y, X):
         indices, weights = self._neighbours(X)
         return np.einsum("mk,mkc->mc", weights, Y[indices])
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
+    def _row_norms_sq(self, X):
         _, weights = self._neighbours(X)
         return np.einsum("mk,mk->m", weights, weights)
 
-    def trace(self) -> float:
+    def _trace(self) -> float:
         indices, weights = self._train_weights
         own = indices == np.arange(self.n_train)[:, None]
         return float(weights[own].sum())

@@ -27,9 +27,9 @@ def _needs_labels(step) -> bool:
 
 @register_smoother(Pipeline)
 class PipelineSmoother(Smoother):
-    """Smoother of a :class:`sklearn.pipeline.Pipeline` ending in a supported family.
+    r"""Smoother of a :class:`sklearn.pipeline.Pipeline` ending in a supported family.
 
-    The earlier steps are treated as a fixed feature map :math:`\\phi` fitted on
+    The earlier steps are treated as a fixed feature map :math:`\phi` fitted on
     the training inputs alone (scaling, polynomial or random features, PCA),
     so the pipeline's smoother is the final step's smoother on the transformed
     inputs. Any registered family can be the final step; everything is
@@ -49,7 +49,7 @@ class PipelineSmoother(Smoother):
     -----
     .. math::
 
-        s_{pipe}(x) = s_{final}\\big(\\phi(x);\\ \\phi(X_{train})\\big).
+        s_{pipe}(x) = s_{final}\big(\phi(x);\ \phi(X_{train})\big).
 
     Examples
     --------
@@ -111,19 +111,19 @@ class PipelineSmoother(Smoother):
         return X
 
     def _final_X(self, X):
-        X = self._resolve_X(X)
+        # X is validated against the pipeline; the final step checks its own inputs.
         return None if X is None else self._transform(X)
 
-    def matrix(self, X=None) -> np.ndarray:
+    def _matrix(self, X):
         return self.final.matrix(self._final_X(X))
 
-    def smooth(self, Y, X=None) -> np.ndarray:
+    def _smooth(self, Y, X):
         return self.final.smooth(Y, self._final_X(X))
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
+    def _row_norms_sq(self, X):
         return self.final.row_norms_sq(self._final_X(X))
 
-    def trace(self) -> float:
+    def _trace(self) -> float:
         return self.final.trace()
 
     @property
@@ -137,11 +137,11 @@ class PipelineSmoother(Smoother):
     def n_stages(self) -> int:
         return self.final.n_stages()
 
-    def staged_row_norms_sq(self, X=None) -> np.ndarray:
+    def _staged_row_norms_sq(self, X):
         return self.final.staged_row_norms_sq(self._final_X(X))
 
-    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
+    def _staged_smooth(self, Y, X) -> Iterator[np.ndarray]:
         return self.final.staged_smooth(Y, self._final_X(X))
 
-    def staged_trace(self) -> np.ndarray:
+    def _staged_trace(self) -> np.ndarray:
         return self.final.staged_trace()

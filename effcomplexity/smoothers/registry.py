@@ -1,7 +1,7 @@
-"""The smoother registry: which weights on the training labels make a prediction.
+r"""The smoother registry: which weights on the training labels make a prediction.
 
 A fitted regressor is a *linear smoother* when its prediction at ``x`` is a
-weighted sum of the training labels, :math:`f(x) = s(x)^\\top y`, with weights
+weighted sum of the training labels, :math:`f(x) = s(x)^\top y`, with weights
 :math:`s(x)` that do not depend on ``y`` once the model's structure is fixed.
 Each supported family registers a :class:`Smoother` subclass that answers, for
 one fitted estimator and its training inputs, what :math:`s(x)` is.
@@ -38,11 +38,16 @@ IDENTITY_BLOCK = 512
 class Smoother:
     """Smoother weights of one fitted estimator, bound to its training inputs.
 
-    Subclasses implement :meth:`matrix`; they should also implement
-    :meth:`smooth` (``S(X) @ Y`` without forming ``S``) and, where a cheaper
-    route exists, :meth:`row_norms_sq` and :meth:`trace`. Set
-    ``exact_norms_are_cheap = True`` when :meth:`row_norms_sq` never forms a
-    dense ``(m, n)`` matrix, so ``method="auto"`` always takes the exact path.
+    The public methods validate and reshape their arguments once and call
+    protected hooks that receive validated arrays (``X`` None or a checked 2-D
+    array, ``Y`` a finite ``(n_train, k)`` array). Subclasses implement
+    ``_matrix(X)``; they should also implement ``_smooth(Y, X)`` (``S(X) @ Y``
+    without forming ``S``) and, where a cheaper route exists,
+    ``_row_norms_sq(X)`` and ``_trace()``; staged families implement
+    ``n_stages()``, ``_staged_smooth(Y, X)`` and ``_staged_row_norms_sq(X)``
+    (and ``_staged_trace()`` when cheaper than replaying the identity). Set
+    ``exact_norms_are_cheap = True`` when the norms never form a dense
+    ``(m, n)`` matrix, so ``method="auto"`` always takes the exact path.
 
     Parameters
     ----------
@@ -82,6 +87,7 @@ class Smoother:
         return None if X is None else self._check_X(X)
 
     # -- the primitives ---------------------------------------------------------
+    # -- public methods: validate and reshape once, then call the hooks ---------
     def matrix(self, X=None) -> np.ndarray:
         """Dense smoother matrix: rows are ``s(x)`` for the rows of ``X``.
 
@@ -94,24 +100,24 @@ class Smoother:
         -------
         ndarray of shape (m, n_train)
         """
-        raise NotImplementedError
+        return self._matrix(self._resolve_X(X))
 
     def smooth(self, Y, X=None) -> np.ndarray:
-        """``S(X) @ Y`` for a label matrix ``Y`` of shape (n_train, k).
+        """``S(X) @ Y`` for labels ``Y`` of shape (n_train,) or (n_train, k).
 
-        The base implementation forms ``S``; families override it with a
-        matrix-free route (leaf means, replayed boosting, one linear solve).
+        Returns an array of shape (m,) or (m, k): 1-D labels give a 1-D result.
         """
-        return self.matrix(X) @ Y
+        Y, was_1d = check_labels(Y, self.n_train)
+        out = np.asarray(self._smooth(Y, self._resolve_X(X)))
+        return out[:, 0] if was_1d else out
 
     def row_norms_sq(self, X=None) -> np.ndarray:
         """Squared Euclidean norms ``||s(x)||^2`` of the rows of ``S(X)``."""
-        S = self.matrix(X)
-        return np.einsum("ij,ij->i", S, S)
+        return np.asarray(self._row_norms_sq(self._resolve_X(X)))
 
     def trace(self) -> float:
         """``tr(S)`` on the training inputs."""
-        return float(np.trace(self.matrix()))
+        return float(self._trace())
 
     # -- staged families (boosting rounds, cumulative trees) -------------------
     def n_stages(self) -> int:
@@ -120,29 +126,57 @@ class Smoother:
 
     def staged_row_norms_sq(self, X=None) -> np.ndarray:
         """``||s_t(x)||^2`` after every stage ``t``: array of shape (n_stages, m)."""
-        raise TypeError(
-            f"{type(self.estimator).__name__} has no stages: staged measures apply to "
-            f"boosting and tree ensembles."
-        )
+        return np.asarray(self._staged_row_norms_sq(self._resolve_X(X)))
 
     def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
-        """Yield ``S_t(X) @ Y`` after every stage ``t``."""
-        raise TypeError(
+        """Iterate over ``S_t(X) @ Y`` after every stage ``t``.
+
+        The inputs are checked when this is called, not when iteration starts;
+        each stage is a fresh array, 1-D when ``Y`` is.
+        """
+        Y, was_1d = check_labels(Y, self.n_train)
+        stages = self._staged_smooth(Y, self._resolve_X(X))
+        return (F[:, 0] for F in stages) if was_1d else stages
+
+    def staged_trace(self) -> np.ndarray:
+        """``tr(S_t)`` on the training inputs after every stage: shape (n_stages,)."""
+        return np.asarray(self._staged_trace(), dtype=float)
+
+    # -- hooks for families: arguments already validated ------------------------
+    # ``X`` is None (the training inputs) or a validated 2-D array; ``Y`` is a
+    # finite (n_train, k) float array.
+    def _matrix(self, X: np.ndarray | None) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not implement _matrix.")
+
+    def _smooth(self, Y: np.ndarray, X: np.ndarray | None) -> np.ndarray:
+        # Families override this with a matrix-free route (leaf means, replay, a solve).
+        return self._matrix(X) @ Y
+
+    def _row_norms_sq(self, X: np.ndarray | None) -> np.ndarray:
+        S = self._matrix(X)
+        return np.einsum("ij,ij->i", S, S)
+
+    def _trace(self) -> float:
+        return float(np.trace(self._matrix(None)))
+
+    def _no_stages(self) -> TypeError:
+        return TypeError(
             f"{type(self.estimator).__name__} has no stages: staged measures apply to "
             f"boosting and tree ensembles."
         )
 
-    def staged_trace(self) -> np.ndarray:
-        """``tr(S_t)`` on the training inputs after every stage: shape (n_stages,).
+    def _staged_row_norms_sq(self, X: np.ndarray | None) -> np.ndarray:
+        raise self._no_stages()
 
-        The base implementation reads the diagonal of ``S_t`` from
-        :meth:`staged_smooth` on blocks of identity columns (``n`` products per
-        stage); families with a cheaper exact route override it.
-        """
+    def _staged_smooth(self, Y: np.ndarray, X: np.ndarray | None) -> Iterator[np.ndarray]:
+        raise self._no_stages()
+
+    def _staged_trace(self) -> np.ndarray:
+        # The diagonal of S_t from the stages replayed on blocks of identity columns.
         n = self.n_train
         out = np.zeros(self.n_stages())
         for block in identity_blocks(n):
-            for t, SE in enumerate(self.staged_smooth(identity_columns(n, block))):
+            for t, SE in enumerate(self._staged_smooth(identity_columns(n, block), None)):
                 out[t] += float(np.trace(np.asarray(SE)[block]))
         return out
 
@@ -171,8 +205,7 @@ def _function_smoother(matrix_function: Callable) -> type[Smoother]:
     """Wrap a plain ``matrix_function(estimator, X_train, X)`` as a Smoother class."""
 
     class FunctionSmoother(Smoother):
-        def matrix(self, X=None):
-            X = self._resolve_X(X)
+        def _matrix(self, X):
             Xe = self.X_train if X is None else X
             S = np.asarray(matrix_function(self.estimator, self.X_train, Xe), dtype=float)
             if S.shape != (Xe.shape[0], self.n_train):
@@ -366,19 +399,16 @@ def smooth(estimator, X_train, Y, X=None) -> np.ndarray:
         Same dimensionality as ``Y``. With ``Y = y_train`` this is the
         model's prediction.
     """
-    smoother = get_smoother(estimator, X_train)
-    Y, was_1d = check_labels(Y, smoother.n_train)
-    out = np.asarray(smoother.smooth(Y, X))
-    return out[:, 0] if was_1d else out
+    return get_smoother(estimator, X_train).smooth(Y, X)
 
 
 def staged_predictions(estimator, X_train, y_train, X=None) -> np.ndarray:
-    """Predictions after every stage of a staged model, from its smoother.
+    r"""Predictions after every stage of a staged model, from its smoother.
 
     For a forest or bagging ensemble stage ``t`` averages the first ``t``
     members; for boosting it is the model after ``t`` rounds. Together with
     :func:`effcomplexity.staged_effective_parameters` on the same inputs, a
-    sweep gets test error and :math:`\\hat p` for every stage from one fitted
+    sweep gets test error and :math:`\hat p` for every stage from one fitted
     model.
 
     Parameters
@@ -407,7 +437,7 @@ def staged_predictions(estimator, X_train, y_train, X=None) -> np.ndarray:
 
     Notes
     -----
-    Stage ``t`` is :math:`S_t(X)\\, y`; the last stage equals
+    Stage ``t`` is :math:`S_t(X)\, y`; the last stage equals
     ``estimator.predict(X)`` (``predict_proba`` for classifiers).
 
     Examples

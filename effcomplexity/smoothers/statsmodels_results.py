@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 from scipy import linalg
 
-from .._validation import check_inputs, check_n_train
+from .._validation import check_inputs, check_n_train, training_mismatch
 from .linear import LowRankFactors, LowRankSmoother
 from .registry import register_smoother
 
@@ -62,16 +62,16 @@ class _StatsmodelsSmoother(LowRankSmoother):
         check_n_train(self.X_train, exog.shape[0], model, "model.exog")
         scale = max(1.0, float(np.max(np.abs(exog))) if exog.size else 1.0)
         if not np.allclose(self.X_train, exog, rtol=0.0, atol=1e-12 * scale):
-            raise ValueError(
-                f"X_train differs from the design the {type(model).__name__} model was "
-                f"fitted on. Pass results.model.exog (the full design matrix, in the "
-                f"order used to fit)."
+            raise training_mismatch(
+                model,
+                "it differs from the design matrix model.exog",
+                "For statsmodels results, pass results.model.exog.",
             )
 
 
 @register_smoother("statsmodels.regression.linear_model.RegressionResultsWrapper")
 class RegressionResultsSmoother(_StatsmodelsSmoother):
-    """Smoother of fitted statsmodels ``OLS`` and ``WLS`` results.
+    r"""Smoother of fitted statsmodels ``OLS`` and ``WLS`` results.
 
     ``X_train`` is the model's design ``results.model.exog`` and ``X`` rows of
     a design with the same columns. Fits by ``"pinv"`` (the default; singular
@@ -86,12 +86,12 @@ class RegressionResultsSmoother(_StatsmodelsSmoother):
 
     .. math::
 
-        S(X) = X (X_{tr}^\\top W X_{tr})^{-1} X_{tr}^\\top W ,
+        S(X) = X (X_{tr}^\top W X_{tr})^{-1} X_{tr}^\top W ,
 
-    computed from the SVD :math:`W^{1/2} X_{tr} = U D V^\\top` as
-    :math:`X V D^{-1} U^\\top W^{1/2}`. The training diagonal of ``S`` is
+    computed from the SVD :math:`W^{1/2} X_{tr} = U D V^\top` as
+    :math:`X V D^{-1} U^\top W^{1/2}`. The training diagonal of ``S`` is
     statsmodels' leverage ``OLSInfluence(results).hat_matrix_diag``, and
-    :math:`\\operatorname{tr} S` is the rank of the design.
+    :math:`\operatorname{tr} S` is the rank of the design.
 
     References
     ----------
@@ -129,7 +129,7 @@ class RegressionResultsSmoother(_StatsmodelsSmoother):
 
 @register_smoother("statsmodels.gam.generalized_additive_model.GLMGamResultsWrapper")
 class GLMGamResultsSmoother(_StatsmodelsSmoother):
-    """Smoother of statsmodels ``GLMGam`` results with a Gaussian family and identity link.
+    r"""Smoother of statsmodels ``GLMGam`` results with a Gaussian family and identity link.
 
     A penalised regression spline fitted by penalised iteratively reweighted
     least squares (``method="pirls"``, the default), which for a Gaussian
@@ -146,7 +146,7 @@ class GLMGamResultsSmoother(_StatsmodelsSmoother):
 
     .. math::
 
-        S(X) = X (X_{tr}^\\top W X_{tr} + 2P)^{-1} X_{tr}^\\top W ,
+        S(X) = X (X_{tr}^\top W X_{tr} + 2P)^{-1} X_{tr}^\top W ,
 
     (statsmodels' PIRLS uses :math:`2P`). Its training trace is the total
     effective degrees of freedom ``results.edf.sum()`` and its diagonal

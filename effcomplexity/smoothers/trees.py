@@ -37,7 +37,7 @@ from sklearn.ensemble import (
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from .._validation import check_labels, check_n_train
+from .._validation import check_n_train, training_mismatch
 from ._leaves import as_tree_input, leaf_numbering
 from .registry import Smoother, register_smoother
 
@@ -192,17 +192,15 @@ class _LeafEnsembleSmoother(Smoother):
         mismatch = ~np.isclose(self._leaf_weight, recorded, rtol=1e-10, atol=1e-8)
         if mismatch.any():
             b = int(np.searchsorted(self._offsets, np.flatnonzero(mismatch)[0], side="right")) - 1
-            raise ValueError(
-                f"The training inputs do not reproduce the leaf sizes that tree {b} "
-                f"of {type(self.estimator).__name__} recorded when it was fitted. "
-                f"Pass the exact training inputs, in the order used to fit. Fits "
-                f"with sample_weight or class_weight (other than through bootstrap "
-                f"sampling) are not supported. {_GDF_HINT}"
+            raise training_mismatch(
+                self.estimator,
+                f"the leaf sizes of tree {b} differ from those it recorded when fitted",
+                f"Fits with sample_weight or class_weight (other than through bootstrap "
+                f"sampling) are not supported. {_GDF_HINT}",
             )
 
     def _eval_leaves(self, X) -> np.ndarray:
-        """Global leaf ids (B, m) of the evaluation rows; ``None`` is the training set."""
-        X = self._resolve_X(X)
+        """Global leaf ids (B, m) of validated evaluation rows; ``None`` is the training set."""
         if X is None:
             return self._train_leaves
         local, _ = self._apply_local(X)
@@ -246,18 +244,7 @@ class _LeafEnsembleSmoother(Smoother):
         )
 
     # -- primitives ------------------------------------------------------------
-    def matrix(self, X=None) -> np.ndarray:
-        """Dense smoother matrix: rows are ``s(x)`` for the rows of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (m, n_features), optional
-            Evaluation inputs; ``None`` means the training inputs.
-
-        Returns
-        -------
-        ndarray of shape (m, n_train)
-        """
+    def _matrix(self, X):
         leaves = self._eval_leaves(X)
         S = self._weight_rows(leaves) @ self._member_matrix()
         return S.toarray() / self.n_trees
@@ -268,11 +255,8 @@ class _LeafEnsembleSmoother(Smoother):
         sums = self._member_matrix()[start:stop] @ Y
         return sums / self._leaf_weight[start:stop, None]
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        """``S(X) @ Y``: weighted leaf means of ``Y``, averaged over the trees.
-
-        Costs ``O((n + m) k)`` time and memory per tree and never forms ``S``.
-        """
+    def _smooth(self, Y, X):
+        # Weighted leaf means of Y averaged over the trees: O((n + m) k) per tree.
         out = None
         for SY in self._tree_smooth(Y, X):
             out = SY if out is None else out + SY
@@ -285,12 +269,12 @@ class _LeafEnsembleSmoother(Smoother):
         for b in range(self.n_trees):
             yield self._leaf_means(b, Y)[leaves[b] - self._offsets[b]]
 
-    def trace(self) -> float:
-        """``tr(S)`` on the training inputs: mean over trees of each row's own weight."""
+    def _trace(self) -> float:
+        # Mean over trees of each training row's weight in its own leaf.
         return float(self._row_weights().sum() / self.n_trees)
 
-    def row_norms_sq(self, X=None) -> np.ndarray:
-        """Exact ``||s(x)||^2`` for the rows of ``X``, from the leaf factors.
+    def _row_norms_sq(self, X) -> np.ndarray:
+        r"""Exact ``||s(x)||^2`` for the rows of validated ``X``, from the leaf factors.
 
         Parameters
         ----------
@@ -310,15 +294,15 @@ class _LeafEnsembleSmoother(Smoother):
 
         .. math::
 
-            t^2 \\lVert s_t(x) \\rVert^2 = \\sum_{a \\le t} \\Big( 2 \\sum_{b < a}
-            \\frac{G_{ab}(l_a(x), l_b(x))}{N_a(l_a(x)) N_b(l_b(x))}
-            + \\frac{\\sum_i c_a(i)^2 1[l_a(i) = l_a(x)]}{N_a(l_a(x))^2} \\Big),
+            t^2 \lVert s_t(x) \rVert^2 = \sum_{a \le t} \Big( 2 \sum_{b < a}
+            \frac{G_{ab}(l_a(x), l_b(x))}{N_a(l_a(x)) N_b(l_b(x))}
+            + \frac{\sum_i c_a(i)^2 1[l_a(i) = l_a(x)]}{N_a(l_a(x))^2} \Big),
 
-        where :math:`G_{ab} = A_a^\\top C_a C_b A_b` is the ``L_a x L_b``
+        where :math:`G_{ab} = A_a^\top C_a C_b A_b` is the ``L_a x L_b``
         contingency table of two trees' leaves, counted in ``O(n)``: a sum
         over pairs of trees of small table look-ups, ``O((n + m) t^2)`` in all.
         When leaves are small, summing the sparse rows
-        :math:`\\sum_b s_b(x)` directly costs ``O(m t N)`` for leaves of
+        :math:`\sum_b s_b(x)` directly costs ``O(m t N)`` for leaves of
         ``N`` rows instead; the cheaper route is chosen from operation counts.
         Neither forms a dense ``(m, n)`` matrix.
 
@@ -363,10 +347,10 @@ class _LeafEnsembleSmoother(Smoother):
         return out / self.n_trees**2
 
     def _contingency_blocks(self, a: int) -> Iterator[tuple]:
-        """Contingency tables of tree ``a`` against trees ``b < a``, a block of trees at a time.
+        r"""Contingency tables of tree ``a`` against trees ``b < a``, a block of trees at a time.
 
         Yields ``(b0, b1, table, keys)``: ``table[(g - offsets[b0]) * L_a + l]``
-        is :math:`\\sum_i c_a(i) c_b(i) 1[l_a(i) = l] 1[g_b(i) = g] / N_b(g)`
+        is :math:`\sum_i c_a(i) c_b(i) 1[l_a(i) = l] 1[g_b(i) = g] / N_b(g)`
         for the global leaves ``g`` of trees ``b0 <= b < b1``; ``keys`` are the
         training rows' own entries when every row is in tree ``a``'s sample,
         else ``None``. Small tables are kept for later calls.
@@ -468,8 +452,8 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
         """Number of trees: stage ``t`` averages trees ``1 .. t``."""
         return self.n_trees
 
-    def staged_row_norms_sq(self, X=None) -> np.ndarray:
-        """Exact ``||s_t(x)||^2`` for every number of trees ``t``, in one pass.
+    def _staged_row_norms_sq(self, X) -> np.ndarray:
+        r"""Exact ``||s_t(x)||^2`` for every number of trees ``t``, in one pass.
 
         Parameters
         ----------
@@ -484,10 +468,10 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
 
         Notes
         -----
-        Each tree adds one increment to :math:`t^2 \\lVert s_t(x) \\rVert^2`
+        Each tree adds one increment to :math:`t^2 \lVert s_t(x) \rVert^2`
         (see :meth:`row_norms_sq`), so all stages cost what the last one does.
         For small leaves the increments come from accumulating the
-        unnormalised rows :math:`t\\, s_t(x)` a block of evaluation rows at a
+        unnormalised rows :math:`t\, s_t(x)` a block of evaluation rows at a
         time instead: each tree adds its weights to the ``N`` training rows of
         the leaf and reads the accumulated values there.
         """
@@ -497,7 +481,7 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
             return self._staged_norms_contingency(leaves)
         return self._staged_norms_accumulate(leaves)
 
-    def staged_trace(self) -> np.ndarray:
+    def _staged_trace(self) -> np.ndarray:
         """Exact ``tr(S_t)`` for every number of trees ``t``: shape (n_trees,).
 
         The trace of one tree is the sum of each training row's weight in its
@@ -506,7 +490,7 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
         per_tree = self._row_weights().sum(axis=1)
         return np.cumsum(per_tree) / np.arange(1, self.n_trees + 1)
 
-    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
+    def _staged_smooth(self, Y, X) -> Iterator[np.ndarray]:
         """Yield ``S_t(X) @ Y`` for ``t = 1 .. n_trees``, one tree's work per stage.
 
         Parameters
@@ -520,7 +504,6 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
         ------
         ndarray of shape (m, k)
         """
-        Y, _ = check_labels(Y, self.n_train)
         total = None
         for t, SY in enumerate(self._tree_smooth(Y, X), start=1):
             total = SY if total is None else total + SY
@@ -530,7 +513,7 @@ class _StagedEnsembleSmoother(_LeafEnsembleSmoother):
 @register_smoother(DecisionTreeRegressor)
 @register_smoother(DecisionTreeClassifier)
 class DecisionTreeSmoother(_LeafEnsembleSmoother):
-    """Smoother of a fitted decision tree (regressor, or classifier probabilities).
+    r"""Smoother of a fitted decision tree (regressor, or classifier probabilities).
 
     ``s(x)`` puts weight ``1 / N(l)`` on each of the ``N(l)`` training rows in
     the leaf ``l`` that ``x`` falls into. For a classifier, ``S @ Y`` with
@@ -556,11 +539,11 @@ class DecisionTreeSmoother(_LeafEnsembleSmoother):
     -----
     .. math::
 
-        s(x)_i = \\frac{1[l(x_i) = l(x)]}{N(l(x))}, \\qquad
-        \\lVert s(x) \\rVert^2 = \\frac{1}{N(l(x))},
+        s(x)_i = \frac{1[l(x_i) = l(x)]}{N(l(x))}, \qquad
+        \lVert s(x) \rVert^2 = \frac{1}{N(l(x))},
 
-    so :math:`\\hat p_{train}` is the number of leaves and
-    :math:`\\hat p_{test} = \\frac{n}{m} \\sum_j 1 / N(l(x_j))`.
+    so :math:`\hat p_{train}` is the number of leaves and
+    :math:`\hat p_{test} = \frac{n}{m} \sum_j 1 / N(l(x_j))`.
 
     References
     ----------
@@ -616,7 +599,7 @@ def _check_recorded_rows(smoother: Smoother) -> None:
 @register_smoother(ExtraTreesRegressor)
 @register_smoother(ExtraTreesClassifier)
 class ForestSmoother(_StagedEnsembleSmoother):
-    """Smoother of a random forest or extra-trees ensemble (regressor or classifier).
+    r"""Smoother of a random forest or extra-trees ensemble (regressor or classifier).
 
     The forest averages its trees' smoothers; each tree weights the training
     rows by their multiplicity in its bootstrap sample, read from the public
@@ -643,8 +626,8 @@ class ForestSmoother(_StagedEnsembleSmoother):
     -----
     .. math::
 
-        s(x)_i = \\frac{1}{B} \\sum_{b=1}^{B}
-        \\frac{c_b(i)\\, 1[l_b(x_i) = l_b(x)]}{\\sum_{i'} c_b(i')\\, 1[l_b(x_{i'}) = l_b(x)]},
+        s(x)_i = \frac{1}{B} \sum_{b=1}^{B}
+        \frac{c_b(i)\, 1[l_b(x_i) = l_b(x)]}{\sum_{i'} c_b(i')\, 1[l_b(x_{i'}) = l_b(x)]},
 
     with :math:`c_b(i)` the number of times row ``i`` was drawn for tree ``b``.
 
@@ -689,7 +672,7 @@ class ForestSmoother(_StagedEnsembleSmoother):
 @register_smoother(BaggingRegressor)
 @register_smoother(BaggingClassifier)
 class BaggedTreesSmoother(_StagedEnsembleSmoother):
-    """Smoother of bagged decision trees (``BaggingRegressor``/``Classifier``).
+    r"""Smoother of bagged decision trees (``BaggingRegressor``/``Classifier``).
 
     Each member tree sees the columns in ``estimators_features_`` (with
     repeats when ``bootstrap_features=True``) and weights the training rows
@@ -715,9 +698,9 @@ class BaggedTreesSmoother(_StagedEnsembleSmoother):
     -----
     .. math::
 
-        s(x)_i = \\frac{1}{B} \\sum_{b=1}^{B}
-        \\frac{c_b(i)\\, 1[l_b(x_{i, F_b}) = l_b(x_{F_b})]}
-        {\\sum_{i'} c_b(i')\\, 1[l_b(x_{i', F_b}) = l_b(x_{F_b})]},
+        s(x)_i = \frac{1}{B} \sum_{b=1}^{B}
+        \frac{c_b(i)\, 1[l_b(x_{i, F_b}) = l_b(x_{F_b})]}
+        {\sum_{i'} c_b(i')\, 1[l_b(x_{i', F_b}) = l_b(x_{F_b})]},
 
     with :math:`F_b` the features and :math:`c_b` the sample multiplicities
     of member ``b``.

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import numpy as np
 from sklearn.ensemble import VotingRegressor
 
-from .._validation import check_labels
 from .registry import (
     Smoother,
     get_smoother,
@@ -27,7 +26,7 @@ __all__ = ["VotingSmoother"]
 
 @register_smoother(VotingRegressor)
 class VotingSmoother(Smoother):
-    """Smoother of a fitted :class:`~sklearn.ensemble.VotingRegressor`.
+    r"""Smoother of a fitted :class:`~sklearn.ensemble.VotingRegressor`.
 
     The prediction is the weighted average of the members' predictions, so
     the smoother is the weighted average of the members' smoothers; every
@@ -55,8 +54,8 @@ class VotingSmoother(Smoother):
 
     .. math::
 
-        S(X) = \\frac{\\sum_j w_j S^{(j)}(X)}{\\sum_j w_j}, \\qquad
-        S_t(X) = \\frac{\\sum_j w_j S^{(j)}_t(X)}{\\sum_j w_j}.
+        S(X) = \frac{\sum_j w_j S^{(j)}(X)}{\sum_j w_j}, \qquad
+        S_t(X) = \frac{\sum_j w_j S^{(j)}_t(X)}{\sum_j w_j}.
 
     Squared row norms involve cross terms between members, so exact norms
     are computed from the averaged weights themselves (the dense matrix, or
@@ -115,18 +114,14 @@ class VotingSmoother(Smoother):
             f"whole ensemble."
         )
 
-    def matrix(self, X=None) -> np.ndarray:
-        X = self._resolve_X(X)
-        return sum(w * m.matrix(X) for w, m in zip(self._weights, self._members, strict=True))
+    def _matrix(self, X):
+        return sum(w * m._matrix(X) for w, m in zip(self._weights, self._members, strict=True))
 
-    def smooth(self, Y, X=None) -> np.ndarray:
-        Y, was_1d = check_labels(Y, self.n_train)
-        X = self._resolve_X(X)
-        F = sum(w * m.smooth(Y, X) for w, m in zip(self._weights, self._members, strict=True))
-        return F[:, 0] if was_1d else F
+    def _smooth(self, Y, X):
+        return sum(w * m._smooth(Y, X) for w, m in zip(self._weights, self._members, strict=True))
 
-    def trace(self) -> float:
-        return float(sum(w * m.trace() for w, m in zip(self._weights, self._members, strict=True)))
+    def _trace(self) -> float:
+        return float(sum(w * m._trace() for w, m in zip(self._weights, self._members, strict=True)))
 
     def n_stages(self) -> int:
         """Number of stages shared by all members."""
@@ -134,40 +129,29 @@ class VotingSmoother(Smoother):
             raise self._stage_count_error()
         return self._members[0].n_stages()
 
-    def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
-        """Yield the weighted average of the members' ``S_t(X) @ Y`` after every stage.
-
-        Parameters
-        ----------
-        Y : array-like of shape (n_train,) or (n_train, k)
-        X : array-like of shape (m, n_features), optional
-
-        Yields
-        ------
-        ndarray of shape (m,) or (m, k)
-        """
+    def _staged_smooth(self, Y, X) -> Iterator[np.ndarray]:
+        # The weighted average of the members' S_t(X) @ Y; checked before iterating.
         if not self.supports_staged:
             raise self._stage_count_error()
-        Y, was_1d = check_labels(Y, self.n_train)
-        X = self._resolve_X(X)
-        stages = [m.staged_smooth(Y, X) for m in self._members]
-        for parts in zip(*stages, strict=True):
-            F = sum(w * part for w, part in zip(self._weights, parts, strict=True))
-            yield F[:, 0] if was_1d else F
+        stages = [m._staged_smooth(Y, X) for m in self._members]
+        return (
+            sum(w * part for w, part in zip(self._weights, parts, strict=True))
+            for parts in zip(*stages, strict=True)
+        )
 
-    def staged_trace(self) -> np.ndarray:
-        """``tr(S_t)`` after every stage: the weighted sum of the members' exact traces."""
+    def _staged_trace(self) -> np.ndarray:
+        # Traces are linear: the weighted sum of the members' exact staged traces.
         if not self.supports_staged:
             raise self._stage_count_error()
-        return sum(w * m.staged_trace() for w, m in zip(self._weights, self._members, strict=True))
+        members = zip(self._weights, self._members, strict=True)
+        return sum(w * np.asarray(m._staged_trace(), dtype=float) for w, m in members)
 
-    def staged_row_norms_sq(self, X=None) -> np.ndarray:
-        """``||s_t(x)||^2`` after every stage, from replayed identity columns."""
+    def _staged_row_norms_sq(self, X) -> np.ndarray:
+        # Cross terms between members: from the averaged weights, on identity columns.
         n_stages = self.n_stages()
-        X = self._resolve_X(X)
         n = self.n_train
         out = np.zeros((n_stages, n if X is None else X.shape[0]))
         for block in identity_blocks(n):
-            for t, F in enumerate(self.staged_smooth(identity_columns(n, block), X)):
+            for t, F in enumerate(self._staged_smooth(identity_columns(n, block), X)):
                 out[t] += np.einsum("ij,ij->i", F, F)
         return out

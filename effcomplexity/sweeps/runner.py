@@ -31,28 +31,14 @@ import pandas as pd
 
 from .._validation import is_integer
 from .families import UnitContext, get_family
+from .families._base import ID_COLUMNS, MEASURE_COLUMNS, SIZE_COLUMNS
 from .spec import SweepSpec
 
 __all__ = ["Unit", "columns", "plan", "results_path", "run"]
 
 logger = logging.getLogger(__name__)
 
-#: Columns every sweep table starts with.
-ID_COLUMNS = ("sweep", "dataset", "seed", "axis", "n_params")
-#: Measures every row carries (NaN where one does not apply, e.g. 0-1 error of a regression).
-MEASURE_COLUMNS = (
-    "train_mse",
-    "test_mse",
-    "train_error",
-    "test_error",
-    "p_train",
-    "p_test",
-    "df_trace",
-    "p_train_se",
-    "p_test_se",
-)
-SIZE_COLUMNS = ("n_train", "n_test")
-_ID_DTYPES = {"sweep": "str", "dataset": "str", "seed": "Int64", "axis": "str", "n_params": "Int64"}
+_ID_DTYPES = dict(zip(ID_COLUMNS, ("str", "str", "Int64", "str", "Int64"), strict=True))
 _BACKENDS = ("loky", "dask")
 _PART = re.compile(r"^unit-(\d{6})-([0-9a-f]{8})\.([0-9a-f]{64})\.(parquet|csv)$")
 _MANIFEST = "manifest.json"

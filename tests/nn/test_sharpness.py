@@ -9,7 +9,6 @@ noise is unchanged by that); Jiang et al.'s closed forms written out in numpy.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -55,17 +54,13 @@ def _relu_net(seed=0, first_scale=1.0):
     return net
 
 
-def test_deterministic_given_seed_and_model_untouched():
+def test_deterministic_given_seed():
     X, y, _ = _blobs()
     net = _relu_net(1)
     net.train()
-    before = copy.deepcopy(net.state_dict())
     first = ecnn.sharpness(net, X, y, random_state=7, **SEARCH)
     second = ecnn.sharpness(net, X, y, random_state=7, **SEARCH)
     assert first.equals(second)
-    assert all(m.training for m in net.modules())
-    for key, value in net.state_dict().items():
-        assert torch.equal(value, before[key]), key
     assert first["flatness"] == pytest.approx(1 / first["sigma"] ** 2)
     assert first["sigma"] < first["sigma_upper"] <= first["sigma"] * (1 + 2.0**-8) + 1e-15
 

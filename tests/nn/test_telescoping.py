@@ -63,9 +63,10 @@ def test_linear_gd_matches_closed_form(monkeypatch, loss, eta_per_lr, kernel_ord
         S_t = I - (I - eta K)^t,        c_t(X) = (I - eta K)^t f_0(X).
 
     ("mse": a = 1/n, eta = 2 lr / n; "half_mse": eta = lr / n, which is
-    REFERENCE.md's (lr/|B|) k^T D_B (I - S) with B all n points; "sse": eta =
-    2 lr.) At evaluation inputs f_{t+1}(x) = f_t(x) - eta k(x)^T (f_t - y) with
-    k(x) = X~ x~, so S_{X,t} = eta X~_e X~^T sum_{tau<t} (I - eta K)^tau.
+    Jeffares, Curth & van der Schaar's (2024) (lr/|B|) k^T D_B (I - S) with B
+    all n points; "sse": eta = 2 lr.) At evaluation inputs
+    f_{t+1}(x) = f_t(x) - eta k(x)^T (f_t - y) with k(x) = X~ x~, so
+    S_{X,t} = eta X~_e X~^T sum_{tau<t} (I - eta K)^tau.
     Pushing X~^T through the powers and writing X~^T X~ = V diag(lam) V^T,
 
         S_{X,t} = X~_e V diag((1 - (1 - eta lam)^t) / lam) V^T X~^T,

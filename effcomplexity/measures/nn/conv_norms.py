@@ -212,7 +212,7 @@ def conv_operator_norm(
     tol: float = 1e-10,
     random_state: int = 0,
 ) -> float:
-    """Exact spectral norm of a convolution as a linear map on inputs of a given size.
+    r"""Exact spectral norm of a convolution as a linear map on inputs of a given size.
 
     Parameters
     ----------
@@ -225,10 +225,10 @@ def conv_operator_norm(
         ``"fft"``: closed form for a circular convolution (``padding_mode=
         "circular"``, stride 1, padding that keeps the spatial size).
         ``"lanczos"``: implicitly restarted Lanczos (ARPACK ``eigsh``) on the
-        Gram operator :math:`A^\\top A` (or :math:`A A^\\top`, whichever is
+        Gram operator :math:`A^\top A` (or :math:`A A^\top`, whichever is
         smaller), for every configuration. ``"power"``: plain power iteration
         on the same operator. In both, :math:`A` is applied by the layer's
-        convolution and :math:`A^\\top` by automatic differentiation of it;
+        convolution and :math:`A^\top` by automatic differentiation of it;
         no matrix is formed. ``"auto"`` uses the FFT where it applies and
         Lanczos otherwise (in particular for the default zero padding).
     max_iter, tol : int, float
@@ -240,30 +240,30 @@ def conv_operator_norm(
     Returns
     -------
     float
-        :math:`\\lVert A \\rVert_2`, the largest singular value of the matrix
-        :math:`A` with :math:`\\operatorname{vec}(\\mathrm{conv}(x)) = A
-        \\operatorname{vec}(x)`.
+        :math:`\lVert A \rVert_2`, the largest singular value of the matrix
+        :math:`A` with :math:`\operatorname{vec}(\mathrm{conv}(x)) = A
+        \operatorname{vec}(x)`.
 
     Notes
     -----
-    The reshaped kernel :math:`K \\in \\mathbb{R}^{c_{out} \\times c_{in} k}`
+    The reshaped kernel :math:`K \in \mathbb{R}^{c_{out} \times c_{in} k}`
     used by Jiang et al. is a different quantity: the operator norm depends on
     the input size, the padding and the stride; with zero or circular padding
-    it is at most :math:`\\sqrt{T}\\,\\lVert K \\rVert_2` for :math:`T`
+    it is at most :math:`\sqrt{T}\,\lVert K \rVert_2` for :math:`T`
     kernel taps, since :math:`A` is a sum of :math:`T` shifted copies of the
     taps (Yoshida and Miyato). For a circular convolution the discrete Fourier transform
     block-diagonalises :math:`A`; its singular values are those of the
-    :math:`c_{out} \\times c_{in}` matrices
+    :math:`c_{out} \times c_{in}` matrices
 
     .. math::
 
-        \\hat K(\\omega) = \\sum_{t} K_{:, :, t}\\, e^{-2\\pi i \\langle \\omega,
-        d t \\rangle / n}
+        \hat K(\omega) = \sum_{t} K_{:, :, t}\, e^{-2\pi i \langle \omega,
+        d t \rangle / n}
 
-    over all frequencies :math:`\\omega` (per group), with :math:`d` the
+    over all frequencies :math:`\omega` (per group), with :math:`d` the
     dilation (Sedghi, Gupta, Long 2019). Power iteration returns
-    :math:`\\lVert A v_k \\rVert` for the iterate :math:`v_k`, a lower bound
-    that converges at rate :math:`(\\sigma_2 / \\sigma_1)^{2k}`, slowly for
+    :math:`\lVert A v_k \rVert` for the iterate :math:`v_k`, a lower bound
+    that converges at rate :math:`(\sigma_2 / \sigma_1)^{2k}`, slowly for
     the clustered top singular values typical of convolutions; Lanczos
     converges to machine precision in far fewer products.
 

@@ -284,7 +284,7 @@ def hessian_vector_product(
     *,
     batch_size: int | None = None,
 ):
-    """Product of the Hessian of the training loss with a vector.
+    r"""Product of the Hessian of the training loss with a vector.
 
     Parameters
     ----------
@@ -318,12 +318,12 @@ def hessian_vector_product(
 
     Notes
     -----
-    With :math:`L(\\theta) = \\frac{1}{N} \\sum_b n_b \\bar\\ell_b(\\theta)`, the
-    batch means :math:`\\bar\\ell_b` weighted by batch sizes :math:`n_b`,
+    With :math:`L(\theta) = \frac{1}{N} \sum_b n_b \bar\ell_b(\theta)`, the
+    batch means :math:`\bar\ell_b` weighted by batch sizes :math:`n_b`,
 
     .. math::
 
-        H v = \\nabla_\\theta \\big( \\nabla_\\theta L(\\theta)^\\top v \\big),
+        H v = \nabla_\theta \big( \nabla_\theta L(\theta)^\top v \big),
 
     one backward pass through the graph of the gradient (Pearlmutter's
     trick). The model is in eval mode during the computation (batch norm uses
@@ -340,11 +340,11 @@ def hessian_vector_product(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.hessian import hessian_vector_product
+    >>> from effcomplexity import nn as ecnn
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> hessian_vector_product(model, torch.nn.MSELoss(), (X, y), [1.0, 1.0])  # H = X^T X
+    >>> ecnn.hessian_vector_product(model, torch.nn.MSELoss(), (X, y), [1.0, 1.0])  # H = X^T X
     array([1., 4.])
     """
     with eval_mode(model, no_grad=False):
@@ -372,7 +372,7 @@ def hessian_eigenvalues(
     random_state=None,
     return_eigenvectors: bool = False,
 ):
-    """Top eigenvalues of the Hessian of the training loss, by Lanczos.
+    r"""Top eigenvalues of the Hessian of the training loss, by Lanczos.
 
     Parameters
     ----------
@@ -407,8 +407,8 @@ def hessian_eigenvalues(
     Notes
     -----
     ``n_iter`` steps of the Lanczos iteration build an orthonormal basis
-    :math:`Q` of the Krylov space :math:`\\{q, Hq, \\dots, H^{m-1}q\\}` and the
-    tridiagonal :math:`T = Q^\\top H Q`; the extreme eigenvalues of :math:`T`
+    :math:`Q` of the Krylov space :math:`\{q, Hq, \dots, H^{m-1}q\}` and the
+    tridiagonal :math:`T = Q^\top H Q`; the extreme eigenvalues of :math:`T`
     (Ritz values) converge first to the extreme eigenvalues of :math:`H`. Each
     new vector is reorthogonalised against the whole basis, which keeps
     :math:`Q` orthonormal in floating point (no spurious copies of converged
@@ -428,11 +428,11 @@ def hessian_eigenvalues(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.hessian import hessian_eigenvalues
+    >>> from effcomplexity import nn as ecnn
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> hessian_eigenvalues(model, torch.nn.MSELoss(), (X, y), k=2, random_state=0).round(10)
+    >>> ecnn.hessian_eigenvalues(model, torch.nn.MSELoss(), (X, y), k=2, random_state=0).round(10)
     array([4., 1.])
     """
     if which not in _EIGEN_WHICH:
@@ -477,7 +477,7 @@ def hessian_trace(
     random_state=None,
     return_std: bool = False,
 ):
-    """Hutchinson estimate of the trace of the Hessian of the training loss.
+    r"""Hutchinson estimate of the trace of the Hessian of the training loss.
 
     Parameters
     ----------
@@ -499,14 +499,14 @@ def hessian_trace(
 
     Notes
     -----
-    For probes :math:`v` with independent :math:`\\pm 1` entries,
-    :math:`E[v^\\top H v] = \\operatorname{tr}(H)`, so
+    For probes :math:`v` with independent :math:`\pm 1` entries,
+    :math:`E[v^\top H v] = \operatorname{tr}(H)`, so
 
     .. math::
 
-        \\widehat{\\operatorname{tr}}(H) = \\frac{1}{K} \\sum_{k=1}^K v_k^\\top H v_k
+        \widehat{\operatorname{tr}}(H) = \frac{1}{K} \sum_{k=1}^K v_k^\top H v_k
 
-    is unbiased, with variance :math:`2 \\sum_{i \\ne j} H_{ij}^2 / K`. The
+    is unbiased, with variance :math:`2 \sum_{i \ne j} H_{ij}^2 / K`. The
     estimator is :func:`effcomplexity.measures.trace.hutchinson`, the one the
     smoother traces use, applied to Hessian-vector products.
 
@@ -522,11 +522,11 @@ def hessian_trace(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.hessian import hessian_trace
+    >>> from effcomplexity import nn as ecnn
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=4, random_state=0,
+    >>> ecnn.hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=4, random_state=0,
     ...               return_std=True)
     (5.0, 0.0)
     """
@@ -559,7 +559,7 @@ def spectral_density(
     batch_size: int | None = None,
     random_state=None,
 ) -> dict[str, np.ndarray | float | int]:
-    """Eigenvalue density of the Hessian by stochastic Lanczos quadrature.
+    r"""Eigenvalue density of the Hessian by stochastic Lanczos quadrature.
 
     Parameters
     ----------
@@ -593,22 +593,22 @@ def spectral_density(
     Notes
     -----
     For a unit probe :math:`v`, the spectral measure
-    :math:`\\mu_v = \\sum_i (v^\\top u_i)^2 \\delta_{\\lambda_i}` is approximated by
+    :math:`\mu_v = \sum_i (v^\top u_i)^2 \delta_{\lambda_i}` is approximated by
     the Gauss quadrature rule of ``n_iter`` Lanczos steps started at
-    :math:`v`: nodes :math:`\\theta_j` (eigenvalues of the tridiagonal
-    :math:`T`) and weights :math:`\\tau_j^2` (squared first components of its
+    :math:`v`: nodes :math:`\theta_j` (eigenvalues of the tridiagonal
+    :math:`T`) and weights :math:`\tau_j^2` (squared first components of its
     eigenvectors), exact for polynomials of degree up to
-    :math:`2\\,n_{iter} - 1`. Since :math:`E[\\mu_v] = \\frac{1}{p} \\sum_i
-    \\delta_{\\lambda_i}` for normalised Rademacher probes, the averaged rules
+    :math:`2\,n_{iter} - 1`. Since :math:`E[\mu_v] = \frac{1}{p} \sum_i
+    \delta_{\lambda_i}` for normalised Rademacher probes, the averaged rules
     estimate the eigenvalue density, and the smoothed density is
 
     .. math::
 
-        \\phi(t) = \\frac{1}{K} \\sum_{k=1}^{K} \\sum_j \\tau_{kj}^2 \\,
-        \\mathcal{N}(t;\\, \\theta_{kj}, \\sigma^2).
+        \phi(t) = \frac{1}{K} \sum_{k=1}^{K} \sum_j \tau_{kj}^2 \,
+        \mathcal{N}(t;\, \theta_{kj}, \sigma^2).
 
-    Any spectral sum follows: :math:`\\operatorname{tr} f(H) \\approx p\\,
-    \\frac{1}{K}\\sum_k \\sum_j \\tau_{kj}^2 f(\\theta_{kj})`, which is how
+    Any spectral sum follows: :math:`\operatorname{tr} f(H) \approx p\,
+    \frac{1}{K}\sum_k \sum_j \tau_{kj}^2 f(\theta_{kj})`, which is how
     :func:`effective_dimensionality` uses it with ``method="slq"``.
 
     References
@@ -622,11 +622,11 @@ def spectral_density(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.hessian import spectral_density
+    >>> from effcomplexity import nn as ecnn
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> out = spectral_density(model, torch.nn.MSELoss(), (X, y), n_probes=3, random_state=0)
+    >>> out = ecnn.spectral_density(model, torch.nn.MSELoss(), (X, y), n_probes=3, random_state=0)
     >>> out["nodes"][0].round(10), out["weights"][0].round(10)
     (array([1., 4.]), array([0.5, 0.5]))
     """
@@ -688,7 +688,7 @@ def effective_dimensionality(
     random_state=None,
     return_std: bool = False,
 ):
-    """Effective dimensionality of the Hessian (Maddox, Benton and Wilson).
+    r"""Effective dimensionality of the Hessian (Maddox, Benton and Wilson).
 
     Parameters
     ----------
@@ -729,14 +729,14 @@ def effective_dimensionality(
     -----
     .. math::
 
-        N_{eff}(H, z) = \\sum_i \\frac{\\lambda_i}{\\lambda_i + z},
+        N_{eff}(H, z) = \sum_i \frac{\lambda_i}{\lambda_i + z},
 
-    over the top-``k`` eigenvalues :math:`\\lambda_i` of the Hessian of the
+    over the top-``k`` eigenvalues :math:`\lambda_i` of the Hessian of the
     training loss. Negative eigenvalues (directions of negative curvature,
     where the formula is undefined near :math:`-z`) count as zero. With
     ``method="slq"`` the sum runs over all :math:`p` eigenvalues:
-    :math:`p\\,\\frac{1}{K}\\sum_k \\sum_j \\tau_{kj}^2 f(\\theta_{kj})` with
-    :math:`f(\\lambda) = \\lambda_+/(\\lambda_+ + z)`, unbiased when the
+    :math:`p\,\frac{1}{K}\sum_k \sum_j \tau_{kj}^2 f(\theta_{kj})` with
+    :math:`f(\lambda) = \lambda_+/(\lambda_+ + z)`, unbiased when the
     quadrature is exact.
 
     References
@@ -750,11 +750,11 @@ def effective_dimensionality(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.hessian import effective_dimensionality
+    >>> from effcomplexity import nn as ecnn
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> round(effective_dimensionality(model, torch.nn.MSELoss(), (X, y), z=1.0), 10)
+    >>> round(ecnn.effective_dimensionality(model, torch.nn.MSELoss(), (X, y), z=1.0), 10)
     1.3
     """
     check_positive_real(z, "z")

@@ -90,7 +90,7 @@ def accuracy(model: nn.Module, X, y, *, batch_size: int | None = None) -> float:
 def margin(
     model: nn.Module, X, y, quantile: float = 0.1, *, batch_size: int | None = None
 ) -> float:
-    """Output margin of a classifier: a low quantile of its per-point margins.
+    r"""Output margin of a classifier: a low quantile of its per-point margins.
 
     Parameters
     ----------
@@ -110,7 +110,7 @@ def margin(
     Returns
     -------
     float
-        :math:`\\gamma`; negative when more than the ``quantile`` fraction of
+        :math:`\gamma`; negative when more than the ``quantile`` fraction of
         points is misclassified.
 
     Raises
@@ -123,7 +123,7 @@ def margin(
     -----
     .. math::
 
-        \\gamma = Q_q\\bigl(\\{ f(x_i)_{y_i} - \\max_{j \\neq y_i} f(x_i)_j \\}_{i=1}^{m}\\bigr),
+        \gamma = Q_q\bigl(\{ f(x_i)_{y_i} - \max_{j \neq y_i} f(x_i)_j \}_{i=1}^{m}\bigr),
 
     with :math:`Q_q` the empirical quantile computed by ``numpy.quantile``
     (linear interpolation between order statistics). The model runs in eval
@@ -141,11 +141,11 @@ def margin(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.margins import margin
+    >>> from effcomplexity import nn as ecnn
     >>> model = torch.nn.Linear(2, 2, bias=False)
     >>> with torch.no_grad():
     ...     _ = model.weight.copy_(torch.eye(2))
-    >>> margin(model, torch.tensor([[3.0, 1.0], [0.0, 2.0]]), [0, 1], quantile=0.0)
+    >>> ecnn.margin(model, torch.tensor([[3.0, 1.0], [0.0, 2.0]]), [0, 1], quantile=0.0)
     2.0
     """
     if not 0.0 <= quantile <= 1.0:

@@ -186,7 +186,7 @@ def spectral_complexity(
     input_shape: Sequence[int] | None = None,
     conv_norm: str = "operator",
 ) -> float:
-    """Spectral complexity of Bartlett, Foster and Telgarsky (2017).
+    r"""Spectral complexity of Bartlett, Foster and Telgarsky (2017).
 
     Parameters
     ----------
@@ -221,12 +221,12 @@ def spectral_complexity(
 
     .. math::
 
-        R_A = \\Bigl(\\prod_{i=1}^{d} \\lVert A_i \\rVert_2\\Bigr)
-        \\Bigl(\\sum_{i=1}^{d} \\frac{\\lVert A_i^\\top - M_i^\\top
-        \\rVert_{2,1}^{2/3}}{\\lVert A_i \\rVert_2^{2/3}}\\Bigr)^{3/2},
+        R_A = \Bigl(\prod_{i=1}^{d} \lVert A_i \rVert_2\Bigr)
+        \Bigl(\sum_{i=1}^{d} \frac{\lVert A_i^\top - M_i^\top
+        \rVert_{2,1}^{2/3}}{\lVert A_i \rVert_2^{2/3}}\Bigr)^{3/2},
 
-    where :math:`\\lVert B \\rVert_{2,1}` sums the Euclidean norms of the
-    columns of :math:`B`, so :math:`\\lVert A^\\top \\rVert_{2,1}` sums the
+    where :math:`\lVert B \rVert_{2,1}` sums the Euclidean norms of the
+    columns of :math:`B`, so :math:`\lVert A^\top \rVert_{2,1}` sums the
     norms of the rows of ``weight`` (one per output unit or filter; kernels
     reshaped to ``(out, -1)``).
 
@@ -254,7 +254,7 @@ def _path_input_shape(layers: list[WeightLayer], input_shape) -> tuple[int, ...]
 
 
 def path_norm(model: nn.Module, p: float = 2, *, input_shape: Sequence[int] | None = None) -> float:
-    """Path norm of a feed-forward ReLU network, as Jiang et al. compute it.
+    r"""Path norm of a feed-forward ReLU network, as Jiang et al. compute it.
 
     Parameters
     ----------
@@ -270,7 +270,7 @@ def path_norm(model: nn.Module, p: float = 2, *, input_shape: Sequence[int] | No
     Returns
     -------
     float
-        The ``p``-th power of the :math:`\\ell_p` path norm.
+        The ``p``-th power of the :math:`\ell_p` path norm.
 
     Raises
     ------
@@ -286,8 +286,8 @@ def path_norm(model: nn.Module, p: float = 2, *, input_shape: Sequence[int] | No
 
     .. math::
 
-        \\mu_{\\text{path}} = \\sum_{k} f_{|w|^p}(\\mathbf{1})_k
-        = \\sum_{\\text{paths } \\pi} \\prod_{e \\in \\pi} |w_e|^p .
+        \mu_{\text{path}} = \sum_{k} f_{|w|^p}(\mathbf{1})_k
+        = \sum_{\text{paths } \pi} \prod_{e \in \pi} |w_e|^p .
 
     With non-negative weights every ReLU is active, so the output is the sum
     over every input-to-output path of the product of its weights; a bias is
@@ -308,11 +308,11 @@ def path_norm(model: nn.Module, p: float = 2, *, input_shape: Sequence[int] | No
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.norms import path_norm
+    >>> from effcomplexity import nn as ecnn
     >>> net = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False))
     >>> with torch.no_grad():
     ...     _ = net[0].weight.copy_(torch.tensor([[3.0, -4.0]]))
-    >>> path_norm(net)
+    >>> ecnn.path_norm(net)
     25.0
     """
     if not p > 0:
@@ -335,11 +335,11 @@ def path_norm(model: nn.Module, p: float = 2, *, input_shape: Sequence[int] | No
 
 
 def normalize_by_dataset_size(values: pd.Series, m: int) -> pd.Series:
-    """Jiang et al.'s dataset-size normalisation of complexity measures.
+    r"""Jiang et al.'s dataset-size normalisation of complexity measures.
 
-    A measure :math:`\\mu` enters a bound as :math:`\\sqrt{\\mu / m}`, so it is
-    reported as :math:`\\sqrt{\\mu / m}`, and a log measure as
-    :math:`\\tfrac12(\\mu - \\log m)`. ``margin`` and ``sigma``-type entries
+    A measure :math:`\mu` enters a bound as :math:`\sqrt{\mu / m}`, so it is
+    reported as :math:`\sqrt{\mu / m}`, and a log measure as
+    :math:`\tfrac12(\mu - \log m)`. ``margin`` and ``sigma``-type entries
     (not complexity measures) are left as they are; a negative non-log
     measure becomes NaN.
     """
@@ -396,7 +396,7 @@ def weight_measures(
     dataset_size: int | None = None,
     batch_size: int | None = None,
 ) -> pd.Series:
-    """Norm- and margin-based complexity measures of a trained network.
+    r"""Norm- and margin-based complexity measures of a trained network.
 
     Parameters
     ----------
@@ -418,7 +418,7 @@ def weight_measures(
         operator norms of convolutions and for the path norm of a network that
         starts with a convolution.
     margin_quantile : float
-        Quantile of the per-point margins used as :math:`\\gamma` (default
+        Quantile of the per-point margins used as :math:`\gamma` (default
         0.1).
     conv_norm : {"operator", "reshaped"}
         Spectral norm of a convolution: the exact operator norm for the
@@ -465,33 +465,33 @@ def weight_measures(
     -----
     With :math:`W_i` the :math:`d` weight matrices (biases excluded, batch
     norm folded, kernels reshaped to ``(out, -1)``), :math:`W_i^0` their
-    initial values, :math:`\\lVert\\cdot\\rVert_2` the spectral norm (the
+    initial values, :math:`\lVert\cdot\rVert_2` the spectral norm (the
     convolution operator norm for ``conv_norm="operator"``) and
-    :math:`\\gamma` the margin (:func:`margin`):
+    :math:`\gamma` the margin (:func:`margin`):
 
     .. math::
 
-        \\begin{aligned}
-        \\text{params} &= \\textstyle\\sum_i \\#W_i, \\quad
-        \\text{param\\_norm} = \\sum_i \\lVert W_i \\rVert_F^2, \\quad
-        \\text{fro\\_dist} = \\sum_i \\lVert W_i - W_i^0 \\rVert_F^2, \\\\
-        \\text{spec\\_dist} &= \\textstyle\\sum_i \\lVert W_i - W_i^0 \\rVert_2^2, \\quad
-        \\text{fro\\_over\\_spec} = \\sum_i \\lVert W_i \\rVert_F^2 / \\lVert W_i \\rVert_2^2, \\\\
-        \\text{log\\_prod\\_spec} &= \\textstyle\\sum_i \\log \\lVert W_i \\rVert_2^2, \\quad
-        \\text{log\\_sum\\_spec} = \\log d + \\frac1d \\sum_i \\log \\lVert W_i \\rVert_2^2,
-        \\end{aligned}
+        \begin{aligned}
+        \text{params} &= \textstyle\sum_i \#W_i, \quad
+        \text{param\_norm} = \sum_i \lVert W_i \rVert_F^2, \quad
+        \text{fro\_dist} = \sum_i \lVert W_i - W_i^0 \rVert_F^2, \\
+        \text{spec\_dist} &= \textstyle\sum_i \lVert W_i - W_i^0 \rVert_2^2, \quad
+        \text{fro\_over\_spec} = \sum_i \lVert W_i \rVert_F^2 / \lVert W_i \rVert_2^2, \\
+        \text{log\_prod\_spec} &= \textstyle\sum_i \log \lVert W_i \rVert_2^2, \quad
+        \text{log\_sum\_spec} = \log d + \frac1d \sum_i \log \lVert W_i \rVert_2^2,
+        \end{aligned}
 
     ``log_prod_fro`` and ``log_sum_fro`` are the Frobenius twins. The
-    ``_over_margin`` forms of the log measures subtract :math:`2 \\log\\gamma`
+    ``_over_margin`` forms of the log measures subtract :math:`2 \log\gamma`
     from the sum (before the :math:`1/d` of the ``log_sum`` forms);
-    ``inverse_margin`` is :math:`1/\\gamma^2`;
+    ``inverse_margin`` is :math:`1/\gamma^2`;
     ``log_spec_init_main`` and ``log_spec_orig_main`` add
-    :math:`\\log \\sum_i \\lVert W_i - W_i^0 \\rVert_F^2/\\lVert W_i \\rVert_2^2`
-    and :math:`\\log \\text{fro\\_over\\_spec}` to
+    :math:`\log \sum_i \lVert W_i - W_i^0 \rVert_F^2/\lVert W_i \rVert_2^2`
+    and :math:`\log \text{fro\_over\_spec}` to
     ``log_prod_spec_over_margin``. ``path_norm`` is :func:`path_norm` with
     :math:`p = 2` and ``path_norm_over_margin`` divides it by
-    :math:`\\gamma^2`. ``spectral_complexity`` is :func:`spectral_complexity`
-    and ``spectral_complexity_over_margin`` divides it by :math:`\\gamma`.
+    :math:`\gamma^2`. ``spectral_complexity`` is :func:`spectral_complexity`
+    and ``spectral_complexity_over_margin`` divides it by :math:`\gamma`.
     A non-positive margin makes the measures that divide by it NaN, with a
     ``RuntimeWarning``.
 
@@ -512,11 +512,11 @@ def weight_measures(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.norms import weight_measures
+    >>> from effcomplexity import nn as ecnn
     >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False))
     >>> with torch.no_grad():
     ...     _ = net[0].weight.copy_(torch.diag(torch.tensor([3.0, 4.0])))
-    >>> weight_measures(net, measures=["params", "param_norm", "fro_over_spec"]).tolist()
+    >>> ecnn.weight_measures(net, measures=["params", "param_norm", "fro_over_spec"]).tolist()
     [4.0, 25.0, 1.5625]
     """
     if (X is None) != (y is None):

@@ -140,7 +140,7 @@ def sharpness(
     random_state=None,
     batch_size: int | None = None,
 ) -> pd.Series:
-    """Largest weight-noise scale that keeps the training accuracy within ``target``.
+    r"""Largest weight-noise scale that keeps the training accuracy within ``target``.
 
     Parameters
     ----------
@@ -159,9 +159,9 @@ def sharpness(
         Monte Carlo perturbations averaged at each candidate sigma.
     search_depth : int
         Bisection steps after bracketing; the bracket ``[sigma, sigma_upper]``
-        then has relative width :math:`2^{-\\text{depth}}`.
+        then has relative width :math:`2^{-\text{depth}}`.
     eps : float
-        Additive noise floor :math:`\\epsilon` of the magnitude-aware noise
+        Additive noise floor :math:`\epsilon` of the magnitude-aware noise
         (Jiang et al. use :math:`10^{-3}`).
     random_state : int, RandomState, Generator or None
         Seed of the noise; the result is deterministic for a fixed seed.
@@ -171,8 +171,8 @@ def sharpness(
     Returns
     -------
     pandas.Series
-        ``sigma`` (:math:`\\sigma'`, or :math:`\\alpha'` when magnitude-aware),
-        ``flatness`` (:math:`1/\\sigma'^2`, Jiang et al.'s
+        ``sigma`` (:math:`\sigma'`, or :math:`\alpha'` when magnitude-aware),
+        ``flatness`` (:math:`1/\sigma'^2`, Jiang et al.'s
         ``pacbayes_flatness`` or ``pacbayes_mag_flatness``), ``sigma_upper``
         (the smallest scale found to violate the target), ``train_accuracy``
         and ``perturbed_accuracy`` (the Monte Carlo mean at ``sigma``).
@@ -186,17 +186,17 @@ def sharpness(
     -----
     Every trainable parameter :math:`w_i` (weights, biases, batch-norm
     scales) is perturbed, :math:`w_i + u_i` with
-    :math:`u_i \\sim \\mathcal N(0, \\sigma^2)`, or in the magnitude-aware
-    variant :math:`u_i \\sim \\mathcal N(0, \\alpha^2 w_i^2 + \\epsilon^2)`.
+    :math:`u_i \sim \mathcal N(0, \sigma^2)`, or in the magnitude-aware
+    variant :math:`u_i \sim \mathcal N(0, \alpha^2 w_i^2 + \epsilon^2)`.
     The search returns the largest scale found with
 
     .. math::
 
-        \\bigl| \\mathbb{E}_u[\\mathrm{acc}(w + u)] - \\mathrm{acc}(w) \\bigr|
-        \\le \\text{target},
+        \bigl| \mathbb{E}_u[\mathrm{acc}(w + u)] - \mathrm{acc}(w) \bigr|
+        \le \text{target},
 
     the expectation estimated by ``n_samples`` draws: starting at
-    :math:`\\sigma = 1`, the scale is doubled or halved until it brackets the
+    :math:`\sigma = 1`, the scale is doubled or halved until it brackets the
     threshold, then the bracket is bisected ``search_depth`` times. The draws
     reuse the same standard normal directions at every candidate scale, so the
     estimated change is a deterministic function of the scale. Accuracy is
@@ -215,12 +215,12 @@ def sharpness(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.sharpness import sharpness
+    >>> from effcomplexity import nn as ecnn
     >>> X = torch.tensor([[2.0, 0.0], [0.0, 2.0]] * 10)
     >>> model = torch.nn.Linear(2, 2)
     >>> with torch.no_grad():
     ...     _ = model.weight.copy_(torch.eye(2)), model.bias.zero_()
-    >>> result = sharpness(model, X, [0, 1] * 10, n_samples=5, random_state=0)
+    >>> result = ecnn.sharpness(model, X, [0, 1] * 10, n_samples=5, random_state=0)
     >>> list(result.index)
     ['sigma', 'flatness', 'sigma_upper', 'train_accuracy', 'perturbed_accuracy']
     >>> bool(0 < result["sigma"] < result["sigma_upper"])
@@ -309,7 +309,7 @@ def pac_bayes_measures(
     dataset_size: int | None = None,
     batch_size: int | None = None,
 ) -> pd.Series:
-    """PAC-Bayes measures of Jiang et al. from the sharpness searches.
+    r"""PAC-Bayes measures of Jiang et al. from the sharpness searches.
 
     Parameters
     ----------
@@ -347,26 +347,26 @@ def pac_bayes_measures(
 
     Notes
     -----
-    With :math:`w` the vector of all :math:`\\omega` trainable parameters,
-    :math:`w^0` its initial value, :math:`\\sigma'` the plain and
-    :math:`\\alpha'` the magnitude-aware scale of :func:`sharpness`,
-    :math:`m` the number of training points and :math:`\\epsilon` = ``eps``:
+    With :math:`w` the vector of all :math:`\omega` trainable parameters,
+    :math:`w^0` its initial value, :math:`\sigma'` the plain and
+    :math:`\alpha'` the magnitude-aware scale of :func:`sharpness`,
+    :math:`m` the number of training points and :math:`\epsilon` = ``eps``:
 
     .. math::
 
-        \\begin{aligned}
-        \\text{pacbayes\\_init} &= \\frac{\\lVert w - w^0 \\rVert^2}{4\\sigma'^2}
-            + \\log\\frac{m}{\\sigma'} + 10, \\qquad
-        \\text{pacbayes\\_flatness} = \\frac{1}{\\sigma'^2}, \\\\
-        \\text{pacbayes\\_mag\\_init} &= \\frac14 \\sum_{i=1}^{\\omega} \\log
-            \\frac{\\epsilon^2 + (\\alpha'^2 + 1)\\lVert r \\rVert^2/\\omega}
-            {\\epsilon^2 + \\alpha'^2 r_i^2} + \\log\\frac{m}{\\alpha'} + 10,
-            \\quad r = w - w^0, \\qquad
-        \\text{pacbayes\\_mag\\_flatness} = \\frac{1}{\\alpha'^2},
-        \\end{aligned}
+        \begin{aligned}
+        \text{pacbayes\_init} &= \frac{\lVert w - w^0 \rVert^2}{4\sigma'^2}
+            + \log\frac{m}{\sigma'} + 10, \qquad
+        \text{pacbayes\_flatness} = \frac{1}{\sigma'^2}, \\
+        \text{pacbayes\_mag\_init} &= \frac14 \sum_{i=1}^{\omega} \log
+            \frac{\epsilon^2 + (\alpha'^2 + 1)\lVert r \rVert^2/\omega}
+            {\epsilon^2 + \alpha'^2 r_i^2} + \log\frac{m}{\alpha'} + 10,
+            \quad r = w - w^0, \qquad
+        \text{pacbayes\_mag\_flatness} = \frac{1}{\alpha'^2},
+        \end{aligned}
 
     and the ``_orig`` forms use :math:`r = w` (a prior centred at zero)
-    throughout. The sum over :math:`\\log` is the KL divergence between the
+    throughout. The sum over :math:`\log` is the KL divergence between the
     magnitude-aware posterior and the best isotropic prior; Jiang et al.
     print :math:`w_i - w_i^0` in the denominator of both magnitude-aware forms,
     whereas here ``pacbayes_mag_orig`` uses :math:`w_i`, which is the bound

@@ -31,7 +31,7 @@ _COLUMNS = [
 
 
 def fit_power_law(values, *, min_tail: int = 10) -> tuple[float, float, int, float]:
-    """Continuous power-law fit of the upper tail by maximum likelihood.
+    r"""Continuous power-law fit of the upper tail by maximum likelihood.
 
     Parameters
     ----------
@@ -43,11 +43,11 @@ def fit_power_law(values, *, min_tail: int = 10) -> tuple[float, float, int, flo
     Returns
     -------
     alpha : float
-        Exponent of the density :math:`p(x) \\propto x^{-\\alpha}`,
-        :math:`x \\ge x_{min}`.
+        Exponent of the density :math:`p(x) \propto x^{-\alpha}`,
+        :math:`x \ge x_{min}`.
     xmin : float
     n_tail : int
-        Number of values :math:`\\ge x_{min}`.
+        Number of values :math:`\ge x_{min}`.
     ks_distance : float
         Kolmogorov-Smirnov distance between the tail and the fitted law.
 
@@ -63,14 +63,14 @@ def fit_power_law(values, *, min_tail: int = 10) -> tuple[float, float, int, flo
 
     .. math::
 
-        \\hat\\alpha = 1 + n \\Bigl(\\sum_{i: x_i \\ge x_{min}}
-        \\log \\frac{x_i}{x_{min}}\\Bigr)^{-1},
+        \hat\alpha = 1 + n \Bigl(\sum_{i: x_i \ge x_{min}}
+        \log \frac{x_i}{x_{min}}\Bigr)^{-1},
 
     and :math:`x_{min}` is the candidate minimising
-    :math:`D = \\max_x |S(x) - P(x)|`, with :math:`S` the empirical CDF of the
-    tail and :math:`P(x) = 1 - (x / x_{min})^{1 - \\hat\\alpha}` (Clauset,
-    Shalizi and Newman 2009). The standard error of :math:`\\hat\\alpha` is
-    about :math:`(\\hat\\alpha - 1)/\\sqrt{n}`.
+    :math:`D = \max_x |S(x) - P(x)|`, with :math:`S` the empirical CDF of the
+    tail and :math:`P(x) = 1 - (x / x_{min})^{1 - \hat\alpha}` (Clauset,
+    Shalizi and Newman 2009). The standard error of :math:`\hat\alpha` is
+    about :math:`(\hat\alpha - 1)/\sqrt{n}`.
 
     References
     ----------
@@ -114,7 +114,7 @@ def spectral_diagnostics(
     min_tail: int = 10,
     rtol: float = 1e-10,
 ) -> pd.DataFrame:
-    """Singular-value statistics and heavy-tail exponent of every weight layer.
+    r"""Singular-value statistics and heavy-tail exponent of every weight layer.
 
     Parameters
     ----------
@@ -149,20 +149,20 @@ def spectral_diagnostics(
     -----
     A layer's matrix :math:`W` is its weight with kernels reshaped to
     ``(out, -1)``. The empirical spectral density is that of the
-    eigenvalues :math:`\\lambda_j = s_j^2` of :math:`W^\\top W` (the squared
-    singular values, :math:`\\min(\\text{out}, \\text{in})` of them):
+    eigenvalues :math:`\lambda_j = s_j^2` of :math:`W^\top W` (the squared
+    singular values, :math:`\min(\text{out}, \text{in})` of them):
 
     .. math::
 
-        \\text{stable rank} = \\frac{\\lVert W \\rVert_F^2}{\\lVert W \\rVert_2^2}
-        = \\frac{\\sum_j \\lambda_j}{\\lambda_{max}}, \\qquad
-        \\hat\\alpha_w = \\alpha \\log_{10} \\lambda_{max},
+        \text{stable rank} = \frac{\lVert W \rVert_F^2}{\lVert W \rVert_2^2}
+        = \frac{\sum_j \lambda_j}{\lambda_{max}}, \qquad
+        \hat\alpha_w = \alpha \log_{10} \lambda_{max},
 
-    and :math:`\\alpha` is the power-law exponent of the upper tail of the
-    :math:`\\lambda_j`, :math:`p(\\lambda) \\propto \\lambda^{-\\alpha}`,
+    and :math:`\alpha` is the power-law exponent of the upper tail of the
+    :math:`\lambda_j`, :math:`p(\lambda) \propto \lambda^{-\alpha}`,
     fitted by :func:`fit_power_law`. Martin and Mahoney read
-    :math:`2 \\lesssim \\alpha \\lesssim 6` as heavy-tailed,
-    well-trained layers; random matrices give large :math:`\\alpha`. The
+    :math:`2 \lesssim \alpha \lesssim 6` as heavy-tailed,
+    well-trained layers; random matrices give large :math:`\alpha`. The
     exponent does not depend on the scale of :math:`W`.
 
     References
@@ -181,11 +181,11 @@ def spectral_diagnostics(
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.spectral import spectral_diagnostics
+    >>> from effcomplexity import nn as ecnn
     >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2, bias=False))
     >>> with torch.no_grad():
     ...     _ = net[0].weight.copy_(torch.tensor([[3.0, 0.0, 0.0], [0.0, 4.0, 0.0]]))
-    >>> row = spectral_diagnostics(net).iloc[0]
+    >>> row = ecnn.spectral_diagnostics(net).iloc[0]
     >>> float(row["stable_rank"]), row["status"][:7]
     (1.5625, 'too few')
     """

@@ -43,14 +43,14 @@ _TRAIN_MODE_MODULES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._Batc
 
 
 class TelescopingTracker:
-    """Follow the telescoping (linearised-training) smoother of a network.
+    r"""Follow the telescoping (linearised-training) smoother of a network.
 
     The tracker is created before the optimiser's first step and called once
     per training step, after ``loss.backward()`` and right before
     ``optimizer.step()``, with the indices of the batch the loss was computed
     on. At any step it reports the effective
     parameters ``p_train`` and ``p_test`` of the smoother and the linearised
-    predictions :math:`s_t(x) \\cdot y + c_t(x)`, which track the network's own.
+    predictions :math:`s_t(x) \cdot y + c_t(x)`, which track the network's own.
 
     Parameters
     ----------
@@ -84,8 +84,8 @@ class TelescopingTracker:
         ``DEFAULT_N_PROBES`` = 20), at least 2.
     loss : {"mse", "half_mse", "sse"}
         The squared loss the training loop minimises on each batch ``B``:
-        ``"mse"`` is :math:`\\frac{1}{|B| K} \\sum_{i \\in B} \\lVert f(x_i) - y_i
-        \\rVert^2` (``torch.nn.MSELoss()``), ``"half_mse"`` half of it, and
+        ``"mse"`` is :math:`\frac{1}{|B| K} \sum_{i \in B} \lVert f(x_i) - y_i
+        \rVert^2` (``torch.nn.MSELoss()``), ``"half_mse"`` half of it, and
         ``"sse"`` the plain sum (``MSELoss(reduction="sum")``).
     chunk_size : int, optional
         Evaluate Jacobians and Jacobian-vector products on this many inputs at
@@ -116,25 +116,25 @@ class TelescopingTracker:
     Notes
     -----
     **Recursion.** Write :math:`J_t(x)` for the Jacobian of the outputs at
-    :math:`x` with respect to the parameters :math:`\\theta_t`, and
-    :math:`\\hat f_{t-1} = S_{t-1} y + c_{t-1}` for the linearised predictions on
+    :math:`x` with respect to the parameters :math:`\theta_t`, and
+    :math:`\hat f_{t-1} = S_{t-1} y + c_{t-1}` for the linearised predictions on
     the training inputs. With the loss scaled so that its gradient is
-    :math:`g_t = \\frac{1}{|B_t|} J_t(X_{B_t})^\\top (\\hat f_{t-1} - y)_{B_t}` (the
+    :math:`g_t = \frac{1}{|B_t|} J_t(X_{B_t})^\top (\hat f_{t-1} - y)_{B_t}` (the
     ``"half_mse"`` scale for :math:`K = 1`; other scales multiply it), plain
     SGD with preconditioner :math:`P_t` moves every prediction by
-    :math:`-\\eta_t J_t(x) P_t g_t`, which gives
+    :math:`-\eta_t J_t(x) P_t g_t`, which gives
 
     .. math::
 
-        s_t(x) &= s_{t-1}(x) + \\frac{\\eta_t}{|B_t|}\\, k_t(x)^\\top
-                  D_{B_t} (I - S_{t-1}), \\\\
-        c_t(x) &= c_{t-1}(x) - \\frac{\\eta_t}{|B_t|}\\, k_t(x)^\\top
-                  D_{B_t}\\, c_{t-1}(X),
+        s_t(x) &= s_{t-1}(x) + \frac{\eta_t}{|B_t|}\, k_t(x)^\top
+                  D_{B_t} (I - S_{t-1}), \\
+        c_t(x) &= c_{t-1}(x) - \frac{\eta_t}{|B_t|}\, k_t(x)^\top
+                  D_{B_t}\, c_{t-1}(X),
 
-    with :math:`k_t(x)_i = \\nabla f(x)^\\top P_t \\nabla f(x_i)` the
+    with :math:`k_t(x)_i = \nabla f(x)^\top P_t \nabla f(x_i)` the
     tangent kernel, :math:`D_{B_t}` the diagonal indicator (multiplicity) of
-    the batch, :math:`S_0 = 0` and :math:`c_0 = f_{\\theta_0}`, the network at
-    initialisation. Coupled weight decay :math:`\\lambda \\theta_t` enters the
+    the batch, :math:`S_0 = 0` and :math:`c_0 = f_{\theta_0}`, the network at
+    initialisation. Coupled weight decay :math:`\lambda \theta_t` enters the
     gradient, and decoupled decay the update, through the offset only.
 
     **Optimisers.** The tracker reads the optimiser's hyperparameters from
@@ -146,13 +146,13 @@ class TelescopingTracker:
       gradients, so the tracker carries it as a linear map of the labels
       (one buffer per tracked column, in parameter space) and applies
       exactly the optimiser's recursion to it. The update is then
-      :math:`-\\eta_t J_t(x) b_t` rather than a single-step kernel.
+      :math:`-\eta_t J_t(x) b_t` rather than a single-step kernel.
     * ``torch.optim.Adam`` / ``AdamW``: the first moment is carried linearly
       like the momentum buffer, bias correction included. The second moment
       is not linear in the labels; the approximation is a diagonal
       preconditioner frozen at its realised value,
-      :math:`P_t = \\operatorname{diag}\\big(1 / (\\sqrt{\\hat v_t} +
-      \\epsilon)\\big)`, with :math:`\\hat v_t` the optimiser's own
+      :math:`P_t = \operatorname{diag}\big(1 / (\sqrt{\hat v_t} +
+      \epsilon)\big)`, with :math:`\hat v_t` the optimiser's own
       bias-corrected second moment after this step's gradient (``amsgrad``:
       its running maximum), computed from the optimiser state and the
       parameters' ``.grad``.
@@ -160,18 +160,18 @@ class TelescopingTracker:
     Gradient clipping, closures and ``maximize=True`` are not modelled.
 
     **Effective parameters.** With :math:`K` outputs the smoother maps the
-    :math:`n \\times K` label matrix to each output, so :math:`s_t(x)` for
+    :math:`n \times K` label matrix to each output, so :math:`s_t(x)` for
     output :math:`c` has :math:`nK` entries (cross-output couplings through
     shared parameters included), and
 
     .. math::
 
-        \\hat p(I_0) = \\frac{n}{|I_0|\\, K} \\sum_{j \\in I_0}
-                      \\sum_{c=1}^{K} \\lVert s_t(x_j)_c \\rVert^2,
+        \hat p(I_0) = \frac{n}{|I_0|\, K} \sum_{j \in I_0}
+                      \sum_{c=1}^{K} \lVert s_t(x_j)_c \rVert^2,
 
-    the mean over outputs of Curth et al.'s :math:`\\hat p`; ``output=c``
+    the mean over outputs of Curth et al.'s :math:`\hat p`; ``output=c``
     reports one output's value instead. The probe path estimates it from
-    :math:`E_z[(s(x) \\cdot z)^2] = \\lVert s(x) \\rVert^2` with a standard
+    :math:`E_z[(s(x) \cdot z)^2] = \lVert s(x) \rVert^2` with a standard
     error over probes.
 
     **What is stored.** The exact path keeps :math:`S_t` and :math:`c_t` on
@@ -197,14 +197,14 @@ class TelescopingTracker:
     Examples
     --------
     >>> import torch
-    >>> from effcomplexity.measures.nn.telescoping import TelescopingTracker
+    >>> from effcomplexity import nn as ecnn
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
     >>> X, y = torch.randn(32, 3), torch.randn(32, 1)
     >>> X_test = torch.randn(16, 3)
     >>> model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    >>> tracker = TelescopingTracker(model, X, X_test, y_train=y)
+    >>> tracker = ecnn.TelescopingTracker(model, X, X_test, y_train=y)
     >>> loss_fn = torch.nn.MSELoss()
     >>> for epoch in range(5):
     ...     for idx in torch.randperm(32).split(8):
@@ -712,12 +712,12 @@ class TelescopingTracker:
         return (value, std) if return_std else value
 
     def p_train(self, *, output: int | None = None, return_std: bool = False):
-        """Effective parameters of the current smoother on the training inputs.
+        r"""Effective parameters of the current smoother on the training inputs.
 
         Parameters
         ----------
         output : int, optional
-            Report one output's :math:`\\hat p`; default the mean over outputs.
+            Report one output's :math:`\hat p`; default the mean over outputs.
         return_std : bool
             Also return the standard error (0.0 for ``method="exact"``).
 
@@ -729,18 +729,18 @@ class TelescopingTracker:
 
         Notes
         -----
-        :math:`\\hat p = \\frac{1}{K} \\sum_{i, c} \\lVert s_t(x_i)_c \\rVert^2`,
-        which is :math:`\\operatorname{tr}(S_t S_t^\\top)` for one output.
+        :math:`\hat p = \frac{1}{K} \sum_{i, c} \lVert s_t(x_i)_c \rVert^2`,
+        which is :math:`\operatorname{tr}(S_t S_t^\top)` for one output.
         """
         return self._p_hat("train", output, return_std)
 
     def p_test(self, *, output: int | None = None, return_std: bool = False):
-        """Effective parameters of the current smoother on ``X_eval``.
+        r"""Effective parameters of the current smoother on ``X_eval``.
 
         Parameters
         ----------
         output : int, optional
-            Report one output's :math:`\\hat p`; default the mean over outputs.
+            Report one output's :math:`\hat p`; default the mean over outputs.
         return_std : bool
             Also return the standard error (0.0 for ``method="exact"``).
 
@@ -752,7 +752,7 @@ class TelescopingTracker:
 
         Notes
         -----
-        :math:`\\hat p = \\frac{n}{m K} \\sum_{j, c} \\lVert s_t(x_j)_c \\rVert^2`
+        :math:`\hat p = \frac{n}{m K} \sum_{j, c} \lVert s_t(x_j)_c \rVert^2`
         over the :math:`m` rows of ``X_eval``.
         """
         return self._p_hat("eval", output, return_std)
@@ -789,7 +789,7 @@ class TelescopingTracker:
         return self._shape_outputs(self._Q[rows, :, self._affine_col])
 
     def predictions(self, on: str = "train") -> np.ndarray:
-        """Linearised predictions :math:`s_t(x) \\cdot y + c_t(x)`.
+        r"""Linearised predictions :math:`s_t(x) \cdot y + c_t(x)`.
 
         Parameters
         ----------

@@ -30,13 +30,10 @@ __all__ = [
 
 #: Column dtypes a family may declare (pandas names).
 DTYPES = ("Int64", "float64")
-#: Columns every table has whatever the family; a family may not redeclare them.
-RESERVED_COLUMNS = (
-    "sweep",
-    "dataset",
-    "seed",
-    "axis",
-    "n_params",
+#: Columns every sweep table starts with.
+ID_COLUMNS = ("sweep", "dataset", "seed", "axis", "n_params")
+#: Measures every row carries (NaN where one does not apply, e.g. 0-1 error of a regression).
+MEASURE_COLUMNS = (
     "train_mse",
     "test_mse",
     "train_error",
@@ -46,9 +43,11 @@ RESERVED_COLUMNS = (
     "df_trace",
     "p_train_se",
     "p_test_se",
-    "n_train",
-    "n_test",
 )
+#: Columns every table ends with.
+SIZE_COLUMNS = ("n_train", "n_test")
+#: Columns every table has whatever the family; a family may not redeclare them.
+RESERVED_COLUMNS = (*ID_COLUMNS, *MEASURE_COLUMNS, *SIZE_COLUMNS)
 
 _REGISTRY: dict[str, SweepFamily] = {}
 
