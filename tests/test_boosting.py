@@ -150,16 +150,16 @@ MODELS = {
 }
 
 
-@pytest.fixture(params=["leaf-factors", "replay"])
+@pytest.fixture(params=["factors", "dense", None])
 def route(request):
-    """Both exact engines: leaf factors, or replay on identity columns."""
+    """Each exact path forced (leaf factors, dense recursion), or chosen by cost."""
     return request.param
 
 
 def _smoother(est, X, route):
     smoother = get_smoother(est, X)
-    # The flag the engines read: leaf factors when True, replayed identity otherwise.
-    smoother.exact_norms_are_cheap = route == "leaf-factors"
+    # The private switch the exact norms and traces read; None lets the cost model choose.
+    smoother._exact_path = route
     return smoother
 
 
@@ -437,3 +437,59 @@ def test_staged_degrees_of_freedom_need_stages():
         ec.staged_degrees_of_freedom(LinearRegression().fit(X, y), X)
     with pytest.raises(ValueError, match="method must be one of"):
         ec.staged_degrees_of_freedom(curth_booster(0).fit(X, y), X, method="dense")
+
+
+# -- choice of the exact path ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "n_rounds", "chosen"),
+    [
+        # 120 rounds of 8 leaves on 30 rows: 960 leaves, far more than rows.
+        (30, 120, "dense"),
+        # 6 rounds of 8 leaves on 200 rows: fewer leaves than rows.
+        (200, 6, "factors"),
+    ],
+)
+def test_both_sides_of_the_path_switch_match_brute_force(n, n_rounds, chosen):
+    """Each side of the cost-model switch, forced and chosen, against the brute force."""
+    X, y, X_test = data(n=n, m=12, seed=5)
+    est = GradientBoostingRegressor(
+        n_estimators=n_rounds, max_leaf_nodes=8, learning_rate=0.1, init="zero", random_state=0
+    ).fit(X, y)
+    train, test = _brute_force(est, X, X), _brute_force(est, X, X_test)
+    assert get_smoother(est, X)._path(n) == chosen
+    for route in ("factors", "dense", None):
+        smoother = _smoother(est, X, route)
+        _close(ec.staged_effective_parameters(smoother, X), [_p(S, n) for S in train])
+        _close(ec.staged_effective_parameters(smoother, X, X_test), [_p(S, n) for S in test])
+        _close(ec.staged_degrees_of_freedom(smoother, X), [np.trace(S) for S in train])
+        _close(smoother.staged_row_norms_sq(X_test), [np.sum(S**2, axis=1) for S in test])
+
+
+def test_unknown_forced_path_is_refused():
+    X, y, _ = data(n=30, m=5)
+    smoother = _smoother(curth_booster(0).fit(X, y), X, "sparse")
+    with pytest.raises(ValueError, match="_exact_path must be one of"):
+        smoother.staged_row_norms_sq()
+
+
+def test_auto_is_exact_where_exact_is_cheaper_than_probes():
+    """``method="auto"`` returns the exact values (zero standard errors) at this size."""
+    X, y, X_test = data(n=60, m=10, seed=6)
+    est = curth_booster(1).fit(X, y)
+    expected = [_p(S, 60) for S in _brute_force(est, X, X_test)]
+    values, std = ec.staged_effective_parameters(est, X, X_test, return_std=True)
+    _close(values, expected)
+    assert np.all(std == 0)
+    df, df_std = ec.staged_degrees_of_freedom(est, X, return_std=True)
+    _close(df, [np.trace(S) for S in _brute_force(est, X, X)])
+    assert np.all(df_std == 0)
+
+
+def test_staged_trace_of_booster_ensemble_is_the_mean_of_the_members():
+    """Oracle: the trace of the averaged brute-force matrices, every stage."""
+    X, y, _ = data(n=50, m=5, seed=8)
+    vote = VotingRegressor([(f"gb{s}", curth_booster(s, n_rounds=5)) for s in (1, 2)]).fit(X, y)
+    expected = [np.trace(S) for S in _voting_brute_force(vote, X, X)]
+    _close(ec.staged_degrees_of_freedom(vote, X, method="exact"), expected)

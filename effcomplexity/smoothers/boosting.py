@@ -75,6 +75,20 @@ MAX_FACTOR_LEAVES = 4096
 #: Columns of the identity replayed at once by the exact replay path.
 _REPLAY_CHUNK = 512
 
+#: The exact paths: leaf factors, or the dense recursion replayed on identity columns.
+_PATHS = ("factors", "dense")
+
+#: Relative cost of one unit of work of each path (process time measured on
+#: MNIST boosters with one BLAS thread; only the ratios matter). ``cube``: one
+#: ``L^3`` unit of the triangular inversion and product; ``pair``: one
+#: (row, pair of rounds) entry gathered from a leaf table; ``train`` and
+#: ``eval``: one (round, row, column) update of the replayed residuals and of
+#: the evaluated rows; ``block``: the fixed cost of one round on one block.
+_COST = {"cube": 0.016, "pair": 1.5, "train": 1.2, "eval": 2.0, "block": 1e4}
+
+#: Probes the exact paths are compared with when ``method="auto"`` decides.
+_PROBES_FOR_COST = 100
+
 #: Rows gathered at once by the leaf-factor engine.
 _ROW_CHUNK = 8192
 
@@ -205,8 +219,8 @@ class _BoostingSmoother(Smoother):
         self._scale = np.asarray(scale, dtype=float)
         self._intercept = bool(intercept)
         self._offsets = np.concatenate([[0], np.cumsum(self._n_leaves)])
-        n_groups_leaves = int(self._offsets[-1]) + int(self._intercept)
-        self.exact_norms_are_cheap = n_groups_leaves <= min(MAX_FACTOR_LEAVES, self.n_train)
+        #: ``None``: the exact path is chosen by cost per call; else one of ``_PATHS``.
+        self._exact_path: str | None = None
         self._factors: _LeafFactors | None = None
         self._sums: list[sp.csr_matrix] | None = None
         self._train_eval_leaves: np.ndarray | None = None
@@ -234,29 +248,119 @@ class _BoostingSmoother(Smoother):
                 self._sums.append(sp.csr_matrix((np.ones(n), order, indptr), shape=(n_leaves, n)))
         return self._sums
 
+    def _leaf_values(self, R: np.ndarray) -> Iterator[np.ndarray]:
+        """Yield every round's (leaves, k) values, updating the residuals ``R`` in place.
+
+        ``R`` starts as the labels minus the initial model; after round ``t``
+        it is ``(I - S_t) Y`` on the training rows.
+        """
+        scales = np.split(self._scale, self._offsets[1:-1])
+        rounds = zip(self._leaf_sum_operators(), scales, self._fit_leaves, strict=True)
+        for sums, scale, fit in rounds:
+            V = (sums @ R) * scale[:, None]
+            R -= V[fit]
+            yield V
+
+    def _initial_residuals(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Residuals of the initial model, and its (k,) prediction (``None`` for zero)."""
+        R = np.array(Y, dtype=float, order="C")
+        if not self._intercept:
+            return R, None
+        mean = R.mean(axis=0)
+        R -= mean
+        return R, mean
+
     def _replay(self, Y: np.ndarray, X: np.ndarray | None) -> Iterator[np.ndarray]:
         """Yield ``S_t(X) @ Y`` after every round (one array, updated in place)."""
         eval_leaves = self._leaves_for(X)
-        m = eval_leaves.shape[1]
-        R = np.array(Y, dtype=float, order="C")
-        F = np.zeros((m, R.shape[1]))
-        if self._intercept:
-            mean = R.mean(axis=0)
-            R -= mean
+        R, mean = self._initial_residuals(Y)
+        F = np.zeros((eval_leaves.shape[1], R.shape[1]))
+        if mean is not None:
             F += mean
-        scales = np.split(self._scale, self._offsets[1:-1])
-        for sums, scale, fit, ev in zip(
-            self._leaf_sum_operators(), scales, self._fit_leaves, eval_leaves, strict=True
-        ):
-            V = (sums @ R) * scale[:, None]
-            R -= V[fit]
+        for V, ev in zip(self._leaf_values(R), eval_leaves, strict=True):
             F += V[ev]
             yield F
 
-    def _replay_identity(self, X: np.ndarray | None) -> Iterator[tuple[slice, Iterator]]:
-        """Replay on blocks of identity columns: ``S_t(X)[:, block]`` per round."""
-        for block in identity_blocks(self.n_train, _REPLAY_CHUNK):
-            yield block, self._replay(identity_columns(self.n_train, block), X)
+    def _dense_norms(self, X: np.ndarray | None) -> np.ndarray:
+        """Staged ``||s_t(x)||^2`` from the recursion replayed on identity columns.
+
+        On the training rows ``S_t = I - R_t`` with ``R_t`` the replayed
+        residuals, so their norms need no evaluated copy:
+        ``||s_t(x_i)||^2 = 1 - 2 R_t[i, i] + ||R_t[i]||^2``.
+        """
+        n = self.n_train
+        out = np.zeros((self.n_stages(), n if X is None else X.shape[0]))
+        for block in identity_blocks(n, _REPLAY_CHUNK):
+            E = identity_columns(n, block)
+            if X is not None:
+                for t, F in enumerate(self._replay(E, X)):
+                    out[t] += np.einsum("ij,ij->i", F, F)
+                continue
+            rows = np.arange(block.start, block.stop)
+            own = (rows, rows - block.start)
+            R, _ = self._initial_residuals(E)
+            for t, _ in enumerate(self._leaf_values(R)):
+                out[t] += np.einsum("ij,ij->i", R, R)
+                out[t, rows] += 1.0 - 2.0 * R[own]
+        return out
+
+    def _dense_trace(self) -> np.ndarray:
+        """Staged ``tr(S_t) = n - tr(R_t)`` from the residuals replayed on identity columns."""
+        n = self.n_train
+        out = np.full(self.n_stages(), float(n))
+        for block in identity_blocks(n, _REPLAY_CHUNK):
+            rows = np.arange(block.start, block.stop)
+            R, _ = self._initial_residuals(identity_columns(n, block))
+            for t, _ in enumerate(self._leaf_values(R)):
+                out[t] -= R[rows, rows - block.start].sum()
+        return out
+
+    # -- choice of the exact path -------------------------------------------------
+    def _path_costs(self, m: int) -> dict[str, float]:
+        """Estimated cost of exact norms of ``m`` evaluated rows (every round) per path.
+
+        Leaf factors cost ``O(L^3 + n T^2)`` once (then cached) and
+        ``O(m T^2)`` per call; the dense recursion ``O(T n (n + m))`` per call.
+        """
+        n = self.n_train
+        n_groups = self.n_stages() + int(self._intercept)
+        n_total = int(self._offsets[-1]) + int(self._intercept)
+        pairs = n_groups * (n_groups + 1) / 2.0
+        if n_total > MAX_FACTOR_LEAVES:
+            factors = np.inf
+        else:
+            factors = _COST["pair"] * m * pairs
+            if self._factors is None:
+                factors += _COST["cube"] * float(n_total) ** 3 + _COST["pair"] * n * pairs
+        blocks = -(-n // _REPLAY_CHUNK)
+        dense = self.n_stages() * (n * (_COST["train"] * n + _COST["eval"] * m))
+        dense += _COST["block"] * self.n_stages() * blocks
+        return {"factors": factors, "dense": dense}
+
+    def _probe_cost(self, m: int, n_probes: int) -> float:
+        """Estimated cost of replaying ``n_probes`` probes through every round."""
+        return self.n_stages() * (
+            n_probes * (_COST["train"] * self.n_train + _COST["eval"] * m) + _COST["block"]
+        )
+
+    def _path(self, m: int) -> str:
+        """The exact path for ``m`` evaluated rows: the forced one, else the cheapest."""
+        if self._exact_path is not None:
+            if self._exact_path not in _PATHS:
+                raise ValueError(f"_exact_path must be one of {_PATHS} or None.")
+            return self._exact_path
+        cost = self._path_costs(m)
+        return min(_PATHS, key=cost.__getitem__)
+
+    @property
+    def exact_norms_are_cheap(self) -> bool:
+        """Whether exact norms on the training rows cost no more than probes would.
+
+        Compares the cheaper exact path with ``_PROBES_FOR_COST`` replayed
+        probes (the default of the probe path) at ``m = n``.
+        """
+        n = self.n_train
+        return min(self._path_costs(n).values()) <= self._probe_cost(n, _PROBES_FOR_COST)
 
     # -- leaf-factor engine -------------------------------------------------------
     def _global_leaves(self, local: np.ndarray) -> np.ndarray:
@@ -301,29 +405,30 @@ class _BoostingSmoother(Smoother):
             yield F.copy()
 
     def _staged_row_norms_sq(self, X):
-        # Leaf factors when the total number of leaves is at most
-        # min(MAX_FACTOR_LEAVES, n_train), otherwise the rounds replayed on identity blocks.
-        if self.exact_norms_are_cheap:
-            return self._factor_norms(X)
+        # Leaf factors or the dense recursion on identity columns, whichever an
+        # operation count says is cheaper for this model and m (the factors are
+        # built once per smoother and reused).
         m = self.n_train if X is None else X.shape[0]
-        out = np.zeros((self.n_stages(), m))
-        for _, stages in self._replay_identity(X):
-            for t, F in enumerate(stages):
-                out[t] += np.einsum("ij,ij->i", F, F)
-        return out
+        if self._path(m) == "factors":
+            return self._factor_norms(X)
+        return self._dense_norms(X)
 
     def _row_norms_sq(self, X):
         return self._staged_row_norms_sq(X)[-1]
 
-    def _trace(self) -> float:
-        if not self.exact_norms_are_cheap:
-            total = 0.0
-            for block, stages in self._replay_identity(None):
-                total += float(np.trace(_last(stages)[block]))
-            return total
+    def _staged_trace(self) -> np.ndarray:
+        # From the leaf factors, tr(S_t) = sum_i sum_{h <= g <= t} M[a_g(i), a_h(i)]
+        # over the leaves a_g(i) of training row i; from the dense recursion,
+        # n - tr(R_t); whichever is cheaper.
+        if self._path(self.n_train) == "dense":
+            return self._dense_trace()
         fit = self._global_leaves(self._fit_leaves)
         ev = self._global_leaves(self._leaves_for(None))
-        return float(_prefix_pair_sums(self._leaf_factors().M, ev, fit, 1.0)[-1].sum())
+        sums = _prefix_pair_sums(self._leaf_factors().M, ev, fit, 1.0)
+        return sums[int(self._intercept) :].sum(axis=1)
+
+    def _trace(self) -> float:
+        return float(self._staged_trace()[-1])
 
 
 def _check_leaf_counts(counts: np.ndarray, recorded: np.ndarray, estimator, t: int) -> None:
@@ -394,8 +499,10 @@ class GradientBoostingSmoother(_BoostingSmoother):
     is a running sum of entries of :math:`G G^\top`. For ``L`` leaves in
     all, ``T`` rounds and ``m`` inputs this costs :math:`O(L^3 + m T^2)`
     (one triangular inversion, one triangular product) and never forms an
-    ``n x n`` matrix; when ``L`` exceeds ``n`` (deep trees) the rounds are
-    replayed on identity columns instead, :math:`O(T n (n + m))`.
+    ``n x n`` matrix. The alternative, the recurrence replayed on identity
+    columns, costs :math:`O(T n (n + m))`; each call takes whichever path an
+    operation count says is cheaper for its model and ``m`` (the dense one
+    when many leaves share few rows).
 
     References
     ----------

@@ -139,6 +139,13 @@ class VotingSmoother(Smoother):
             for parts in zip(*stages, strict=True)
         )
 
+    def _staged_trace(self) -> np.ndarray:
+        # Traces are linear: the weighted sum of the members' exact staged traces.
+        if not self.supports_staged:
+            raise self._stage_count_error()
+        members = zip(self._weights, self._members, strict=True)
+        return sum(w * np.asarray(m._staged_trace(), dtype=float) for w, m in members)
+
     def _staged_row_norms_sq(self, X) -> np.ndarray:
         # Cross terms between members: from the averaged weights, on identity columns.
         n_stages = self.n_stages()

@@ -18,7 +18,8 @@ from ._common import (
 
 __all__ = ["BOOSTING", "member_seeds"]
 
-# Rademacher probes for tr(S_t): the column df_trace_se reports their spread.
+# Rademacher probes for tr(S_t) where the policy picks probes (large n): the
+# column df_trace_se reports their spread, 0 when the exact trace is used.
 _TRACE_PROBES = 32
 
 
@@ -121,7 +122,6 @@ class BoostingFamily(SweepFamily):
         trace, trace_se = staged_degrees_of_freedom(
             smoother,
             data.X_train,
-            method="probe",
             n_probes=_TRACE_PROBES,
             random_state=probe_seed,
             return_std=True,
