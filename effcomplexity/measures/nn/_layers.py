@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..._validation import check_int
+
 __all__ = [
+    "Batches",
     "CHAIN_MEASURES_HINT",
     "WeightLayer",
     "as_input_tensor",
     "as_label_tensor",
+    "check_loss_fn",
     "check_same_architecture",
     "eval_mode",
     "folded_copy",
@@ -378,3 +382,80 @@ def folded_copy(model: nn.Module, layers: list[WeightLayer]) -> nn.Module:
         parent_name, _, attr = layer.batchnorm.rpartition(".")
         setattr(clone.get_submodule(parent_name), attr, nn.Identity())
     return clone.eval()
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, (torch.Tensor, np.ndarray))
+
+
+def check_loss_fn(loss_fn: Callable) -> None:
+    """Check that ``loss_fn`` is callable and averages over its batch."""
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}.")
+    reduction = getattr(loss_fn, "reduction", "mean")
+    if reduction != "mean":
+        raise ValueError(
+            f"loss_fn must average over its batch (reduction='mean'), got "
+            f"reduction={reduction!r}; batch means are what the Hessian reweights."
+        )
+
+
+class Batches:
+    """Re-iterable view of ``data`` as ``(inputs, targets)`` tensor pairs."""
+
+    def __init__(self, data, ref: torch.Tensor, batch_size: int | None):
+        if batch_size is not None:
+            check_int(batch_size, "batch_size")
+        self.ref = ref
+        self.batch_size = batch_size
+        self.arrays = None
+        if isinstance(data, (tuple, list)) and len(data) == 2 and all(map(_is_array, data)):
+            X, y = (to_model_device(value, ref) for value in data)
+            if X.dim() < 1 or y.dim() < 1 or X.shape[0] != y.shape[0]:
+                raise ValueError(
+                    f"data=(X, y) needs one target per input row, got X of shape "
+                    f"{tuple(X.shape)} and y of shape {tuple(y.shape)}."
+                )
+            if X.shape[0] == 0:
+                raise ValueError("data holds no samples.")
+            self.arrays = (X, y)
+        elif isinstance(data, Iterable) and not isinstance(
+            data, (str, bytes, dict, torch.Tensor, np.ndarray)
+        ):
+            if iter(data) is data:
+                raise TypeError(
+                    "data is a one-shot iterator, but the Hessian is applied many times; "
+                    "pass a DataLoader, a list of (X, y) batches or an (X, y) pair."
+                )
+            if batch_size is not None:
+                raise ValueError("batch_size applies to data=(X, y) arrays, not to batches.")
+            self.batches = data
+        else:
+            raise TypeError(
+                "data must be an (X, y) pair of tensors or arrays, or a re-iterable "
+                f"of (X, y) batches such as a DataLoader; got {type(data).__name__}."
+            )
+
+    @property
+    def single(self) -> bool:
+        """Whether all the data is one batch."""
+        return self.arrays is not None and (
+            self.batch_size is None or self.batch_size >= self.arrays[0].shape[0]
+        )
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.arrays is not None:
+            X, y = self.arrays
+            step = X.shape[0] if self.batch_size is None else self.batch_size
+            for start in range(0, X.shape[0], step):
+                yield X[start : start + step], y[start : start + step]
+            return
+        for batch in self.batches:
+            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+                raise TypeError(
+                    f"each batch must be an (inputs, targets) pair, got {type(batch).__name__}."
+                )
+            X, y = to_model_device(batch[0], self.ref), to_model_device(batch[1], self.ref)
+            if X.shape[0] != y.shape[0]:
+                raise ValueError(f"a batch has {X.shape[0]} inputs but {y.shape[0]} targets.")
+            yield X, y

@@ -18,7 +18,7 @@ Hessian.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from torch import nn
 from ..._validation import check_int, check_positive_real, check_random_state
 from .._probes import mean_std_error, random_probes
 from ..trace import hutchinson
-from ._layers import eval_mode, to_model_device
+from ._layers import Batches, check_loss_fn, eval_mode
 
 __all__ = [
     "effective_dimensionality",
@@ -62,82 +62,6 @@ def _trainable(model: nn.Module) -> list[torch.Tensor]:
     return params
 
 
-def _is_array(value) -> bool:
-    return isinstance(value, (torch.Tensor, np.ndarray))
-
-
-def _check_loss_fn(loss_fn: Callable) -> None:
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}.")
-    reduction = getattr(loss_fn, "reduction", "mean")
-    if reduction != "mean":
-        raise ValueError(
-            f"loss_fn must average over its batch (reduction='mean'), got "
-            f"reduction={reduction!r}; batch means are what the Hessian reweights."
-        )
-
-
-class _Batches:
-    """Re-iterable view of ``data`` as ``(inputs, targets)`` tensor pairs."""
-
-    def __init__(self, data, ref: torch.Tensor, batch_size: int | None):
-        if batch_size is not None:
-            check_int(batch_size, "batch_size")
-        self.ref = ref
-        self.batch_size = batch_size
-        self.arrays = None
-        if isinstance(data, (tuple, list)) and len(data) == 2 and all(map(_is_array, data)):
-            X, y = (to_model_device(value, ref) for value in data)
-            if X.dim() < 1 or y.dim() < 1 or X.shape[0] != y.shape[0]:
-                raise ValueError(
-                    f"data=(X, y) needs one target per input row, got X of shape "
-                    f"{tuple(X.shape)} and y of shape {tuple(y.shape)}."
-                )
-            if X.shape[0] == 0:
-                raise ValueError("data holds no samples.")
-            self.arrays = (X, y)
-        elif isinstance(data, Iterable) and not isinstance(
-            data, (str, bytes, dict, torch.Tensor, np.ndarray)
-        ):
-            if iter(data) is data:
-                raise TypeError(
-                    "data is a one-shot iterator, but the Hessian is applied many times; "
-                    "pass a DataLoader, a list of (X, y) batches or an (X, y) pair."
-                )
-            if batch_size is not None:
-                raise ValueError("batch_size applies to data=(X, y) arrays, not to batches.")
-            self.batches = data
-        else:
-            raise TypeError(
-                "data must be an (X, y) pair of tensors or arrays, or a re-iterable "
-                f"of (X, y) batches such as a DataLoader; got {type(data).__name__}."
-            )
-
-    @property
-    def single(self) -> bool:
-        """Whether all the data is one batch."""
-        return self.arrays is not None and (
-            self.batch_size is None or self.batch_size >= self.arrays[0].shape[0]
-        )
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        if self.arrays is not None:
-            X, y = self.arrays
-            step = X.shape[0] if self.batch_size is None else self.batch_size
-            for start in range(0, X.shape[0], step):
-                yield X[start : start + step], y[start : start + step]
-            return
-        for batch in self.batches:
-            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-                raise TypeError(
-                    f"each batch must be an (inputs, targets) pair, got {type(batch).__name__}."
-                )
-            X, y = to_model_device(batch[0], self.ref), to_model_device(batch[1], self.ref)
-            if X.shape[0] != y.shape[0]:
-                raise ValueError(f"a batch has {X.shape[0]} inputs but {y.shape[0]} targets.")
-            yield X, y
-
-
 class _HessianOperator:
     """Matrix-free Hessian of the mean loss over ``data`` (use inside eval mode).
 
@@ -146,13 +70,13 @@ class _HessianOperator:
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable, data, batch_size: int | None):
-        _check_loss_fn(loss_fn)
+        check_loss_fn(loss_fn)
         self.model = model
         self.loss_fn = loss_fn
         self.params = _trainable(model)
         self.ref = self.params[0]
         self.n_params = sum(p.numel() for p in self.params)
-        self.batches = _Batches(data, self.ref, batch_size)
+        self.batches = Batches(data, self.ref, batch_size)
         self._cached = None
         if self.batches.single:
             self._cached = self._gradients(*self.batches.arrays)

@@ -29,8 +29,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ..._validation import check_int
-from ._layers import eval_mode
-from .hessian import _Batches, _check_loss_fn
+from ._layers import Batches, check_loss_fn, eval_mode
 
 __all__ = ["LLCResult", "local_learning_coefficient"]
 
@@ -125,7 +124,7 @@ def _split_r_hat(trace: np.ndarray) -> float:
     return float(np.sqrt(pooled / within))
 
 
-def _full_loss(model, loss_fn, params, batches: _Batches) -> tuple[float, int]:
+def _full_loss(model, loss_fn, params, batches: Batches) -> tuple[float, int]:
     """Mean loss over all of ``data`` (batch means weighted by batch size) and its size."""
     total, n = 0.0, 0
     with torch.no_grad():
@@ -143,7 +142,7 @@ def _full_loss(model, loss_fn, params, batches: _Batches) -> tuple[float, int]:
 
 
 def _minibatches(
-    batches: _Batches, batch_size: int | None, n_chains: int, generator: torch.Generator
+    batches: Batches, batch_size: int | None, n_chains: int, generator: torch.Generator
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, bool]]:
     """Endless stream of the batches that drive the SGLD steps.
 
@@ -381,7 +380,7 @@ def local_learning_coefficient(
     >>> bool(abs(result.estimate - 1.0) < 0.2), result.diverged
     (True, False)
     """
-    _check_loss_fn(loss_fn)
+    check_loss_fn(loss_fn)
     n_samples = check_int(n_samples, "n_samples", minimum=2)
     n_chains = check_int(n_chains, "n_chains")
     if not isinstance(n_burnin, numbers.Integral) or isinstance(n_burnin, bool) or n_burnin < 0:
@@ -405,7 +404,7 @@ def local_learning_coefficient(
     noise_generator = torch.Generator(device=ref.device).manual_seed(int(seeds[1]))
 
     with eval_mode(model, no_grad=False):
-        batches = _Batches(data, ref, batch_size)
+        batches = Batches(data, ref, batch_size)
         init_loss, n = _full_loss(model, loss_fn, w_star, batches)
         if temperature is None:
             if n < 2:
