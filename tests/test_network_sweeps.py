@@ -21,7 +21,7 @@ import torch
 from effcomplexity import datasets, sweeps
 from effcomplexity import nn as ecnn
 from effcomplexity.models.torch_models import make_mlp
-from effcomplexity.sweeps.families import UnitContext, get_family, unit_seed
+from effcomplexity.sweeps.families import UnitContext, _network, get_family, unit_seed
 
 # A grokking configuration small enough for unit tests (seconds).
 _SMALL_GROK = {
@@ -195,6 +195,18 @@ def test_grokking_telescoping_matches_a_plain_loop():
     for _, row in table.iterrows():
         assert (row.p_train, row.p_test) == pytest.approx(expected[row.step], rel=1e-9, abs=1e-12)
     assert (table.p_train_se == 0).all()
+    assert (table.telescoping == "exact").all()
+    assert (table.telescoping_gap <= _network.TRACKING_TOLERANCE).all()
+
+
+def test_diverged_telescoping_is_reported_missing(monkeypatch):
+    """Past the tracking tolerance the row says "diverged" and p_train / p_test are missing."""
+    monkeypatch.setattr(_network, "TRACKING_TOLERANCE", -1.0)
+    spec = _small_grokking(model_kwargs={**_SMALL_GROK, "telescoping": "exact", "measures": ()})
+    table = sweeps.run(spec, quick=False, verbose=0)
+    assert (table.telescoping == "diverged").all()
+    assert table[["p_train", "p_test", "p_train_se", "p_test_se"]].isna().all().all()
+    assert table.telescoping_gap.notna().all()
 
 
 def test_mnist1d_rows_per_epoch_and_cnn_option():
