@@ -598,7 +598,16 @@ def training_curves(
             ax.set_ylabel("error")
             handles = ax.get_legend_handles_labels()
             extra = twin.get_legend_handles_labels()
-            _legend(ax, handles[0] + extra[0], handles[1] + extra[1], fontsize=8)
+            # Below the panel: the twin axis draws over anything inside it.
+            _legend(
+                ax,
+                handles[0] + extra[0],
+                handles[1] + extra[1],
+                fontsize=8,
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.2),
+                ncols=len(errors) + 1,
+            )
             if by:
                 ax.set_title(f"{label(by)} = {value:g}", fontsize=10)
     fig.suptitle(title or _default_title(df, f"training curves against {label(x)}"))
