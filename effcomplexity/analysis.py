@@ -62,6 +62,8 @@ VERDICTS = (
 MIN_POINTS = 5
 
 _INTERP_RTOL = 1e-6
+#: Columns that locate the interpolation threshold (see ``_interpolation_index``).
+THRESHOLD_COLUMNS = ("p_train", "n_train", "train_mse")
 # An error spanning this factor (the MSE of a min-norm fit at its threshold) is read in logs.
 _LOG_ERROR_SPAN = 100.0
 
@@ -784,7 +786,7 @@ def _one_group(
                 f"drop those rows or choose another {'error' if col == error else 'measure'}."
             )
     columns = list(dict.fromkeys([error, measure, *(gap_cols or ())]))
-    extra = [c for c in ("p_train", "n_train", "train_mse") if c in table and c not in columns]
+    extra = [c for c in THRESHOLD_COLUMNS if c in table and c not in columns]
     if train_error is not None and train_error in table and train_error not in columns + extra:
         extra.append(train_error)
     means = grid_means(table, columns + extra)

@@ -228,7 +228,7 @@ def composite(df: pd.DataFrame, error: str = "test_error", *, title: str | None 
     'raw parameters $P$'
     """
     _check(df, ["seed", "axis", "n_params", error])
-    extra = [c for c in ("p_train", "n_train", "train_mse") if c in df]
+    extra = [c for c in analysis.THRESHOLD_COLUMNS if c in df]
     train = error.replace("test", "train", 1)
     extra += [train] if train in df and train != error and train not in extra else []
     path, _ = _path_means(df, [error, *extra])
@@ -672,7 +672,7 @@ def summary(
         for ax, x in ((left, "n_params"), (right, measure)):
             back_to_u(table, x, error, ax=ax)
             if x == "n_params":
-                extra = [c for c in ("p_train", "n_train", "train_mse") if c in table]
+                extra = [c for c in analysis.THRESHOLD_COLUMNS if c in table]
                 path, _ = _path_means(table, [error, *extra])
                 _mark_switch(ax, path, "n_params")
                 _mark_threshold(ax, path, "n_params", error)
