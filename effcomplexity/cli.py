@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         "list",
         help="list the built-in sweeps",
         description="List the built-in double-descent sweeps with one line on each.",
+        epilog="example: effcomplexity list",
     )
 
     sweep = commands.add_parser(
@@ -78,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
             "axis. With --out, every finished unit is saved at once and an interrupted run "
             "resumes where it stopped when started again with the same --out."
         ),
+        epilog=(
+            "examples:\n  effcomplexity sweep belkin_rff --out belkin.csv --jobs 2\n"
+            "  effcomplexity sweep curth_trees --scheduler tcp://127.0.0.1:8786"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sweep.add_argument("name", metavar="NAME", help="sweep name, e.g. belkin_rff")
     sweep.add_argument(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from effcomplexity import analysis, sweeps
 from effcomplexity.cli import main
@@ -31,6 +32,14 @@ def test_help_through_python_m():
     assert done.returncode == 0
     for command in ("demo", "list", "sweep", "analyze", "plot"):
         assert command in done.stdout
+
+
+def test_every_command_help_has_an_example(capsys):
+    for command in ("demo", "list", "sweep", "analyze", "plot"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+        assert f"effcomplexity {command}" in capsys.readouterr().out.split("example")[-1]
 
 
 def test_list_names_every_sweep(capsys):
