@@ -5,20 +5,20 @@ Importing this module imports torch; ``import effcomplexity`` does not.
 >>> from effcomplexity import nn as ecnn  # doctest: +SKIP
 """
 
-from .measures.nn.conv_norms import conv_operator_norm
-from .measures.nn.hessian import (
+from .measures._nn.conv_norms import conv_operator_norm
+from .measures._nn.hessian import (
     effective_dimensionality,
     hessian_eigenvalues,
     hessian_trace,
     hessian_vector_product,
     spectral_density,
 )
-from .measures.nn.llc import LLCResult, local_learning_coefficient
-from .measures.nn.margins import margin
-from .measures.nn.norms import path_norm, spectral_complexity, weight_measures
-from .measures.nn.sharpness import pac_bayes_measures, sharpness
-from .measures.nn.spectral import spectral_diagnostics
-from .measures.nn.telescoping import TelescopingTracker
+from .measures._nn.llc import LLCResult, local_learning_coefficient
+from .measures._nn.margins import margin
+from .measures._nn.norms import path_norm, spectral_complexity, weight_measures
+from .measures._nn.sharpness import pac_bayes_measures, sharpness
+from .measures._nn.spectral import spectral_diagnostics
+from .measures._nn.telescoping import TelescopingTracker
 
 __all__ = [
     "LLCResult",

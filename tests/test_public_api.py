@@ -44,6 +44,18 @@ def test_every_public_name_resolves():
     assert {"make_mlp", "make_cnn", "make_transformer"} <= set(dir(models))
 
 
+def test_network_measures_have_one_name():
+    """``effcomplexity.nn`` is the only public name of the network measures."""
+    import importlib
+
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("effcomplexity.measures.nn")
+    from effcomplexity import nn as ecnn
+
+    for name in ecnn.__all__:
+        assert getattr(ecnn, name).__module__.startswith("effcomplexity.measures._nn.")
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_examples_import_public_modules_only(path):
     imports = re.findall(

@@ -41,7 +41,7 @@ from sklearn.ensemble import (
 )
 
 from .._validation import check_n_train, training_mismatch
-from ._leaves import as_tree_input, compact_leaves
+from ._leaves import LeafMap
 from .registry import (
     Smoother,
     identity_blocks,
@@ -555,31 +555,26 @@ class GradientBoostingSmoother(_BoostingSmoother):
         intercept = _init_is_mean(est)
         trees = [tree.tree_ for tree in np.ravel(est.estimators_)]
         check_n_train(self.X_train, int(trees[0].n_node_samples[0]), est, "its first tree")
-        X32 = as_tree_input(self.X_train)
-        fit_leaves, n_leaves, scale = [], [], []
-        for t, tree in enumerate(trees):
-            leaves, n_t = compact_leaves(tree, X32)
-            is_leaf = tree.children_left == -1
-            if not np.array_equal(
-                tree.weighted_n_node_samples[is_leaf], tree.n_node_samples[is_leaf]
-            ):
+        self._leaf_map = LeafMap(trees)
+        fit_leaves = self._leaf_map.local(self.X_train)
+        weighted = self._leaf_map.recorded_sizes(weighted=True)
+        recorded = self._leaf_map.recorded_sizes(weighted=False)
+        scale = []
+        for t, (leaves, n_t) in enumerate(zip(fit_leaves, self._leaf_map.n_leaves, strict=True)):
+            if not np.array_equal(weighted[t], recorded[t]):
                 raise ValueError(
                     f"{name} was fitted with sample weights, which scikit-learn does not "
                     f"record; weighted leaf means need them. Refit without sample_weight. "
                     f"{_GDF_HINT}"
                 )
             counts = np.bincount(leaves, minlength=n_t)
-            _check_leaf_counts(counts, tree.n_node_samples[is_leaf], est, t)
-            fit_leaves.append(leaves)
-            n_leaves.append(n_t)
+            _check_leaf_counts(counts, recorded[t], est, t)
             scale.append(est.learning_rate / counts)
-        self._trees = trees
-        self._set_structure(np.array(fit_leaves), n_leaves, np.concatenate(scale), intercept)
+        self._set_structure(fit_leaves, self._leaf_map.n_leaves, np.concatenate(scale), intercept)
         self._train_eval_leaves = self._fit_leaves
 
     def _eval_leaves(self, X: np.ndarray) -> np.ndarray:
-        X32 = as_tree_input(X)
-        return np.array([compact_leaves(tree, X32)[0] for tree in self._trees])
+        return self._leaf_map.local(X)
 
 
 def _init_is_mean(est) -> bool:

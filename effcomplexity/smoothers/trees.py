@@ -38,7 +38,7 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from .._validation import check_n_train, training_mismatch
-from ._leaves import as_tree_input, leaf_numbering
+from ._leaves import LeafMap
 from .registry import Smoother, register_smoother
 
 __all__ = [
@@ -144,12 +144,9 @@ class _LeafEnsembleSmoother(Smoother):
         ]
         self.n_trees = len(self._trees)
         n = self.n_train
-        numbering = [leaf_numbering(tree) for tree in self._trees]
-        self._node_to_leaf = [node_to_leaf for node_to_leaf, _ in numbering]
-        self._n_leaves = np.array([n_b for _, n_b in numbering], dtype=np.int64)
-        local, _ = self._apply_local(self.X_train)
-        self._offsets = np.concatenate([[0], np.cumsum(self._n_leaves)])
-        self._train_leaves = local + self._offsets[:-1, None]
+        self._leaf_map = LeafMap(self._trees, self._features)
+        self._n_leaves, self._offsets = self._leaf_map.n_leaves, self._leaf_map.offsets
+        self._train_leaves = self._leaf_map.to_global(self._leaf_map.local(self.X_train))
         if all(c is None for c in counts):
             self._counts = None
         else:
@@ -175,20 +172,9 @@ class _LeafEnsembleSmoother(Smoother):
         table_entries = int(np.dot(self._n_leaves, self._offsets[:-1]))
         self._cache_tables = table_entries <= _CACHED_TABLE_ENTRIES
 
-    def _apply_local(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Local leaf of every row of ``X`` in every tree: (B, rows), leaf counts."""
-        X32 = as_tree_input(X)
-        leaves = np.empty((len(self._trees), X.shape[0]), dtype=np.int64)
-        for b, (tree, feats) in enumerate(zip(self._trees, self._features, strict=True)):
-            Xb = X32 if feats is None else np.ascontiguousarray(X32[:, feats])
-            np.take(self._node_to_leaf[b], tree.apply(Xb), out=leaves[b])
-        return leaves, self._n_leaves
-
     def _check_leaf_sizes(self) -> None:
         """Leaf sizes of ``X_train`` must be those the trees recorded when fitted."""
-        recorded = np.concatenate(
-            [tree.weighted_n_node_samples[tree.children_left == -1] for tree in self._trees]
-        )
+        recorded = np.concatenate(self._leaf_map.recorded_sizes(weighted=True))
         mismatch = ~np.isclose(self._leaf_weight, recorded, rtol=1e-10, atol=1e-8)
         if mismatch.any():
             b = int(np.searchsorted(self._offsets, np.flatnonzero(mismatch)[0], side="right")) - 1
@@ -203,8 +189,7 @@ class _LeafEnsembleSmoother(Smoother):
         """Global leaf ids (B, m) of validated evaluation rows; ``None`` is the training set."""
         if X is None:
             return self._train_leaves
-        local, _ = self._apply_local(X)
-        return local + self._offsets[:-1, None]
+        return self._leaf_map.to_global(self._leaf_map.local(X))
 
     def _member_matrix(self) -> sp.csr_array:
         """(total leaves, n) matrix ``A^T C``: row ``(b, l)`` holds the in-bag

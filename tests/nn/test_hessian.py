@@ -1,4 +1,4 @@
-"""Hessian-based measures of effcomplexity.measures.nn.hessian.
+"""Hessian-based measures of effcomplexity.measures._nn.hessian.
 
 Oracles: the full Hessian of the loss in the flattened parameters from
 ``torch.autograd.functional.hessian`` (products, eigenvalues by

@@ -1,4 +1,4 @@
-"""Local learning coefficient of effcomplexity.measures.nn.llc.
+"""Local learning coefficient of effcomplexity.measures._nn.llc.
 
 Oracles:
 
@@ -33,7 +33,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from effcomplexity import nn as ecnn
-from effcomplexity.measures.nn import llc as llc_module
+from effcomplexity.measures._nn import llc as llc_module
 
 torch.set_num_threads(1)
 

@@ -1,4 +1,4 @@
-"""Output margins (effcomplexity.measures.nn.margins).
+"""Output margins (effcomplexity.measures._nn.margins).
 
 Oracle: a brute-force loop over points and classes on outputs computed in
 numpy from the same weights, followed by ``numpy.quantile``.
@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from effcomplexity import nn as ecnn
-from effcomplexity.measures.nn.margins import margins
+from effcomplexity.measures._nn.margins import margins
 
 torch.set_num_threads(1)
 

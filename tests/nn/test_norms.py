@@ -1,4 +1,4 @@
-"""Weight-norm measures of effcomplexity.measures.nn.norms.
+"""Weight-norm measures of effcomplexity.measures._nn.norms.
 
 Oracles: numpy on the same weights (norms, margins, Jiang et al.'s formulas
 written out), explicit enumeration of every input-output path (path norm), the
@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from effcomplexity import nn as ecnn
-from effcomplexity.measures.nn._layers import folded_copy, weight_layers
-from effcomplexity.measures.nn.norms import MEASURE_NAMES
+from effcomplexity.measures._nn._layers import folded_copy, weight_layers
+from effcomplexity.measures._nn.norms import MEASURE_NAMES
 
 torch.set_num_threads(1)
 

@@ -1,4 +1,4 @@
-"""Sharpness search and PAC-Bayes measures (effcomplexity.measures.nn.sharpness).
+"""Sharpness search and PAC-Bayes measures (effcomplexity.measures._nn.sharpness).
 
 Oracles: an independent Monte Carlo estimate in numpy of the accuracy change
 at the returned scale; exact rescaling identities (a linear classifier with

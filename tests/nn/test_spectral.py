@@ -1,4 +1,4 @@
-"""Per-layer spectral diagnostics (effcomplexity.measures.nn.spectral).
+"""Per-layer spectral diagnostics (effcomplexity.measures._nn.spectral).
 
 Oracles: numpy singular values of the same (reshaped) weights; a matrix built
 with known eigenvalues of W^T W drawn from a Pareto law of known exponent;
@@ -17,7 +17,7 @@ from scipy import stats
 from torch import nn
 
 from effcomplexity import nn as ecnn
-from effcomplexity.measures.nn.spectral import fit_power_law
+from effcomplexity.measures._nn.spectral import fit_power_law
 
 torch.set_num_threads(1)
 

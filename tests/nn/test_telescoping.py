@@ -1,4 +1,4 @@
-"""The telescoping smoother of effcomplexity.measures.nn.telescoping.
+"""The telescoping smoother of effcomplexity.measures._nn.telescoping.
 
 Oracles: the closed form of full-batch gradient descent on least squares
 (derived in ``test_linear_gd_matches_closed_form``); the network itself for
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from effcomplexity import nn as ecnn
-from effcomplexity.measures.nn.telescoping import TelescopingTracker
+from effcomplexity.measures._nn.telescoping import TelescopingTracker
 
 torch.set_num_threads(1)
 

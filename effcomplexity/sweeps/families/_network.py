@@ -232,7 +232,7 @@ def _llc(cp: Checkpoint) -> dict:
 
 
 def _weight_columns() -> dict[str, str]:
-    from ...measures.nn.norms import MEASURE_NAMES
+    from ...measures._nn.norms import MEASURE_NAMES
 
     return dict.fromkeys(MEASURE_NAMES, "float64")
 

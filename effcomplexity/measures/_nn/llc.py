@@ -8,9 +8,10 @@ singular one, such as a network whose parameters are not all identifiable.
 network's current weights (Lau et al. 2023) from stochastic-gradient Langevin
 samples of a tempered posterior localised at those weights.
 
-The loss follows the convention of :mod:`effcomplexity.measures.nn.hessian`:
-``loss_fn(model(X), y)`` returns the *mean* loss of a batch and ``data`` is an
-``(X, y)`` pair or a re-iterable of batches such as a DataLoader.
+The loss follows the convention of the Hessian measures
+(:func:`effcomplexity.nn.hessian_trace`): ``loss_fn(model(X), y)`` returns
+the *mean* loss of a batch and ``data`` is an ``(X, y)`` pair or a
+re-iterable of batches such as a DataLoader.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def spectral_diagnostics(
     ----------
     model : torch.nn.Module
         A feed-forward network (see
-        :func:`~effcomplexity.measures.nn.norms.weight_measures`); batch norm
+        :func:`~effcomplexity.nn.weight_measures`); batch norm
         is folded into the preceding layer.
     min_eigenvalues : int
         Layers with fewer non-zero eigenvalues get ``alpha = NaN`` and a

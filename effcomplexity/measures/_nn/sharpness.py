@@ -326,8 +326,8 @@ def pac_bayes_measures(
         Reuse scales found earlier instead of searching (plain and
         magnitude-aware).
     normalize : bool
-        Apply Jiang et al.'s dataset-size normalisation
-        (:func:`~effcomplexity.measures.nn.norms.normalize_by_dataset_size`).
+        Apply Jiang et al.'s dataset-size normalisation (each measure
+        divided by the power of :math:`m` that Jiang et al. 2020 use).
     dataset_size : int, optional
         :math:`m` (default ``len(X)``).
 
