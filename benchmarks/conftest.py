@@ -23,6 +23,23 @@ def pytest_addoption(parser):
         default=False,
         help="run benchmarks and paper experiments at the published (full) size",
     )
+    parser.addoption(
+        "--resume",
+        action="store_true",
+        default=False,
+        help="keep the paper's sweep results from an interrupted run (benchmarks/.paper_runs/) "
+        "and resume them, instead of regenerating from scratch",
+    )
+
+
+def pytest_sessionstart(session):
+    """Start the paper's sweeps afresh unless ``--resume`` was given."""
+    import shutil
+
+    from _paper import RUNS
+
+    if not session.config.getoption("--resume", default=False) and RUNS.exists():
+        shutil.rmtree(RUNS)
 
 
 @pytest.fixture(scope="session")
