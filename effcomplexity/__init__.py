@@ -28,6 +28,7 @@ from .smoothers import (
     smooth,
     smoother_matrix,
     staged_predictions,
+    unregister_smoother,
 )
 
 __version__ = "0.1.0"
@@ -49,6 +50,7 @@ __all__ = [
     "staged_degrees_of_freedom",
     "staged_effective_parameters",
     "staged_predictions",
+    "unregister_smoother",
 ]
 
 _LAZY_SUBMODULES = ("analysis", "datasets", "models", "nn", "plotting", "sweeps")

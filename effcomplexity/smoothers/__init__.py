@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (importing a family registers it)
     trees,
     voting,
 )
+from . import registry as _registry
 from .registry import (
     Smoother,
     get_smoother,
@@ -20,7 +21,10 @@ from .registry import (
     smooth,
     smoother_matrix,
     staged_predictions,
+    unregister_smoother,
 )
+
+_registry._record_builtins()
 
 __all__ = [
     "Smoother",
@@ -30,4 +34,5 @@ __all__ = [
     "smooth",
     "smoother_matrix",
     "staged_predictions",
+    "unregister_smoother",
 ]

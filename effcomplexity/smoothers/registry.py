@@ -9,6 +9,7 @@ one fitted estimator and its training inputs, what :math:`s(x)` is.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -24,11 +25,14 @@ __all__ = [
     "smooth",
     "smoother_matrix",
     "staged_predictions",
+    "unregister_smoother",
 ]
 
 # Keys are classes or fully qualified class names ("package.module.Class"); a
 # name lets a family register without importing an optional dependency.
 _REGISTRY: dict[type | str, type[Smoother]] = {}
+# The families registered when the package is imported, restored by unregister_smoother.
+_BUILTIN: dict[type | str, type[Smoother]] = {}
 # Types that look like a family but are not linear smoothers: why, and what to use.
 _UNSUPPORTED: dict[str, str] = {}
 # Identity columns per block when exact values replay a smoother on the identity.
@@ -100,7 +104,8 @@ class Smoother:
         -------
         ndarray of shape (m, n_train)
         """
-        return self._matrix(self._resolve_X(X))
+        X = self._resolve_X(X)
+        return self._checked(self._matrix(X), (self._m(X), self.n_train), "matrix")
 
     def smooth(self, Y, X=None) -> np.ndarray:
         """``S(X) @ Y`` for labels ``Y`` of shape (n_train,) or (n_train, k).
@@ -108,16 +113,41 @@ class Smoother:
         Returns an array of shape (m,) or (m, k): 1-D labels give a 1-D result.
         """
         Y, was_1d = check_labels(Y, self.n_train)
-        out = np.asarray(self._smooth(Y, self._resolve_X(X)))
+        X = self._resolve_X(X)
+        out = self._checked(self._smooth(Y, X), (self._m(X), Y.shape[1]), "smooth")
         return out[:, 0] if was_1d else out
 
     def row_norms_sq(self, X=None) -> np.ndarray:
         """Squared Euclidean norms ``||s(x)||^2`` of the rows of ``S(X)``."""
-        return np.asarray(self._row_norms_sq(self._resolve_X(X)))
+        X = self._resolve_X(X)
+        return self._checked(self._row_norms_sq(X), (self._m(X),), "row_norms_sq")
 
     def trace(self) -> float:
         """``tr(S)`` on the training inputs."""
-        return float(self._trace())
+        return float(self._checked(self._trace(), (), "trace"))
+
+    # -- every public result is checked, so a broken family fails at its first call
+    def _m(self, X: np.ndarray | None) -> int:
+        return self.n_train if X is None else X.shape[0]
+
+    def _checked(self, value, shape: tuple, method: str) -> np.ndarray:
+        """``value`` as an array, if it has ``shape`` and only finite entries."""
+        out = np.asarray(value)
+        if out.shape != shape and not (shape == () and out.shape == (1,)):
+            raise ValueError(
+                f"{type(self).__name__}.{method} returned an array of shape {out.shape} for "
+                f"{type(self.estimator).__name__} with {self.n_train} training rows; expected "
+                f"shape {shape}. The smoother registered for this family is broken: fix it "
+                f"or unregister it with effcomplexity.unregister_smoother."
+            )
+        if out.dtype.kind not in "biuf" or not np.all(np.isfinite(out)):
+            raise ValueError(
+                f"{type(self).__name__}.{method} returned NaN, infinite or non-real values "
+                f"for {type(self.estimator).__name__}: smoother weights must be finite. The "
+                f"smoother registered for this family is broken: fix it or unregister it "
+                f"with effcomplexity.unregister_smoother."
+            )
+        return out.reshape(shape)
 
     # -- staged families (boosting rounds, cumulative trees) -------------------
     def n_stages(self) -> int:
@@ -126,7 +156,9 @@ class Smoother:
 
     def staged_row_norms_sq(self, X=None) -> np.ndarray:
         """``||s_t(x)||^2`` after every stage ``t``: array of shape (n_stages, m)."""
-        return np.asarray(self._staged_row_norms_sq(self._resolve_X(X)))
+        X = self._resolve_X(X)
+        norms = self._staged_row_norms_sq(X)
+        return self._checked(norms, (self.n_stages(), self._m(X)), "staged_row_norms_sq")
 
     def staged_smooth(self, Y, X=None) -> Iterator[np.ndarray]:
         """Iterate over ``S_t(X) @ Y`` after every stage ``t``.
@@ -135,12 +167,16 @@ class Smoother:
         each stage is a fresh array, 1-D when ``Y`` is.
         """
         Y, was_1d = check_labels(Y, self.n_train)
-        stages = self._staged_smooth(Y, self._resolve_X(X))
-        return (F[:, 0] for F in stages) if was_1d else stages
+        X = self._resolve_X(X)
+        stages = self._staged_smooth(Y, X)
+        shape = (self._m(X), Y.shape[1])
+        checked = (self._checked(F, shape, "staged_smooth") for F in stages)
+        return (F[:, 0] for F in checked) if was_1d else checked
 
     def staged_trace(self) -> np.ndarray:
         """``tr(S_t)`` on the training inputs after every stage: shape (n_stages,)."""
-        return np.asarray(self._staged_trace(), dtype=float)
+        trace = self._staged_trace()
+        return self._checked(trace, (self.n_stages(),), "staged_trace").astype(float)
 
     # -- hooks for families: arguments already validated ------------------------
     # ``X`` is None (the training inputs) or a validated 2-D array; ``Y`` is a
@@ -221,23 +257,100 @@ def _function_smoother(matrix_function: Callable) -> type[Smoother]:
     return FunctionSmoother
 
 
-def register_smoother(estimator_type: type | str):
+def _check_key(estimator_type, function: str) -> type | str:
+    if isinstance(estimator_type, type):
+        return estimator_type
+    parts = estimator_type.split(".") if isinstance(estimator_type, str) else []
+    if len(parts) < 2 or not all(part.isidentifier() for part in parts):
+        raise TypeError(
+            f"{function} takes an estimator class or its qualified name "
+            f"'package.module.Class' (e.g. 'sklearn.svm.SVR'), not {estimator_type!r}."
+        )
+    return estimator_type
+
+
+def _resolve(name: str) -> type | None:
+    """The class a dotted name refers to, if its module is already imported.
+
+    Both the public path (``"sklearn.svm.SVR"``) and the defining module
+    (``"sklearn.svm._classes.SVR"``) resolve to the same class. Nothing is
+    imported: a name whose module is not loaded cannot match any live
+    estimator yet.
+    """
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:i]))
+        if module is None:
+            continue
+        obj = module
+        for attr in parts[i:]:
+            obj = getattr(obj, attr, None)
+        if isinstance(obj, type):
+            return obj
+    return None
+
+
+def _same_type(key: type | str, other: type | str) -> bool:
+    """Whether two registry keys (classes or dotted names) name the same class."""
+    if key == other:
+        return True
+    names = [k if isinstance(k, str) else _qualified_name(k) for k in (key, other)]
+    if names[0] == names[1]:
+        return True
+    classes = [k if isinstance(k, type) else _resolve(k) for k in (key, other)]
+    return classes[0] is not None and classes[0] is classes[1]
+
+
+def _registered_key(estimator_type: type | str) -> type | str | None:
+    """The key under which ``estimator_type`` is registered, however it is spelled."""
+    if estimator_type in _REGISTRY:
+        return estimator_type
+    return next((key for key in _REGISTRY if _same_type(key, estimator_type)), None)
+
+
+def _type_name(estimator_type: type | str) -> str:
+    if isinstance(estimator_type, type):
+        return estimator_type.__name__
+    return estimator_type.rsplit(".", 1)[-1]
+
+
+def register_smoother(estimator_type: type | str, *, replace: bool = False):
     """Register the smoother of an estimator family (a decorator).
 
     Decorate either a :class:`Smoother` subclass, or a plain function
     ``matrix(estimator, X_train, X) -> ndarray (m, n_train)``; a function only
-    gives the dense matrix, so ``smooth`` and norms then form it.
+    gives the dense matrix, so ``smooth`` and norms then form it. Every
+    result is checked for shape and finiteness when it is used, so a broken
+    smoother fails at its first call with a message naming it.
 
     Parameters
     ----------
     estimator_type : type or str
-        The estimator class (subclasses are covered too), or its fully
-        qualified name ``"package.module.Class"`` to avoid importing it.
+        The estimator class (subclasses are covered too), or its qualified
+        name to avoid importing it: the public import path
+        (``"sklearn.svm.SVR"``) or the defining module
+        (``"sklearn.svm._classes.SVR"``).
+    replace : bool
+        Allow replacing a built-in family's smoother; without it, registering
+        over a built-in family raises. :func:`unregister_smoother` restores
+        the built-in one.
 
     Returns
     -------
     decorator
         Returns the decorated object unchanged.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator_type`` is neither a class nor a dotted name, or the
+        decorated object is neither a Smoother subclass nor a function.
+    ValueError
+        If the type has a built-in smoother and ``replace`` is false.
+
+    See Also
+    --------
+    unregister_smoother : undo a registration.
 
     Examples
     --------
@@ -256,27 +369,88 @@ def register_smoother(estimator_type: type | str):
     >>> est = MeanRegressor().fit(X, [1.0, 2.0, 3.0, 6.0])
     >>> float(ec.effective_parameters(est, X))
     1.0
+    >>> ec.unregister_smoother(MeanRegressor)
     """
-    if not isinstance(estimator_type, (type, str)):
-        raise TypeError(
-            "register_smoother takes an estimator class or its qualified name, "
-            f"not {estimator_type!r}."
+    key = _check_key(estimator_type, "register_smoother")
+    existing = _registered_key(key)
+    if existing is not None and existing in _BUILTIN and not replace:
+        raise ValueError(
+            f"{_type_name(key)} already has a built-in smoother "
+            f"({_BUILTIN[existing].__name__}). Pass replace=True to register_smoother to "
+            f"replace it; effcomplexity.unregister_smoother({_type_name(key)}) restores it."
         )
 
     def decorator(obj):
         if isinstance(obj, type) and issubclass(obj, Smoother):
             factory = obj
-        elif callable(obj):
+        elif callable(obj) and not isinstance(obj, type):
             factory = _function_smoother(obj)
         else:
             raise TypeError(
                 "register_smoother decorates a Smoother subclass or a function "
                 "matrix(estimator, X_train, X)."
             )
-        _REGISTRY[estimator_type] = factory
+        # A type spelled another way replaces its entry instead of shadowing it.
+        _REGISTRY[key if existing is None else existing] = factory
         return obj
 
     return decorator
+
+
+def unregister_smoother(estimator_type: type | str) -> None:
+    """Undo :func:`register_smoother` for an estimator type.
+
+    A built-in family replaced with ``replace=True`` gets its built-in
+    smoother back; any other registration is removed.
+
+    Parameters
+    ----------
+    estimator_type : type or str
+        The class or its qualified name, spelled as in
+        :func:`register_smoother` (public path or defining module).
+
+    Raises
+    ------
+    TypeError
+        If ``estimator_type`` is neither a class nor a dotted name.
+    ValueError
+        If nothing is registered for the type, or its built-in smoother is
+        in place (built-in families cannot be removed, only replaced).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import effcomplexity as ec
+    >>> class Constant:
+    ...     pass
+    >>> def zeros(estimator, X_train, X):
+    ...     return np.zeros((len(X), len(X_train)))
+    >>> zeros = ec.register_smoother(Constant)(zeros)
+    >>> ec.unregister_smoother(Constant)
+    >>> ec.unregister_smoother(Constant)
+    Traceback (most recent call last):
+    ...
+    ValueError: No smoother is registered for Constant.
+    """
+    key = _check_key(estimator_type, "unregister_smoother")
+    existing = _registered_key(key)
+    if existing is None:
+        raise ValueError(f"No smoother is registered for {_type_name(key)}.")
+    if existing in _BUILTIN:
+        if _REGISTRY[existing] is _BUILTIN[existing]:
+            raise ValueError(
+                f"{_type_name(key)} has the built-in smoother {_BUILTIN[existing].__name__}, "
+                f"which cannot be removed; register_smoother({_type_name(key)}, "
+                f"replace=True) replaces it."
+            )
+        _REGISTRY[existing] = _BUILTIN[existing]
+    else:
+        del _REGISTRY[existing]
+
+
+def _record_builtins() -> None:
+    """Mark everything registered so far as built-in (called once the families load)."""
+    _BUILTIN.update(_REGISTRY)
 
 
 def register_unsupported(estimator_type: type | str, reason: str) -> None:
@@ -302,8 +476,17 @@ def registered_types() -> dict[str, type[Smoother]]:
 
 
 def _lookup(estimator) -> type[Smoother] | None:
+    by_name = None
     for cls in type(estimator).__mro__:
         factory = _REGISTRY.get(cls) or _REGISTRY.get(_qualified_name(cls))
+        if factory is not None:
+            return factory
+        if by_name is None:
+            # Names given by their public path ("sklearn.svm.SVR") resolve to the class.
+            by_name = {
+                _resolve(key): value for key, value in _REGISTRY.items() if isinstance(key, str)
+            }
+        factory = by_name.get(cls)
         if factory is not None:
             return factory
     return None
