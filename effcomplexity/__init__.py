@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 
+from .measures._probes import ProbeEstimateWarning
 from .measures.effective import (
     degrees_of_freedom,
     effective_parameters,
@@ -34,6 +35,7 @@ from .smoothers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ProbeEstimateWarning",
     "Smoother",
     "__version__",
     "degrees_of_freedom",

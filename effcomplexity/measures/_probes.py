@@ -6,6 +6,12 @@ probe effective parameters (``effective.py``), Hessian traces and spectral
 densities (``nn/hessian.py``) and linearised-training effective parameters
 (``nn/telescoping.py``) all draw and summarise their probes here, so every
 estimator reports the same standard error the same way.
+
+The smoother measures also share one seeding rule (:func:`probe_state`:
+``random_state=None`` is ``DEFAULT_PROBE_SEED``, so two identical calls
+return identical numbers), one check of the probe arguments
+(:func:`check_probe_kind`) and one warning category,
+:class:`ProbeEstimateWarning`, for estimates chosen by ``method="auto"``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,33 @@ import numpy as np
 from .._validation import check_random_state
 
 PROBE_KINDS = ("rademacher", "gaussian")
+#: Seed of the smoother measures' probes when the caller passes ``random_state=None``.
+DEFAULT_PROBE_SEED = 0
+
+
+class ProbeEstimateWarning(UserWarning):
+    """A measure was estimated with random probes instead of computed exactly.
+
+    Issued when ``method="auto"`` chooses probes because the exact route would
+    form too large a dense smoother matrix. The estimate is reproducible (see
+    ``random_state``) and ``return_std=True`` reports its standard error.
+    Silence it with
+    ``warnings.filterwarnings("ignore", category=effcomplexity.ProbeEstimateWarning)``,
+    or pass ``method="probe"`` (or ``"exact"``) to choose the route yourself.
+    """
+
+
+def check_probe_kind(kind) -> str:
+    """Raise ``ValueError`` unless ``kind`` is one of ``PROBE_KINDS``."""
+    if not isinstance(kind, str) or kind not in PROBE_KINDS:
+        raise ValueError(f"probe must be one of {PROBE_KINDS}, got {kind!r}.")
+    return kind
+
+
+def probe_state(random_state) -> np.random.RandomState:
+    """The smoother measures' seeding rule: :func:`check_random_state`, with
+    ``None`` meaning ``DEFAULT_PROBE_SEED`` instead of NumPy's global state."""
+    return check_random_state(DEFAULT_PROBE_SEED if random_state is None else random_state)
 
 
 def random_probes(n: int, k: int, kind: str = "rademacher", random_state=None) -> np.ndarray:
@@ -33,8 +66,7 @@ def random_probes(n: int, k: int, kind: str = "rademacher", random_state=None) -
     -------
     ndarray of shape (n, k)
     """
-    if kind not in PROBE_KINDS:
-        raise ValueError(f"probe must be one of {PROBE_KINDS}, got {kind!r}.")
+    check_probe_kind(kind)
     rng = check_random_state(random_state)
     if kind == "rademacher":
         return rng.randint(0, 2, size=(n, k)).astype(np.float64) * 2.0 - 1.0

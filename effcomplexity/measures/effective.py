@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+import numbers
+import warnings
+
 import numpy as np
 
 from .._validation import check_int
 from ..smoothers.registry import Smoother, get_smoother
-from ._probes import mean_std_error, random_probes
+from ._probes import (
+    DEFAULT_PROBE_SEED,
+    ProbeEstimateWarning,
+    check_probe_kind,
+    mean_std_error,
+    probe_state,
+    random_probes,
+)
 
 __all__ = [
     "AUTO_EXACT_MAX_ENTRIES",
     "AUTO_EXACT_MAX_STAGED_ENTRIES",
     "DEFAULT_N_PROBES",
+    "DEFAULT_PROBE_SEED",
+    "ProbeEstimateWarning",
     "degrees_of_freedom",
     "effective_parameters",
     "staged_degrees_of_freedom",
     "staged_effective_parameters",
+    "use_exact",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: ``method="auto"`` is exact when the family's exact norms avoid dense matrices,
 #: or when the dense ``(m, n)`` smoother has at most this many entries (200 MB)
@@ -33,7 +49,7 @@ _DF_KINDS = ("trace", "variance", "residual")
 
 
 def _check_method(method: str) -> None:
-    if method not in _METHODS:
+    if not isinstance(method, str) or method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}.")
 
 
@@ -66,6 +82,63 @@ def use_exact(smoother: Smoother, m: int, method: str, n_stages: int = 1) -> boo
     return smoother.exact_norms_are_cheap or (
         entries <= AUTO_EXACT_MAX_ENTRIES and n_stages * entries <= AUTO_EXACT_MAX_STAGED_ENTRIES
     )
+
+
+def _seed_words(random_state) -> str:
+    if random_state is None:
+        return (
+            f"random_state={DEFAULT_PROBE_SEED} (the default seed, so repeated calls agree; "
+            f"pass random_state to draw other probes)"
+        )
+    if isinstance(random_state, numbers.Integral):
+        return f"random_state={int(random_state)}"
+    return f"the {type(random_state).__name__} passed as random_state"
+
+
+def _probe_route(
+    what: str,
+    smoother: Smoother,
+    m: int,
+    method: str,
+    n_probes,
+    probe,
+    random_state,
+    n_stages: int = 1,
+):
+    """Check every probe argument, then choose the route by :func:`use_exact`.
+
+    Returns ``None`` for the exact route, else the ``(n_train, k)`` probes.
+    The arguments are checked whichever route is taken, so a bad ``n_probes``
+    never passes unnoticed because the model happened to be small. When
+    ``method="auto"`` chooses probes, a log record and a
+    :class:`ProbeEstimateWarning` say so.
+    """
+    _check_method(method)
+    k = _check_n_probes(n_probes)
+    check_probe_kind(probe)
+    rng = probe_state(random_state)
+    if use_exact(smoother, m, method, n_stages):
+        return None
+    if method == "auto":
+        entries = m * smoother.n_train
+        message = (
+            f"{what}: method='auto' estimated this value with {k} {probe} probes, since "
+            f"{type(smoother).__name__} has no cheap exact norms and its dense smoother "
+            f"would hold m * n = {entries:,} entries"
+            + (f" per stage over {n_stages} stages" if n_stages > 1 else "")
+            + f" (budgets: AUTO_EXACT_MAX_ENTRIES = {AUTO_EXACT_MAX_ENTRIES:,}"
+            + (
+                f", AUTO_EXACT_MAX_STAGED_ENTRIES = {AUTO_EXACT_MAX_STAGED_ENTRIES:,}"
+                if n_stages > 1
+                else ""
+            )
+            + f"); probes drawn with {_seed_words(random_state)}. Pass return_std=True for "
+            f"the standard error, method='exact' for the exact value, or method='probe' to "
+            f"choose probes explicitly."
+        )
+        logger.info(message)
+        warnings.warn(message, ProbeEstimateWarning, stacklevel=3)
+    return random_probes(smoother.n_train, k, probe, rng)
 
 
 def _staged_smoother(estimator, X_train, what: str) -> Smoother:
@@ -109,13 +182,16 @@ def effective_parameters(
         random probes through :func:`effcomplexity.smooth`, never forming
         ``S``; ``"auto"`` is exact when the family computes exact norms
         without a dense matrix, or when ``m * n`` is at most
-        ``AUTO_EXACT_MAX_ENTRIES`` (25 million), and probes otherwise.
+        ``AUTO_EXACT_MAX_ENTRIES`` (25 million), and probes otherwise, saying
+        so with a log record and a :class:`ProbeEstimateWarning`.
     n_probes : int, optional
         Number of probes (default ``DEFAULT_N_PROBES`` = 100).
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
     random_state : int, RandomState, Generator or None
-        Seed for the probes.
+        Seed for the probes; ``None`` is ``DEFAULT_PROBE_SEED`` (0), so two
+        identical calls return identical numbers. A ``Generator`` is used
+        as it is (drawing advances it).
     return_std : bool
         Also return the standard error (0.0 for the exact path).
 
@@ -124,6 +200,20 @@ def effective_parameters(
     p_hat : float
     std : float
         Only when ``return_std=True``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method or probe, or ``n_probes`` not an integer of at
+        least 2, whichever route is taken.
+    TypeError
+        For a ``random_state`` that is not None, an integer, a
+        ``RandomState`` or a ``Generator``.
+
+    Warns
+    -----
+    ProbeEstimateWarning
+        When ``method="auto"`` chooses probes.
 
     Notes
     -----
@@ -156,12 +246,19 @@ def effective_parameters(
     """
     smoother = get_smoother(estimator, X_train)
     n = smoother.n_train
-    if use_exact(smoother, _n_rows(smoother, X), method):
+    Z = _probe_route(
+        "effective_parameters",
+        smoother,
+        _n_rows(smoother, X),
+        method,
+        n_probes,
+        probe,
+        random_state,
+    )
+    if Z is None:
         norms = smoother.row_norms_sq(X)
         value, std = n / norms.shape[0] * float(np.sum(norms)), 0.0
     else:
-        k = _check_n_probes(n_probes)
-        Z = random_probes(n, k, probe, random_state)
         SZ = smoother.smooth(Z, X)
         value, std = mean_std_error(n / SZ.shape[0] * np.einsum("ij,ij->j", SZ, SZ))
     return (value, std) if return_std else value
@@ -207,13 +304,21 @@ def staged_effective_parameters(
     """
     smoother = _staged_smoother(estimator, X_train, "effective parameters")
     n = smoother.n_train
-    if use_exact(smoother, _n_rows(smoother, X), method, smoother.n_stages()):
+    Z = _probe_route(
+        "staged_effective_parameters",
+        smoother,
+        _n_rows(smoother, X),
+        method,
+        n_probes,
+        probe,
+        random_state,
+        smoother.n_stages(),
+    )
+    if Z is None:
         norms = smoother.staged_row_norms_sq(X)
         values = n / norms.shape[1] * norms.sum(axis=1)
         std = np.zeros_like(values)
     else:
-        k = _check_n_probes(n_probes)
-        Z = random_probes(n, k, probe, random_state)
         per_stage = np.array(
             [n / SZ.shape[0] * np.einsum("ij,ij->j", SZ, SZ) for SZ in smoother.staged_smooth(Z, X)]
         )
@@ -221,7 +326,17 @@ def staged_effective_parameters(
     return (values, std) if return_std else values
 
 
-def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
+def degrees_of_freedom(
+    estimator,
+    X_train,
+    *,
+    kind: str = "trace",
+    method: str = "auto",
+    n_probes: int | None = None,
+    probe: str = "rademacher",
+    random_state=None,
+    return_std: bool = False,
+):
     r"""Classical degrees of freedom of a linear smoother on its training inputs.
 
     Parameters
@@ -230,10 +345,36 @@ def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
     X_train : array-like of shape (n, n_features)
     kind : {"trace", "variance", "residual"}
         ``tr(S)``, ``tr(S S^T)`` or ``tr(2S - S S^T)``.
+    method : {"auto", "exact", "probe"}
+        ``"exact"`` uses the family's exact trace and row norms; ``"probe"``
+        estimates every kind from random probes through
+        :func:`effcomplexity.smooth`, never forming ``S``; ``"auto"`` is
+        exact for ``kind="trace"`` (every family's trace avoids the dense
+        matrix) and, for ``"variance"`` and ``"residual"``, follows the same
+        policy as :func:`effective_parameters` with ``m = n``: probes when the
+        family has no cheap exact norms and ``n * n`` exceeds
+        ``AUTO_EXACT_MAX_ENTRIES`` (25 million), issuing a
+        :class:`ProbeEstimateWarning`.
+    n_probes : int, optional
+        Number of probes (default ``DEFAULT_N_PROBES`` = 100).
+    probe : {"rademacher", "gaussian"}
+        Distribution of the probe entries.
+    random_state : int, RandomState, Generator or None
+        Seed for the probes; ``None`` is ``DEFAULT_PROBE_SEED``.
+    return_std : bool
+        Also return the standard error (0.0 for the exact path).
 
     Returns
     -------
-    float
+    df : float
+    std : float
+        Only when ``return_std=True``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown kind, method or probe, or fewer than two probes,
+        whichever route is taken.
 
     Notes
     -----
@@ -249,19 +390,39 @@ def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
     covariance penalty :math:`\sum_i \operatorname{Cov}(\hat y_i, y_i)/\sigma^2`
     equals ``tr(S)`` for a linear smoother.
 
+    With probes :math:`z` such that :math:`E[z z^\top] = I`, each probe gives
+    the unbiased estimates :math:`z^\top S z`, :math:`\lVert S z \rVert^2`
+    and :math:`2 z^\top S z - \lVert S z \rVert^2` of the three kinds; their
+    spread over the probes gives the standard error.
+
     References
     ----------
     T. Hastie, R. Tibshirani. "Generalized Additive Models". Chapman & Hall, 1990.
+    M. F. Hutchinson. "A stochastic estimator of the trace of the influence
+    matrix for Laplacian smoothing splines". Communications in Statistics -
+    Simulation and Computation 18(3), 1989.
     """
-    if kind not in _DF_KINDS:
+    if not isinstance(kind, str) or kind not in _DF_KINDS:
         raise ValueError(f"kind must be one of {_DF_KINDS}, got {kind!r}.")
     smoother = get_smoother(estimator, X_train)
-    if kind == "trace":
-        return smoother.trace()
-    variance = float(np.sum(smoother.row_norms_sq()))
-    if kind == "variance":
-        return variance
-    return 2.0 * smoother.trace() - variance
+    n = smoother.n_train
+    # tr(S) never needs the dense matrix, so "auto" keeps it exact.
+    route = "exact" if kind == "trace" and method == "auto" else method
+    Z = _probe_route("degrees_of_freedom", smoother, n, route, n_probes, probe, random_state)
+    if Z is None:
+        if kind == "trace":
+            value = smoother.trace()
+        else:
+            variance = float(np.sum(smoother.row_norms_sq()))
+            value = variance if kind == "variance" else 2.0 * smoother.trace() - variance
+        value, std = float(value), 0.0
+    else:
+        SZ = smoother.smooth(Z)
+        quadratic = np.einsum("ij,ij->j", Z, SZ)
+        squared = np.einsum("ij,ij->j", SZ, SZ)
+        per_probe = {"trace": quadratic, "variance": squared, "residual": 2 * quadratic - squared}
+        value, std = mean_std_error(per_probe[kind])
+    return (value, std) if return_std else value
 
 
 def staged_degrees_of_freedom(
@@ -297,7 +458,9 @@ def staged_degrees_of_freedom(
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
     random_state : int, RandomState, Generator or None
-        Seed for the probes.
+        Seed for the probes; ``None`` is ``DEFAULT_PROBE_SEED`` (0), so two
+        identical calls return identical numbers. A ``Generator`` is used
+        as it is (drawing advances it).
     return_std : bool
         Also return per-stage standard errors (zeros for the exact path).
 
@@ -346,12 +509,20 @@ def staged_degrees_of_freedom(
     """
     smoother = _staged_smoother(estimator, X_train, "degrees of freedom")
     n = smoother.n_train
-    if use_exact(smoother, n, method, smoother.n_stages()):
+    Z = _probe_route(
+        "staged_degrees_of_freedom",
+        smoother,
+        n,
+        method,
+        n_probes,
+        probe,
+        random_state,
+        smoother.n_stages(),
+    )
+    if Z is None:
         values = np.asarray(smoother.staged_trace(), dtype=float)
         std = np.zeros_like(values)
     else:
-        k = _check_n_probes(n_probes)
-        Z = random_probes(n, k, probe, random_state)
         per_stage = np.array([np.einsum("ij,ij->j", Z, SZ) for SZ in smoother.staged_smooth(Z)])
         values, std = mean_std_error(per_stage, axis=1)
     return (values, std) if return_std else values

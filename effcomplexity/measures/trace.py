@@ -16,7 +16,7 @@ import numpy as np
 
 from .._validation import check_int, check_random_state, is_integer
 from ..smoothers.registry import get_smoother
-from ._probes import mean_std_error, random_probes
+from ._probes import check_probe_kind, mean_std_error, probe_state, random_probes
 
 __all__ = ["DEFAULT_N_MATVECS", "hutchinson", "hutchpp", "smoother_trace"]
 
@@ -278,6 +278,8 @@ def smoother_trace(
         ``DEFAULT_N_MATVECS`` = 99.
     probe : {"rademacher", "gaussian"}
     random_state : int, RandomState, Generator or None
+        Seed of the probes; ``None`` is ``DEFAULT_PROBE_SEED`` (0), so two
+        identical calls return identical numbers.
     return_std : bool
         Also return the standard error (0.0 for ``"exact"``).
 
@@ -286,6 +288,14 @@ def smoother_trace(
     trace : float
     std : float
         Only when ``return_std=True``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method or probe, or ``n_matvecs`` below 2
+        (``"hutchinson"``) or 4 (otherwise), whichever method runs.
+    TypeError
+        For an invalid ``random_state``.
 
     Notes
     -----
@@ -301,20 +311,25 @@ def smoother_trace(
     R. A. Meyer, C. Musco, C. Musco, D. P. Woodruff. "Hutch++: Optimal
     Stochastic Trace Estimation". SOSA, 2021.
     """
-    if method not in _TRACE_METHODS:
+    if not isinstance(method, str) or method not in _TRACE_METHODS:
         raise ValueError(f"method must be one of {_TRACE_METHODS}, got {method!r}.")
+    # Every argument is checked whichever method runs, "exact" included.
+    minimum, why = (2, "two probes") if method == "hutchinson" else (4, "Hutch++ needs four")
+    budget = DEFAULT_N_MATVECS if n_matvecs is None else n_matvecs
+    budget = _check_budget(budget, "n_matvecs", minimum, why)
+    check_probe_kind(probe)
+    rng = probe_state(random_state)
     smoother = get_smoother(estimator, X_train)
     if method == "exact":
         value, std = float(smoother.trace()), 0.0
     else:
-        budget = DEFAULT_N_MATVECS if n_matvecs is None else n_matvecs
         estimate = hutchpp if method == "hutchpp" else hutchinson
         value, std = estimate(
             smoother.smooth,
             smoother.n_train,
             budget,
             probe=probe,
-            random_state=random_state,
+            random_state=rng,
             return_std=True,
         )
     return (value, std) if return_std else value
