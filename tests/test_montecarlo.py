@@ -71,6 +71,9 @@ A = np.diag(np.arange(1.0, 31.0)) + 0.1
 
 ESTIMATORS = {
     "effective_parameters": lambda **kw: ec.effective_parameters(*_ridge(), method="probe", **kw),
+    "degrees_of_freedom": lambda **kw: ec.degrees_of_freedom(
+        *_ridge(), kind="residual", method="probe", **kw
+    ),
     "staged_effective_parameters": lambda **kw: ec.staged_effective_parameters(
         *_booster(), method="probe", **kw
     ),

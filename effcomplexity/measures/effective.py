@@ -29,7 +29,6 @@ __all__ = [
     "effective_parameters",
     "staged_degrees_of_freedom",
     "staged_effective_parameters",
-    "use_exact",
 ]
 
 logger = logging.getLogger(__name__)
@@ -120,21 +119,18 @@ def _probe_route(
     if use_exact(smoother, m, method, n_stages):
         return None
     if method == "auto":
-        entries = m * smoother.n_train
+        entries = f"m * n = {m * smoother.n_train:,} entries"
+        budgets = f"AUTO_EXACT_MAX_ENTRIES = {AUTO_EXACT_MAX_ENTRIES:,}"
+        if n_stages > 1:
+            entries += f" per stage over {n_stages} stages"
+            budgets += f", AUTO_EXACT_MAX_STAGED_ENTRIES = {AUTO_EXACT_MAX_STAGED_ENTRIES:,}"
         message = (
             f"{what}: method='auto' estimated this value with {k} {probe} probes, since "
             f"{type(smoother).__name__} has no cheap exact norms and its dense smoother "
-            f"would hold m * n = {entries:,} entries"
-            + (f" per stage over {n_stages} stages" if n_stages > 1 else "")
-            + f" (budgets: AUTO_EXACT_MAX_ENTRIES = {AUTO_EXACT_MAX_ENTRIES:,}"
-            + (
-                f", AUTO_EXACT_MAX_STAGED_ENTRIES = {AUTO_EXACT_MAX_STAGED_ENTRIES:,}"
-                if n_stages > 1
-                else ""
-            )
-            + f"); probes drawn with {_seed_words(random_state)}. Pass return_std=True for "
-            f"the standard error, method='exact' for the exact value, or method='probe' to "
-            f"choose probes explicitly."
+            f"would hold {entries} (budgets: {budgets}); probes drawn with "
+            f"{_seed_words(random_state)}. Pass return_std=True for the standard error, "
+            f"method='exact' for the exact value, or method='probe' to choose probes "
+            f"explicitly."
         )
         logger.info(message)
         warnings.warn(message, ProbeEstimateWarning, stacklevel=3)
