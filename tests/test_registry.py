@@ -178,3 +178,28 @@ def test_a_broken_function_smoother_names_the_function():
     model, X = _constant_fit()
     with pytest.raises(ValueError, match="nan_weights.*NaN"):
         ec.effective_parameters(model, X)
+
+
+def test_names_of_modules_not_yet_imported_match_their_public_path():
+    """Without importing anything, "pkg.Class" names the class "pkg._module.Class"
+    that pkg re-exports; a sibling module's class of the same name is another type."""
+    same = smoother_registry._same_type
+    assert same("notloaded_pkg._impl.Model", "notloaded_pkg.Model")
+    assert same("notloaded_pkg.Model", "notloaded_pkg._impl.Model")
+    assert not same("notloaded_pkg.other.Model", "notloaded_pkg._impl.Model")
+    assert not same("notloaded_pkg._impl.Model", "notloaded_pkg._impl.Other")
+    assert same(SVR, "sklearn.svm.SVR") and not same(SVR, "sklearn.svm.NuSVR")
+
+
+def test_a_name_whose_module_is_not_loaded_leaves_lookup_working(monkeypatch):
+    """The name stays unresolved (nothing is imported to resolve it) and other
+    types still get the usual "No smoother is registered" error."""
+    import sys
+
+    monkeypatch.delitem(sys.modules, "notloaded_pkg", raising=False)
+    ec.register_smoother("notloaded_pkg._impl.Model")(_radius_weights)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 2))
+    with pytest.raises(TypeError, match="No smoother is registered for SVR"):
+        ec.get_smoother(SVR().fit(X, rng.normal(size=10)), X)
+    assert "notloaded_pkg" not in sys.modules

@@ -274,17 +274,14 @@ def _resolve(name: str) -> type | None:
 
     Both the public path (``"sklearn.svm.SVR"``) and the defining module
     (``"sklearn.svm._classes.SVR"``) resolve to the same class. Nothing is
-    imported: a name whose module is not loaded cannot match any live
-    estimator yet.
+    imported, not even by a module's lazy ``__getattr__``: a name whose module
+    is not loaded cannot match any live estimator yet.
     """
     parts = name.split(".")
     for i in range(len(parts) - 1, 0, -1):
-        module = sys.modules.get(".".join(parts[:i]))
-        if module is None:
-            continue
-        obj = module
+        obj = sys.modules.get(".".join(parts[:i]))
         for attr in parts[i:]:
-            obj = getattr(obj, attr, None)
+            obj = vars(obj).get(attr) if hasattr(obj, "__dict__") else None
         if isinstance(obj, type):
             return obj
     return None
@@ -298,7 +295,13 @@ def _same_type(key: type | str, other: type | str) -> bool:
     if names[0] == names[1]:
         return True
     classes = [k if isinstance(k, type) else _resolve(k) for k in (key, other)]
-    return classes[0] is not None and classes[0] is classes[1]
+    if classes[0] is not None and classes[1] is not None:
+        return classes[0] is classes[1]
+    # A module not loaded yet: a public path names the class its package re-exports
+    # ("pkg.Class" for "pkg._module.Class").
+    (module_a, _, name_a), (module_b, _, name_b) = (n.rpartition(".") for n in names)
+    shorter, longer = sorted((module_a, module_b), key=len)
+    return name_a == name_b and longer.startswith(shorter + ".")
 
 
 def _registered_key(estimator_type: type | str) -> type | str | None:
