@@ -156,7 +156,9 @@ def _power_norm(
 ) -> float:
     """Largest singular value by power iteration on ``A^T A`` (transpose by autograd)."""
     apply = _conv_operator(conv, kernel)
-    generator = torch.Generator().manual_seed(int(random_state))
+    rng = check_random_state(random_state)  # validates; an integer seeds torch directly
+    seed = random_state if isinstance(random_state, int) else int(rng.randint(2**31 - 1))
+    generator = torch.Generator().manual_seed(seed)
     x = torch.randn((1, conv.in_channels, *spatial), generator=generator, dtype=torch.float64)
     _, vjp = torch.func.vjp(apply, torch.zeros_like(x))
     x = x / torch.linalg.vector_norm(x)
@@ -237,7 +239,7 @@ def conv_operator_norm(
     max_iter, tol : int, float
         For ``method="power"``: stop when the relative change of the estimate
         is at most ``tol``; a ``RuntimeWarning`` is raised after ``max_iter``.
-    random_state : int
+    random_state : int, RandomState or Generator
         Seed of the starting vector of the iterative methods.
 
     Returns
