@@ -68,8 +68,8 @@ def use_exact(smoother: Smoother, m: int, method: str, n_stages: int = 1) -> boo
     )
 
 
-def _staged_smoother(estimator, X_train, what: str) -> Smoother:
-    smoother = get_smoother(estimator, X_train)
+def _staged_smoother(estimator, X_train, what: str, y_train, sample_weight) -> Smoother:
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     if not smoother.supports_staged:
         raise TypeError(
             f"{type(smoother.estimator).__name__} has no stages: staged {what} apply to "
@@ -88,6 +88,8 @@ def effective_parameters(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     r"""Effective number of parameters :math:`\hat p` of a fitted smoother.
 
@@ -118,6 +120,17 @@ def effective_parameters(
         Seed for the probes.
     return_std : bool
         Also return the standard error (0.0 for the exact path).
+    y_train : array-like of shape (n,) or (n, k), optional
+        The training labels. When given, ``S(X_train) @ y_train`` must equal
+        the model's own predictions on ``X_train`` before anything is
+        computed: the only check of ``X_train`` for families that record
+        nothing about their training rows (ridge, least squares; see the user
+        guide).
+    sample_weight : array-like of shape (n,), optional
+        The weights the model was fitted with (scikit-learn does not record
+        them); the weighted smoother is built where the family allows it
+        (least squares, ridge, kernel ridge, trees and forests) and
+        ``ValueError`` is raised where it does not.
 
     Returns
     -------
@@ -154,7 +167,7 @@ def effective_parameters(
     >>> round(ec.effective_parameters(ols, X), 10)   # p + 1 for the intercept
     4.0
     """
-    smoother = get_smoother(estimator, X_train)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     n = smoother.n_train
     if use_exact(smoother, _n_rows(smoother, X), method):
         norms = smoother.row_norms_sq(X)
@@ -177,6 +190,8 @@ def staged_effective_parameters(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     """Effective parameters after every stage of a staged model, in one pass.
 
@@ -186,7 +201,7 @@ def staged_effective_parameters(
 
     Parameters
     ----------
-    estimator, X_train, X, method, n_probes, probe, random_state
+    estimator, X_train, X, method, n_probes, probe, random_state, y_train, sample_weight
         As in :func:`effective_parameters`; under ``method="auto"`` the exact
         route also needs ``n_stages * m * n`` at most
         ``AUTO_EXACT_MAX_STAGED_ENTRIES`` (100 million), since it replays
@@ -205,7 +220,9 @@ def staged_effective_parameters(
     TypeError
         If the estimator's family has no stages.
     """
-    smoother = _staged_smoother(estimator, X_train, "effective parameters")
+    smoother = _staged_smoother(
+        estimator, X_train, "effective parameters", y_train, sample_weight
+    )
     n = smoother.n_train
     if use_exact(smoother, _n_rows(smoother, X), method, smoother.n_stages()):
         norms = smoother.staged_row_norms_sq(X)
@@ -221,7 +238,9 @@ def staged_effective_parameters(
     return (values, std) if return_std else values
 
 
-def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
+def degrees_of_freedom(
+    estimator, X_train, *, kind: str = "trace", y_train=None, sample_weight=None
+) -> float:
     r"""Classical degrees of freedom of a linear smoother on its training inputs.
 
     Parameters
@@ -230,6 +249,9 @@ def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
     X_train : array-like of shape (n, n_features)
     kind : {"trace", "variance", "residual"}
         ``tr(S)``, ``tr(S S^T)`` or ``tr(2S - S S^T)``.
+    y_train, sample_weight : array-like, optional
+        The training labels (checked first) and the fit's sample weights, as
+        in :func:`effective_parameters`.
 
     Returns
     -------
@@ -255,7 +277,7 @@ def degrees_of_freedom(estimator, X_train, *, kind: str = "trace") -> float:
     """
     if kind not in _DF_KINDS:
         raise ValueError(f"kind must be one of {_DF_KINDS}, got {kind!r}.")
-    smoother = get_smoother(estimator, X_train)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     if kind == "trace":
         return smoother.trace()
     variance = float(np.sum(smoother.row_norms_sq()))
@@ -273,6 +295,8 @@ def staged_degrees_of_freedom(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     r"""Classical degrees of freedom ``tr(S_t)`` after every stage, in one pass.
 
@@ -300,6 +324,9 @@ def staged_degrees_of_freedom(
         Seed for the probes.
     return_std : bool
         Also return per-stage standard errors (zeros for the exact path).
+    y_train, sample_weight : array-like, optional
+        The training labels (checked first) and the fit's sample weights, as
+        in :func:`effective_parameters`.
 
     Returns
     -------
@@ -344,7 +371,7 @@ def staged_degrees_of_freedom(
     >>> ec.staged_degrees_of_freedom(forest, X).round(6)   # tr(S) of a tree: its leaves
     array([8., 8., 8.])
     """
-    smoother = _staged_smoother(estimator, X_train, "degrees of freedom")
+    smoother = _staged_smoother(estimator, X_train, "degrees of freedom", y_train, sample_weight)
     n = smoother.n_train
     if use_exact(smoother, n, method, smoother.n_stages()):
         values = np.asarray(smoother.staged_trace(), dtype=float)
