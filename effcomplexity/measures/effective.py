@@ -220,9 +220,7 @@ def staged_effective_parameters(
     TypeError
         If the estimator's family has no stages.
     """
-    smoother = _staged_smoother(
-        estimator, X_train, "effective parameters", y_train, sample_weight
-    )
+    smoother = _staged_smoother(estimator, X_train, "effective parameters", y_train, sample_weight)
     n = smoother.n_train
     if use_exact(smoother, _n_rows(smoother, X), method, smoother.n_stages()):
         norms = smoother.staged_row_norms_sq(X)

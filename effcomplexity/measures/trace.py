@@ -262,6 +262,8 @@ def smoother_trace(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     """``tr(S)`` of a fitted smoother, estimated without forming ``S``.
 
@@ -280,6 +282,9 @@ def smoother_trace(
     random_state : int, RandomState, Generator or None
     return_std : bool
         Also return the standard error (0.0 for ``"exact"``).
+    y_train, sample_weight : array-like, optional
+        The training labels (checked first) and the fit's sample weights, as
+        in :func:`effcomplexity.effective_parameters`.
 
     Returns
     -------
@@ -303,7 +308,7 @@ def smoother_trace(
     """
     if method not in _TRACE_METHODS:
         raise ValueError(f"method must be one of {_TRACE_METHODS}, got {method!r}.")
-    smoother = get_smoother(estimator, X_train)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     if method == "exact":
         value, std = float(smoother.trace()), 0.0
     else:

@@ -46,8 +46,7 @@ _RIDGE_SVD_CUTOFF = 1e-15
 _SAG_MAX_TOL = 1e-6
 
 _LINEAR_HINT = (
-    "For models that are not linear smoothers, use "
-    "effcomplexity.generalized_degrees_of_freedom."
+    "For models that are not linear smoothers, use effcomplexity.generalized_degrees_of_freedom."
 )
 
 for _name in (

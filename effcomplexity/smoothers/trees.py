@@ -586,11 +586,11 @@ def _check_unweighted(estimator, tree) -> None:
             f"{_GDF_HINT}"
         )
     raise training_mismatch(
-            estimator,
-            f"the tree was fitted with sample weights (its {rows} training rows weigh "
-            f"{weight:g} in all), which scikit-learn does not record",
-            "Pass the same sample_weight.",
-        )
+        estimator,
+        f"the tree was fitted with sample weights (its {rows} training rows weigh "
+        f"{weight:g} in all), which scikit-learn does not record",
+        "Pass the same sample_weight.",
+    )
 
 
 def _bincount_samples(indices: np.ndarray, n: int, owner: str, b: int) -> np.ndarray:
