@@ -492,6 +492,7 @@ def staged_predictions(estimator, X_train, y_train, X=None, *, sample_weight=Non
     ------
     TypeError
         If the estimator's family has no stages.
+
     Notes
     -----
     Stage ``t`` is :math:`S_t(X)\, y`; the last stage equals
