@@ -380,7 +380,11 @@ def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smo
             f"effcomplexity.register_smoother({type(estimator).__name__}); for models that "
             f"are not linear smoothers use effcomplexity.generalized_degrees_of_freedom."
         )
-    smoother = factory(estimator, X_train, sample_weight=sample_weight)
+    # Without weights, the two-argument call that every Smoother subclass accepts.
+    if sample_weight is None:
+        smoother = factory(estimator, X_train)
+    else:
+        smoother = factory(estimator, X_train, sample_weight=sample_weight)
     check_reproduces_predictions(smoother, y_train)
     return smoother
 
