@@ -64,7 +64,9 @@ def check_inputs(
     name : str
         Name used in error messages (``"X_train"`` or ``"X"``).
     estimator : fitted estimator, optional
-        When given and it has ``n_features_in_``, the width of ``X`` must match.
+        When given and it has ``n_features_in_``, the width of ``X`` must match;
+        when it has ``feature_names_in_``, a DataFrame ``X`` must have those
+        columns in that order (see :func:`check_feature_names`).
     n_features : int, optional
         Expected width when the estimator does not record one.
     dtype : numpy dtype
@@ -78,7 +80,7 @@ def check_inputs(
     ------
     ValueError
         If ``X`` is not 2-D, contains NaN or infinity, is empty, or has the
-        wrong number of columns.
+        wrong number or names of columns.
     """
     if estimator is not None:
         check_feature_names(X, estimator, name=name)
