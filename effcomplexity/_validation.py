@@ -7,11 +7,14 @@ underneath can assume finite, 2-D, C-contiguous float arrays.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = [
+    "PREDICTION_RTOL",
+    "check_feature_names",
     "check_fitted",
     "check_inputs",
     "check_int",
@@ -19,9 +22,19 @@ __all__ = [
     "check_n_train",
     "check_positive_real",
     "check_random_state",
+    "check_reproduces_predictions",
+    "check_sample_weight",
     "is_integer",
     "training_mismatch",
 ]
+
+#: Relative tolerance of the check ``S(X_train) @ y_train == predict(X_train)``,
+#: relative to the largest absolute label or prediction. Smoothers from direct
+#: float64 solves reproduce predictions to ~1e-12, and histogram boosting (float32
+#: gradients) to ~1e-8; an X_train or y_train that is not the training set (other,
+#: shuffled or scaled rows), unrecorded sample weights or an unconverged solver
+#: move predictions by 1e-3 or more of the label scale. 1e-6 sits between the two.
+PREDICTION_RTOL = 1e-6
 
 
 def check_fitted(estimator) -> None:
@@ -51,7 +64,9 @@ def check_inputs(
     name : str
         Name used in error messages (``"X_train"`` or ``"X"``).
     estimator : fitted estimator, optional
-        When given and it has ``n_features_in_``, the width of ``X`` must match.
+        When given and it has ``n_features_in_``, the width of ``X`` must match;
+        when it has ``feature_names_in_``, a DataFrame ``X`` must have those
+        columns in that order (see :func:`check_feature_names`).
     n_features : int, optional
         Expected width when the estimator does not record one.
     dtype : numpy dtype
@@ -65,8 +80,10 @@ def check_inputs(
     ------
     ValueError
         If ``X`` is not 2-D, contains NaN or infinity, is empty, or has the
-        wrong number of columns.
+        wrong number or names of columns.
     """
+    if estimator is not None:
+        check_feature_names(X, estimator, name=name)
     X = check_array(
         X,
         accept_sparse=("csr", "csc") if allow_sparse else False,
@@ -104,6 +121,181 @@ def training_mismatch(estimator, detail: str, hint: str = "") -> TrainingMismatc
         f"on: {detail}. Pass the exact training inputs, in the order used to fit."
     )
     return TrainingMismatchError(f"{message} {hint}" if hint else message)
+
+
+def _column_names(X):
+    """Column names of a DataFrame-like ``X`` whose names are all strings, else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not hasattr(X, "iloc"):
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if all(isinstance(c, str) for c in names) else None
+
+
+def check_feature_names(X, estimator, *, name: str = "X") -> None:
+    """Raise if ``X`` is a DataFrame whose columns are not the fitted ``feature_names_in_``.
+
+    The rule of scikit-learn's own ``predict``: columns that are renamed,
+    missing, added or in another order raise, they are never matched up.
+    For ``X_train`` the error is :func:`training_mismatch`'s.
+
+    Raises
+    ------
+    TrainingMismatchError
+        For ``name="X_train"``.
+    ValueError
+        For evaluation inputs.
+    """
+    names = _column_names(X)
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if names is None or fitted is None:
+        return
+    fitted = np.asarray(fitted, dtype=object)
+    if names.shape == fitted.shape and np.all(names == fitted):
+        return
+    unexpected = [c for c in names if c not in set(fitted)]
+    missing = [c for c in fitted if c not in set(names)]
+    if unexpected or missing:
+        detail = (
+            f"its columns differ from the feature names the model was fitted with "
+            f"(feature_names_in_): unseen {unexpected}, missing {missing}"
+        )
+    else:
+        detail = (
+            f"its columns are in another order than the feature names the model was "
+            f"fitted with (feature_names_in_ = {list(fitted)}, got {list(names)})"
+        )
+    if name == "X_train":
+        raise training_mismatch(estimator, detail)
+    raise ValueError(
+        f"{name} does not have the columns {type(estimator).__name__} was fitted with: "
+        f"{detail.removeprefix('its columns ')}. Select the columns in the fitted order, "
+        f"e.g. {name}[list(model.feature_names_in_)]."
+    )
+
+
+def check_sample_weight(sample_weight, n_train: int) -> np.ndarray | None:
+    """Validate fit-time sample weights: finite, non-negative, one per training row.
+
+    Returns ``None`` for ``None`` and a float64 array of shape (n_train,) otherwise.
+    """
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=float)
+    if w.ndim == 0:
+        w = np.full(n_train, float(w))
+    if w.ndim != 1 or w.shape[0] != n_train:
+        raise ValueError(
+            f"sample_weight has shape {np.shape(sample_weight)}, but X_train has {n_train} "
+            f"rows: pass the weights used to fit, one per training row."
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+        raise ValueError(
+            "sample_weight must be finite and non-negative with a positive sum: pass the "
+            "weights used to fit."
+        )
+    return w
+
+
+def _model_predictions(smoother) -> np.ndarray:
+    """The fitted model's own predictions on the smoother's training inputs.
+
+    Families whose prediction is not ``estimator.predict(X_train)`` define
+    ``_model_predictions()``; classifiers give ``predict_proba`` (stacked over
+    outputs), which is what the smoother of one-hot labels reproduces.
+    """
+    own = getattr(smoother, "_model_predictions", None)
+    if own is not None:
+        return np.asarray(own(), dtype=float)
+    est = smoother.estimator
+    with warnings.catch_warnings():
+        # Validated arrays have lost the DataFrame's (already checked) column names.
+        warnings.filterwarnings("ignore", message=".*valid feature names")
+        if hasattr(est, "predict_proba") and hasattr(est, "classes_"):
+            proba = est.predict_proba(smoother.X_train)
+            return np.hstack(proba) if isinstance(proba, list) else np.asarray(proba)
+        return np.asarray(est.predict(smoother.X_train), dtype=float)
+
+
+def _as_label_matrix(y_train, predictions: np.ndarray, estimator) -> np.ndarray:
+    """``y_train`` as a float array shaped like the predictions (classes one-hot)."""
+    y = np.asarray(y_train)
+    classes = getattr(estimator, "classes_", None)
+    if (
+        classes is not None
+        and not isinstance(classes, list)
+        and y.ndim == 1
+        and predictions.ndim == 2
+        and predictions.shape[1] == len(classes)
+    ):
+        # Class labels: one-hot in classes_ order, as predict_proba is.
+        onehot = (y[:, None] == np.asarray(classes)[None, :]).astype(float)
+        if np.all(onehot.sum(axis=1) == 1):
+            return onehot
+    return np.asarray(y, dtype=float)
+
+
+def check_reproduces_predictions(smoother, y_train, *, rtol: float = PREDICTION_RTOL) -> None:
+    """Raise unless ``S(X_train) @ y_train`` equals the model's own training predictions.
+
+    The one check that needs no record of the training set: a wrong,
+    shuffled, scaled or shortened ``X_train`` (or ``y_train``), sample
+    weights the model was fitted with but not given, or a solver that did
+    not reach the closed form all make the smoother's predictions differ
+    from the model's.
+
+    Parameters
+    ----------
+    smoother : Smoother
+    y_train : array-like of shape (n,) or (n, k)
+        The labels the model was fitted on (class labels or one-hot labels
+        for classifiers).
+    rtol : float
+        Tolerance on the largest absolute difference, relative to the largest
+        absolute label or prediction (see ``PREDICTION_RTOL``).
+
+    Raises
+    ------
+    TrainingMismatchError
+        With the size of the mismatch.
+    """
+    est = smoother.estimator
+    if y_train is None:
+        return
+    predictions = _model_predictions(smoother)
+    y = _as_label_matrix(y_train, predictions, est)
+    if y.ndim == 0 or y.shape[0] != smoother.n_train:
+        raise ValueError(
+            f"y_train has {np.shape(y_train)[0] if np.ndim(y_train) else 0} rows, but X_train "
+            f"has {smoother.n_train}: pass the labels the model was fitted on."
+        )
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y_train contains NaN or infinity: pass the labels used to fit.")
+    verified = getattr(smoother, "_verified_y_train", None)
+    if verified is not None and verified.shape == y.shape and np.array_equal(verified, y):
+        return
+    fitted = np.asarray(smoother.smooth(y))
+    if fitted.shape != predictions.shape:
+        if fitted.size != predictions.size:
+            raise ValueError(
+                f"y_train gives predictions of shape {fitted.shape}, but "
+                f"{type(est).__name__} predicts shape {predictions.shape}: pass the labels "
+                f"the model was fitted on (one-hot in classes_ order for classifiers)."
+            )
+        fitted = fitted.reshape(predictions.shape)
+    gap = float(np.max(np.abs(fitted - predictions))) if fitted.size else 0.0
+    scale = max(float(np.max(np.abs(predictions), initial=0.0)), float(np.max(np.abs(y))))
+    if not gap <= rtol * max(scale, np.finfo(float).tiny):
+        raise training_mismatch(
+            est,
+            f"the smoother's predictions S(X_train) @ y_train differ from the model's own "
+            f"predictions on X_train by up to {gap:.3g} ({gap / max(scale, 1e-300):.2g} of "
+            f"the largest label or prediction; tolerance {rtol:g})",
+            "Check that y_train holds the labels used to fit, and pass sample_weight if the "
+            "fit used one. An iterative solver that stopped before convergence also "
+            "causes this: refit it with a smaller tol or a direct solver.",
+        )
+    smoother._verified_y_train = y.copy()
 
 
 def check_n_train(X_train: np.ndarray, n_fitted: int, estimator, source: str) -> None:

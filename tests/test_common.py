@@ -109,6 +109,27 @@ def check_training_mismatch_error(case, est, X_train, y_train, X_test):
             pytest.fail(f"X_train mismatch raised a ValueError of another shape: {err}")
 
 
+def check_y_train_is_accepted(case, est, X_train, y_train, X_test):
+    """The true training labels pass the check S(X_train) @ y_train == predict(X_train)
+    and change no number; labels of another fit do not pass."""
+    plain = ec.effective_parameters(est, X_train, X_test)
+    try:
+        checked = ec.effective_parameters(est, X_train, X_test, y_train=y_train)
+        df = ec.degrees_of_freedom(est, X_train, y_train=y_train)
+    except TrainingMismatchError as err:
+        raise AssertionError(f"the true training labels were refused: {err}") from err
+    assert checked == plain
+    assert df == ec.degrees_of_freedom(est, X_train)
+    other = y_train + np.random.default_rng(3).normal(size=y_train.shape)
+    try:
+        ec.effective_parameters(est, X_train, y_train=other)
+    except TrainingMismatchError as err:
+        assert "differ from the model's own predictions on X_train by up to" in str(err)
+    else:
+        # Only a model that ignores the labels' variation (a constant) may accept them.
+        _close(ec.smooth(est, X_train, other), predictions(case, est, X_train))
+
+
 def check_bad_inputs(case, est, X_train, y_train, X_test):
     """Widths, non-finite values, 1-D arrays and label rows: ValueError naming the array."""
     d = X_train.shape[1]
@@ -150,6 +171,7 @@ CHECKS = [
     check_staged,
     check_label_contract,
     check_training_mismatch_error,
+    check_y_train_is_accepted,
     check_bad_inputs,
     check_unfitted,
 ]

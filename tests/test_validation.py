@@ -6,6 +6,8 @@ The checks every family shares (unfitted estimators, widths, non-finite and
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Lasso, LinearRegression, Ridge
@@ -14,7 +16,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import effcomplexity as ec
+from effcomplexity._validation import (
+    TrainingMismatchError,
+    check_feature_names,
+    check_sample_weight,
+)
 from effcomplexity.models import MinNormLeastSquares
+from effcomplexity.smoothers import get_smoother
 from tests.cases.linear import data
 
 
@@ -105,3 +113,53 @@ def test_pipeline_ending_in_passthrough():
     pipe = make_pipeline(StandardScaler(), "passthrough").fit(X, y)
     with pytest.raises(TypeError, match="final step is 'passthrough'"):
         ec.smoother_matrix(pipe, X)
+
+
+# -- the shared checks of training inputs -------------------------------------------
+
+
+def test_feature_names_checked_like_scikit_learn():
+    X, y, _ = data(20, 3, seed=2)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    ridge = Ridge().fit(frame, y)
+    check_feature_names(frame, ridge, name="X_train")  # same columns: no error
+    check_feature_names(X, ridge, name="X_train")  # arrays carry no names to compare
+    with pytest.raises(TrainingMismatchError, match=r"unseen \['z'\], missing \['a'\]"):
+        check_feature_names(frame.rename(columns={"a": "z"}), ridge, name="X_train")
+    with pytest.raises(ValueError, match=r"another order .* X\[list\(model.feature_names_in_\)\]"):
+        check_feature_names(frame[["c", "b", "a"]], ridge, name="X")
+    # Oracle: scikit-learn refuses the same frame.
+    with pytest.raises(ValueError, match="feature names"):
+        ridge.predict(frame[["c", "b", "a"]])
+    assert np.isfinite(ec.effective_parameters(ridge, frame))
+
+
+def test_sample_weight_validation():
+    assert check_sample_weight(None, 4) is None
+    np.testing.assert_array_equal(check_sample_weight(2.0, 3), [2.0, 2.0, 2.0])
+    for bad, message in (
+        (np.ones(5), "one per training row"),
+        (np.ones((4, 1)), "one per training row"),
+        ([1.0, np.nan, 1.0, 1.0], "finite and non-negative"),
+        ([1.0, -1.0, 1.0, 1.0], "finite and non-negative"),
+        (np.zeros(4), "positive sum"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            check_sample_weight(bad, 4)
+
+
+def test_a_smoother_built_without_weights_refuses_them():
+    ridge, X, y, _ = _fit(Ridge(alpha=1.0))
+    smoother = get_smoother(ridge, X)
+    with pytest.raises(ValueError, match="other sample weights"):
+        ec.effective_parameters(smoother, X, sample_weight=np.ones(len(y)))
+
+
+def test_y_train_of_the_wrong_length_or_shape():
+    ridge, X, y, _ = _fit(Ridge(alpha=1.0))
+    with pytest.raises(ValueError, match="y_train has 19 rows, but X_train has 20"):
+        ec.effective_parameters(ridge, X, y_train=y[:-1])
+    with pytest.raises(ValueError, match="y_train contains NaN"):
+        ec.effective_parameters(ridge, X, y_train=np.full(len(y), np.nan))
+    with pytest.raises(ValueError, match="predicts shape"):
+        ec.effective_parameters(ridge, X, y_train=np.column_stack([y, y]))

@@ -137,8 +137,8 @@ def _probe_route(
     return random_probes(smoother.n_train, k, probe, rng)
 
 
-def _staged_smoother(estimator, X_train, what: str) -> Smoother:
-    smoother = get_smoother(estimator, X_train)
+def _staged_smoother(estimator, X_train, what: str, y_train, sample_weight) -> Smoother:
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     if not smoother.supports_staged:
         raise TypeError(
             f"{type(smoother.estimator).__name__} has no stages: staged {what} apply to "
@@ -157,6 +157,8 @@ def effective_parameters(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     r"""Effective number of parameters :math:`\hat p` of a fitted smoother.
 
@@ -190,6 +192,17 @@ def effective_parameters(
         as it is (drawing advances it).
     return_std : bool
         Also return the standard error (0.0 for the exact path).
+    y_train : array-like of shape (n,) or (n, k), optional
+        The training labels. When given, ``S(X_train) @ y_train`` must equal
+        the model's own predictions on ``X_train`` before anything is
+        computed: the only check of ``X_train`` for families that record
+        nothing about their training rows (ridge, least squares; see the user
+        guide).
+    sample_weight : array-like of shape (n,), optional
+        The weights the model was fitted with (scikit-learn does not record
+        them); the weighted smoother is built where the family allows it
+        (least squares, ridge, kernel ridge, trees and forests) and
+        ``ValueError`` is raised where it does not.
 
     Returns
     -------
@@ -240,7 +253,7 @@ def effective_parameters(
     >>> round(ec.effective_parameters(ols, X), 10)   # p + 1 for the intercept
     4.0
     """
-    smoother = get_smoother(estimator, X_train)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     n = smoother.n_train
     Z = _probe_route(
         "effective_parameters",
@@ -270,6 +283,8 @@ def staged_effective_parameters(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     """Effective parameters after every stage of a staged model, in one pass.
 
@@ -279,7 +294,7 @@ def staged_effective_parameters(
 
     Parameters
     ----------
-    estimator, X_train, X, method, n_probes, probe, random_state
+    estimator, X_train, X, method, n_probes, probe, random_state, y_train, sample_weight
         As in :func:`effective_parameters`; under ``method="auto"`` the exact
         route also needs ``n_stages * m * n`` at most
         ``AUTO_EXACT_MAX_STAGED_ENTRIES`` (100 million), since it replays
@@ -298,7 +313,7 @@ def staged_effective_parameters(
     TypeError
         If the estimator's family has no stages.
     """
-    smoother = _staged_smoother(estimator, X_train, "effective parameters")
+    smoother = _staged_smoother(estimator, X_train, "effective parameters", y_train, sample_weight)
     n = smoother.n_train
     Z = _probe_route(
         "staged_effective_parameters",
@@ -332,6 +347,8 @@ def degrees_of_freedom(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     r"""Classical degrees of freedom of a linear smoother on its training inputs.
 
@@ -359,6 +376,9 @@ def degrees_of_freedom(
         Seed for the probes; ``None`` is ``DEFAULT_PROBE_SEED``.
     return_std : bool
         Also return the standard error (0.0 for the exact path).
+    y_train, sample_weight : array-like, optional
+        The training labels (checked first) and the fit's sample weights, as
+        in :func:`effective_parameters`.
 
     Returns
     -------
@@ -400,7 +420,7 @@ def degrees_of_freedom(
     """
     if not isinstance(kind, str) or kind not in _DF_KINDS:
         raise ValueError(f"kind must be one of {_DF_KINDS}, got {kind!r}.")
-    smoother = get_smoother(estimator, X_train)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     n = smoother.n_train
     # tr(S) never needs the dense matrix, so "auto" keeps it exact.
     route = "exact" if kind == "trace" and method == "auto" else method
@@ -430,6 +450,8 @@ def staged_degrees_of_freedom(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     r"""Classical degrees of freedom ``tr(S_t)`` after every stage, in one pass.
 
@@ -459,6 +481,9 @@ def staged_degrees_of_freedom(
         as it is (drawing advances it).
     return_std : bool
         Also return per-stage standard errors (zeros for the exact path).
+    y_train, sample_weight : array-like, optional
+        The training labels (checked first) and the fit's sample weights, as
+        in :func:`effective_parameters`.
 
     Returns
     -------
@@ -503,7 +528,7 @@ def staged_degrees_of_freedom(
     >>> ec.staged_degrees_of_freedom(forest, X).round(6)   # tr(S) of a tree: its leaves
     array([8., 8., 8.])
     """
-    smoother = _staged_smoother(estimator, X_train, "degrees of freedom")
+    smoother = _staged_smoother(estimator, X_train, "degrees of freedom", y_train, sample_weight)
     n = smoother.n_train
     Z = _probe_route(
         "staged_degrees_of_freedom",

@@ -262,6 +262,8 @@ def smoother_trace(
     probe: str = "rademacher",
     random_state=None,
     return_std: bool = False,
+    y_train=None,
+    sample_weight=None,
 ):
     """``tr(S)`` of a fitted smoother, estimated without forming ``S``.
 
@@ -282,6 +284,9 @@ def smoother_trace(
         identical calls return identical numbers.
     return_std : bool
         Also return the standard error (0.0 for ``"exact"``).
+    y_train, sample_weight : array-like, optional
+        The training labels (checked first) and the fit's sample weights, as
+        in :func:`effcomplexity.effective_parameters`.
 
     Returns
     -------
@@ -319,7 +324,7 @@ def smoother_trace(
     budget = _check_budget(budget, "n_matvecs", minimum, why)
     check_probe_kind(probe)
     rng = probe_state(random_state)
-    smoother = get_smoother(estimator, X_train)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     if method == "exact":
         value, std = float(smoother.trace()), 0.0
     else:

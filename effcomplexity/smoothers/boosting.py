@@ -207,6 +207,8 @@ class _BoostingSmoother(Smoother):
     """
 
     supports_staged = True
+    #: Weighted fits replay weighted leaf means (the leaf-factor engine is unweighted).
+    supports_sample_weight = True
 
     _fit_leaves: np.ndarray
     _n_leaves: np.ndarray
@@ -219,6 +221,8 @@ class _BoostingSmoother(Smoother):
         self._scale = np.asarray(scale, dtype=float)
         self._intercept = bool(intercept)
         self._offsets = np.concatenate([[0], np.cumsum(self._n_leaves)])
+        #: Row weights of a weighted fit (``None``: every row once).
+        self._row_weight = self.sample_weight
         #: ``None``: the exact path is chosen by cost per call; else one of ``_PATHS``.
         self._exact_path: str | None = None
         self._factors: _LeafFactors | None = None
@@ -242,10 +246,11 @@ class _BoostingSmoother(Smoother):
         if self._sums is None:
             n = self.n_train
             self._sums = []
+            w = np.ones(n) if self._row_weight is None else self._row_weight
             for leaves, n_leaves in zip(self._fit_leaves, self._n_leaves, strict=True):
                 order = np.argsort(leaves, kind="stable")
                 indptr = np.concatenate([[0], np.cumsum(np.bincount(leaves, minlength=n_leaves))])
-                self._sums.append(sp.csr_matrix((np.ones(n), order, indptr), shape=(n_leaves, n)))
+                self._sums.append(sp.csr_matrix((w[order], order, indptr), shape=(n_leaves, n)))
         return self._sums
 
     def _leaf_values(self, R: np.ndarray) -> Iterator[np.ndarray]:
@@ -266,7 +271,8 @@ class _BoostingSmoother(Smoother):
         R = np.array(Y, dtype=float, order="C")
         if not self._intercept:
             return R, None
-        mean = R.mean(axis=0)
+        w = self._row_weight
+        mean = R.mean(axis=0) if w is None else (w @ R) / w.sum()
         R -= mean
         return R, mean
 
@@ -326,7 +332,7 @@ class _BoostingSmoother(Smoother):
         n_groups = self.n_stages() + int(self._intercept)
         n_total = int(self._offsets[-1]) + int(self._intercept)
         pairs = n_groups * (n_groups + 1) / 2.0
-        if n_total > MAX_FACTOR_LEAVES:
+        if n_total > MAX_FACTOR_LEAVES or self._row_weight is not None:
             factors = np.inf
         else:
             factors = _COST["pair"] * m * pairs
@@ -457,6 +463,10 @@ class GradientBoostingSmoother(_BoostingSmoother):
         Fitted, used as it is.
     X_train : array-like of shape (n, n_features)
         The training inputs, in the order used to fit.
+    sample_weight : array-like of shape (n,), optional
+        The weights of a weighted fit, checked against the weighted leaf
+        sizes the trees recorded; a weighted fit without them raises.
+        Weighted smoothers use the replay path only.
 
     Raises
     ------
@@ -464,8 +474,8 @@ class GradientBoostingSmoother(_BoostingSmoother):
         For configurations whose predictions are not linear in ``y`` or
         whose training rows scikit-learn does not record (another loss,
         ``subsample < 1``, early stopping, a median, quantile or nonzero
-        constant ``init``, sample weights), and for an ``X_train`` that does
-        not match the fitted trees.
+        constant ``init``, sample weights that are not passed), and for an
+        ``X_train`` that does not match the fitted trees.
 
     Notes
     -----
@@ -554,27 +564,47 @@ class GradientBoostingSmoother(_BoostingSmoother):
             )
         intercept = _init_is_mean(est)
         trees = [tree.tree_ for tree in np.ravel(est.estimators_)]
-        check_n_train(self.X_train, int(trees[0].n_node_samples[0]), est, "its first tree")
+        if self.sample_weight is None:
+            root = trees[0]
+            if not np.isclose(root.weighted_n_node_samples[0], root.n_node_samples[0], rtol=1e-12):
+                raise _unrecorded_weights(est)
+            check_n_train(self.X_train, int(root.n_node_samples[0]), est, "its first tree")
         self._leaf_map = LeafMap(trees)
         fit_leaves = self._leaf_map.local(self.X_train)
         weighted = self._leaf_map.recorded_sizes(weighted=True)
         recorded = self._leaf_map.recorded_sizes(weighted=False)
         scale = []
+        w = self.sample_weight
         for t, (leaves, n_t) in enumerate(zip(fit_leaves, self._leaf_map.n_leaves, strict=True)):
-            if not np.array_equal(weighted[t], recorded[t]):
-                raise ValueError(
-                    f"{name} was fitted with sample weights, which scikit-learn does not "
-                    f"record; weighted leaf means need them. Refit without sample_weight. "
-                    f"{_GDF_HINT}"
-                )
-            counts = np.bincount(leaves, minlength=n_t)
-            _check_leaf_counts(counts, recorded[t], est, t)
+            if w is None:
+                if not np.array_equal(weighted[t], recorded[t]):
+                    raise _unrecorded_weights(est)
+                counts = np.bincount(leaves, minlength=n_t)
+                _check_leaf_counts(counts, recorded[t], est, t)
+            else:
+                # Rows of zero weight are left out of the tree's own counts.
+                _check_leaf_counts(np.bincount(leaves[w > 0], minlength=n_t), recorded[t], est, t)
+                counts = np.bincount(leaves, weights=w, minlength=n_t)
+                if not np.allclose(counts, weighted[t], rtol=1e-10, atol=0.0):
+                    raise training_mismatch(
+                        est,
+                        f"the weighted leaf sizes of round {t} differ from those the fitted "
+                        f"trees recorded",
+                        "Pass the sample_weight the model was fitted with.",
+                    )
             scale.append(est.learning_rate / counts)
         self._set_structure(fit_leaves, self._leaf_map.n_leaves, np.concatenate(scale), intercept)
         self._train_eval_leaves = self._fit_leaves
 
     def _eval_leaves(self, X: np.ndarray) -> np.ndarray:
         return self._leaf_map.local(X)
+
+
+def _unrecorded_weights(est) -> ValueError:
+    return ValueError(
+        f"{type(est).__name__} was fitted with sample weights, which scikit-learn does not "
+        f"record; weighted leaf means need them: pass the same sample_weight. {_GDF_HINT}"
+    )
 
 
 def _init_is_mean(est) -> bool:
@@ -612,10 +642,14 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
     Parameters
     ----------
     estimator : HistGradientBoostingRegressor
-        Fitted, used as it is; it must have been fitted without ``sample_weight``
-        (scikit-learn does not record whether it was, so this cannot be checked).
+        Fitted, used as it is.
     X_train : array-like of shape (n, n_features)
         The training inputs, in the order used to fit.
+    sample_weight : array-like of shape (n,), optional
+        The weights of a weighted fit (leaf values are then weighted sums of
+        residuals over weighted leaf sizes). scikit-learn does not record
+        whether the model was fitted with weights: pass ``y_train`` to have
+        that checked. Weighted smoothers use the replay path only.
 
     Raises
     ------
@@ -696,6 +730,9 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
             n_t = int(is_leaf.sum())
             counts = np.bincount(leaves, minlength=n_t)
             _check_leaf_counts(counts, predictor.nodes["count"][is_leaf].astype(np.int64), est, t)
+            if self.sample_weight is not None:
+                # Squared error with weights: hessians are the weights.
+                counts = np.bincount(leaves, weights=self.sample_weight, minlength=n_t)
             if n_t == 1:
                 # scikit-learn leaves a tree that could not split at the value 0.
                 scale.append(np.zeros(1))

@@ -26,7 +26,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics.pairwise import pairwise_kernels
 
 from .._validation import check_n_train, training_mismatch
-from .registry import Smoother, register_smoother
+from .registry import Smoother, register_smoother, register_unsupported
 
 __all__ = [
     "KernelRidgeSmoother",
@@ -38,6 +38,31 @@ __all__ = [
 
 #: scikit-learn's SVD ridge solver drops singular values at or below this.
 _RIDGE_SVD_CUTOFF = 1e-15
+#: ``sag``/``saga`` stop when the coefficients change by less than ``tol``
+#: (relative); measured here, the default ``tol=1e-4`` leaves predictions
+#: 6e-5 (sag) and 7e-4 (saga) of the label scale away from the closed form, and
+#: ``tol=1e-8`` 1.5e-8. Above this ``tol`` the fitted model is not the ridge
+#: solution the smoother describes.
+_SAG_MAX_TOL = 1e-6
+
+_LINEAR_HINT = (
+    "For models that are not linear smoothers, use effcomplexity.generalized_degrees_of_freedom."
+)
+
+for _name in (
+    "sklearn.linear_model._ridge.RidgeCV",
+    "sklearn.linear_model._ridge.RidgeClassifierCV",
+):
+    register_unsupported(
+        _name,
+        "alpha was chosen by cross-validation on y. To measure the selected model, refit "
+        "Ridge(alpha=model.alpha_) on the same data and measure that.",
+    )
+register_unsupported(
+    "sklearn.linear_model._ridge.RidgeClassifier",
+    "it predicts the sign of a ridge fit to +-1 labels; measure Ridge fitted on those "
+    "labels instead.",
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +71,8 @@ class LowRankFactors:
 
     ``L(X) = ((X - offset) @ V) * g`` has ``r`` columns; the ``1/n`` term is
     present when ``intercept`` is true, and then ``R`` has zero column sums.
+    A weighted fit replaces ``1/n`` by ``intercept_weights`` (``w / sum(w)``),
+    so ``S(X) = 1 a^T + L(X) R^T``.
     """
 
     V: np.ndarray  # (p, r)
@@ -55,14 +82,55 @@ class LowRankFactors:
     offset: np.ndarray | None = None  # (p,)
     intercept: bool = False
     gram: np.ndarray | None = None  # R^T R, (r, r); None means the identity
+    intercept_weights: np.ndarray | None = None  # (n,): a of the weighted intercept
 
 
-def centred_svd(X: np.ndarray, fit_intercept: bool):
-    """Column means (or ``None``) and thin SVD of the centred design."""
-    offset = X.mean(axis=0) if fit_intercept else None
+def centred_svd(X: np.ndarray, fit_intercept: bool, sample_weight: np.ndarray | None = None):
+    """Column means (or ``None``) and thin SVD of the centred design.
+
+    With ``sample_weight`` the means are weighted and the SVD is that of
+    ``sqrt(w) * (X - mean)``, the design scikit-learn's weighted fits solve.
+    """
+    if sample_weight is None:
+        offset = X.mean(axis=0) if fit_intercept else None
+    else:
+        offset = np.average(X, axis=0, weights=sample_weight) if fit_intercept else None
     design = X - offset if fit_intercept else X.copy()
+    if sample_weight is not None:
+        design *= np.sqrt(sample_weight)[:, None]
     U, d, Vt = linalg.svd(design, full_matrices=False, overwrite_a=True, check_finite=False)
     return offset, U, d, Vt
+
+
+def weighted_spectral_factors(
+    X, U, d, Vt, g, offset, fit_intercept: bool, sample_weight: np.ndarray
+) -> LowRankFactors:
+    r"""Factors of the weighted spectral filter, for a fit with ``sample_weight``.
+
+    With ``W^{1/2} (X - \bar x_w) = U D V^T`` and ``a = w / sum(w)``,
+    ``s(x) = a + (I - a 1^T) W^{1/2} U diag(g) V^T (x - \bar x_w)``: the
+    filter acts on labels centred at their weighted mean, as the fitted model does.
+    """
+    sqrt_w = np.sqrt(sample_weight)
+    R = sqrt_w[:, None] * U
+    V = Vt.T
+    if fit_intercept:
+        a = sample_weight / sample_weight.sum()
+        R = R - np.outer(a, sqrt_w @ U)
+        left_train = ((X - offset) @ V) * g
+    else:
+        a = None
+        left_train = (X @ V) * g
+    return LowRankFactors(
+        V=V,
+        g=g,
+        R=R,
+        left_train=left_train,
+        offset=offset,
+        intercept=fit_intercept,
+        gram=R.T @ R,
+        intercept_weights=a,
+    )
 
 
 def spectral_factors(U, d, Vt, g, offset, fit_intercept: bool) -> LowRankFactors:
@@ -118,14 +186,18 @@ class LowRankSmoother(Smoother):
         f = self.factors
         # The explicit route for the training rows too, so S(None) == S(X_train).
         S = self._left(self.X_train if X is None else X) @ f.R.T
-        if f.intercept:
+        if f.intercept_weights is not None:
+            S += f.intercept_weights
+        elif f.intercept:
             S += 1.0 / self.n_train
         return S
 
     def _smooth(self, Y, X):
         f = self.factors
         out = self._left(X) @ (f.R.T @ Y)
-        if f.intercept:
+        if f.intercept_weights is not None:
+            out += f.intercept_weights @ Y
+        elif f.intercept:
             out += Y.mean(axis=0)
         return out
 
@@ -134,7 +206,11 @@ class LowRankSmoother(Smoother):
         L = self._left(X)
         LG = L if f.gram is None else L @ f.gram
         norms = np.einsum("ij,ij->i", LG, L)
-        if f.intercept:
+        if f.intercept_weights is not None:
+            a = f.intercept_weights
+            # ||a + R l||^2 = ||a||^2 + 2 l . (R^T a) + l^T R^T R l
+            norms += 2.0 * (L @ (f.R.T @ a)) + float(a @ a)
+        elif f.intercept:
             norms += 1.0 / self.n_train
         return norms
 
@@ -162,8 +238,11 @@ class LinearRegressionSmoother(LowRankSmoother):
     dropped, exactly the ``rank_`` that the fitted model reports.
 
     ``X_train`` is checked against the fitted model's ``singular_``: a design
-    with other singular values (other rows, or a fit with ``sample_weight``,
-    which is assumed absent) raises ``ValueError``.
+    with other singular values (other rows, or a fit with ``sample_weight``
+    that is not passed) raises ``TrainingMismatchError``. Shuffled rows and
+    permuted columns keep the singular values: only ``y_train`` catches those.
+    With ``sample_weight`` the smoother is that of weighted least squares
+    (weighted centring, as scikit-learn fits it).
 
     Notes
     -----
@@ -192,6 +271,8 @@ class LinearRegressionSmoother(LowRankSmoother):
     4.0
     """
 
+    supports_sample_weight = True
+
     def _validate(self) -> None:
         _reject_positive(self.estimator)
         singular = getattr(self.estimator, "singular_", None)
@@ -205,12 +286,12 @@ class LinearRegressionSmoother(LowRankSmoother):
                 f"the singular values of its "
                 f"{'centred ' if self.estimator.fit_intercept else ''}design differ from "
                 f"the fitted model's singular_",
-                "Fits with sample_weight are not supported.",
+                "If the model was fitted with sample_weight, pass the same sample_weight.",
             )
 
     @cached_property
     def _svd(self):
-        return centred_svd(self.X_train, self.estimator.fit_intercept)
+        return centred_svd(self.X_train, self.estimator.fit_intercept, self.sample_weight)
 
     def _factorize(self) -> LowRankFactors:
         offset, U, d, Vt = self._svd
@@ -219,7 +300,12 @@ class LinearRegressionSmoother(LowRankSmoother):
             cutoff = self.estimator.tol * (d[0] if d.size else 0.0)
             rank = int(np.count_nonzero(d > cutoff))
         U, d, Vt = U[:, :rank], d[:rank], Vt[:rank]
-        return spectral_factors(U, d, Vt, 1.0 / d, offset, self.estimator.fit_intercept)
+        intercept = self.estimator.fit_intercept
+        if self.sample_weight is not None:
+            return weighted_spectral_factors(
+                self.X_train, U, d, Vt, 1.0 / d, offset, intercept, self.sample_weight
+            )
+        return spectral_factors(U, d, Vt, 1.0 / d, offset, intercept)
 
 
 def _single_alpha(estimator) -> float:
@@ -239,10 +325,16 @@ class RidgeSmoother(LowRankSmoother):
 
     The closed form of the ridge solution; the direct solvers (``"svd"``,
     ``"cholesky"``, ``"auto"``) reproduce it to rounding, the iterative ones
-    (``"lsqr"``, ``"sparse_cg"``, ``"sag"``, ``"saga"``) to their ``tol``. The
-    intercept is unpenalised, as in scikit-learn; ``sample_weight`` is assumed
-    absent (the fitted model does not record it). ``positive=True`` (and hence
-    the ``"lbfgs"`` solver) and per-target alphas that differ raise ``ValueError``.
+    (``"lsqr"``, ``"sparse_cg"``, ``"sag"``, ``"saga"``) to their ``tol``.
+    ``"sag"`` and ``"saga"`` are refused when they stopped at ``max_iter`` or
+    their ``tol`` exceeds ``1e-6`` (at the default ``1e-4`` their predictions
+    sit up to 1e-3 of the label scale away from the closed form); ``"lsqr"``
+    is refused when it stopped at ``max_iter``. The intercept is unpenalised,
+    as in scikit-learn. The fitted model records nothing about its training
+    rows or ``sample_weight``: pass ``y_train`` to have ``X_train`` checked
+    and ``sample_weight`` to get the weighted smoother. ``positive=True``
+    (and hence the ``"lbfgs"`` solver) and per-target alphas that differ
+    raise ``ValueError``.
 
     Notes
     -----
@@ -273,16 +365,51 @@ class RidgeSmoother(LowRankSmoother):
     [4.0, 1.0]
     """
 
+    supports_sample_weight = True
+
     def _validate(self) -> None:
         _reject_positive(self.estimator)
         self._alpha = _single_alpha(self.estimator)
+        _check_ridge_converged(self.estimator)
 
     def _factorize(self) -> LowRankFactors:
-        offset, U, d, Vt = centred_svd(self.X_train, self.estimator.fit_intercept)
+        intercept = self.estimator.fit_intercept
+        offset, U, d, Vt = centred_svd(self.X_train, intercept, self.sample_weight)
         keep = d > _RIDGE_SVD_CUTOFF
         U, d, Vt = U[:, keep], d[keep], Vt[keep]
         g = d / (d**2 + self._alpha)
-        return spectral_factors(U, d, Vt, g, offset, self.estimator.fit_intercept)
+        if self.sample_weight is not None:
+            return weighted_spectral_factors(
+                self.X_train, U, d, Vt, g, offset, intercept, self.sample_weight
+            )
+        return spectral_factors(U, d, Vt, g, offset, intercept)
+
+
+def _check_ridge_converged(estimator) -> None:
+    """Refuse iterative ridge fits that did not reach the closed-form solution."""
+    solver = getattr(estimator, "solver_", estimator.solver)
+    name = type(estimator).__name__
+    n_iter = getattr(estimator, "n_iter_", None)
+    if solver in ("sag", "saga"):
+        max_iter = 1000 if estimator.max_iter is None else estimator.max_iter
+        if estimator.tol > _SAG_MAX_TOL:
+            raise ValueError(
+                f"{name}(solver={solver!r}, tol={estimator.tol:g}) stops while the "
+                f"coefficients still change by tol (relative), so its predictions are not "
+                f"the closed-form ridge solution this smoother describes. Refit with "
+                f"tol <= {_SAG_MAX_TOL:g} (and max_iter large enough), or a direct solver "
+                f"('svd' or 'cholesky')."
+            )
+    elif solver == "lsqr" and estimator.max_iter is not None:
+        max_iter = estimator.max_iter
+    else:
+        return
+    if n_iter is not None and np.any(np.asarray(n_iter) >= max_iter):
+        raise ValueError(
+            f"{name}(solver={solver!r}) stopped at max_iter={max_iter} before converging, "
+            f"so its predictions are not the ridge solution this smoother describes. "
+            f"Refit with a larger max_iter, or a direct solver ('svd' or 'cholesky')."
+        )
 
 
 @register_smoother("effcomplexity.models.least_squares.MinNormLeastSquares")
@@ -347,8 +474,10 @@ class KernelRidgeSmoother(Smoother):
 
     ``X_train`` must equal the stored ``X_fit_`` (for ``kernel="precomputed"``,
     the training kernel matrix; evaluation inputs are then kernel rows against
-    the training points). ``sample_weight`` is assumed absent, and per-target
-    alphas must agree.
+    the training points), and per-target alphas must agree. The model does
+    not record ``sample_weight``: pass it to get the weighted smoother
+    :math:`K_X W^{1/2} (W^{1/2} K W^{1/2} + \lambda I)^{-1} W^{1/2}`, or pass
+    ``y_train`` to have its absence checked.
 
     Notes
     -----
@@ -374,6 +503,7 @@ class KernelRidgeSmoother(Smoother):
         if not np.array_equal(self.X_train, fit_X):
             raise training_mismatch(est, "it differs from the inputs the model stored (X_fit_)")
         self._alpha = _single_alpha(est)
+        self._sqrt_w = None if self.sample_weight is None else np.sqrt(self.sample_weight)
 
     def _kernel(self, X: np.ndarray) -> np.ndarray:
         est = self.estimator
@@ -383,28 +513,41 @@ class KernelRidgeSmoother(Smoother):
             params = {"gamma": est.gamma, "degree": est.degree, "coef0": est.coef0}
         return pairwise_kernels(X, self.X_train, metric=est.kernel, filter_params=True, **params)
 
+    supports_sample_weight = True
+
     @cached_property
     def _eig(self):
-        eigenvalues, Q = linalg.eigh(self._kernel(self.X_train), check_finite=False)
-        return eigenvalues, Q, 1.0 / (eigenvalues + self._alpha)
+        K = self._kernel(self.X_train)
+        if self._sqrt_w is not None:
+            K = K * np.outer(self._sqrt_w, self._sqrt_w)
+        eigenvalues, Q = linalg.eigh(K, check_finite=False)
+        # Q^T W^{1/2}: the right factor of S (Q^T without weights).
+        right = Q.T if self._sqrt_w is None else Q.T * self._sqrt_w
+        return eigenvalues, Q, 1.0 / (eigenvalues + self._alpha), right
+
+    def _kernel_weighted(self, X: np.ndarray | None) -> np.ndarray:
+        K = self._kernel(self.X_train if X is None else X)
+        return K if self._sqrt_w is None else K * self._sqrt_w
 
     def _weights_times(self, X: np.ndarray | None) -> np.ndarray:
-        """``K_X Q (Lambda + alpha)^-1``, of shape (m, n)."""
-        _, Q, inv = self._eig
-        return (self._kernel(self.X_train if X is None else X) @ Q) * inv
+        """``K_X W^{1/2} Q (Lambda + alpha)^-1``, of shape (m, n)."""
+        _, Q, inv, _ = self._eig
+        return (self._kernel_weighted(X) @ Q) * inv
 
     def _matrix(self, X):
-        return self._weights_times(X) @ self._eig[1].T
+        return self._weights_times(X) @ self._eig[3]
 
     def _smooth(self, Y, X):
-        _, Q, inv = self._eig
-        K = self._kernel(self.X_train if X is None else X)
-        return K @ (Q @ (inv[:, None] * (Q.T @ Y)))
+        _, Q, inv, right = self._eig
+        return self._kernel_weighted(X) @ (Q @ (inv[:, None] * (right @ Y)))
 
     def _row_norms_sq(self, X):
         A = self._weights_times(X)
-        return np.einsum("ij,ij->i", A, A)
+        if self._sqrt_w is None:
+            return np.einsum("ij,ij->i", A, A)
+        right = self._eig[3]
+        return np.einsum("ij,ij->i", A @ (right @ right.T), A)
 
     def _trace(self) -> float:
-        eigenvalues, _, inv = self._eig
+        eigenvalues, _, inv, _ = self._eig
         return float(np.sum(eigenvalues * inv))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
@@ -69,12 +70,23 @@ class KNeighborsSmoother(Smoother):
     def _weights(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Neighbour indices and normalised weights, each of shape (m, k)."""
         est = self.estimator
-        if est.weights in (None, "uniform"):
-            indices = est.kneighbors(X, return_distance=False)
-            return indices, np.full(indices.shape, 1.0 / indices.shape[1])
-        distances, indices = est.kneighbors(X)
+        uniform = est.weights in (None, "uniform")
+        with warnings.catch_warnings():
+            # Validated arrays have lost a DataFrame's (already checked) column names.
+            warnings.filterwarnings("ignore", message=".*valid feature names")
+            # The same call as predict's, so ties resolve identically.
+            found = est.kneighbors(X, return_distance=not uniform)
+        if uniform:
+            return found, np.full(found.shape, 1.0 / found.shape[1])
+        distances, indices = found
         if callable(est.weights):
             weights = np.asarray(est.weights(distances), dtype=float)
+            if weights.shape != distances.shape or not np.all(np.isfinite(weights)):
+                raise ValueError(
+                    f"The weights callable of {type(est).__name__} returned an array of "
+                    f"shape {weights.shape} (or non-finite values) for distances of shape "
+                    f"{distances.shape}; it must return one finite weight per neighbour."
+                )
         else:
             exact = distances == 0.0
             with np.errstate(divide="ignore"):

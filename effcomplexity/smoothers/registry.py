@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from .._validation import check_fitted, check_inputs, check_labels
+from .._validation import (
+    check_fitted,
+    check_inputs,
+    check_labels,
+    check_reproduces_predictions,
+    check_sample_weight,
+)
 
 __all__ = [
     "Smoother",
@@ -59,23 +65,36 @@ class Smoother:
         Used as it is; never refit.
     X_train : array-like of shape (n_train, n_features)
         The inputs the estimator was fitted on, in the same order.
+    sample_weight : array-like of shape (n_train,), optional
+        The weights the estimator was fitted with, for families that set
+        ``supports_sample_weight``; others raise ``ValueError``.
 
     Attributes
     ----------
     n_train : int
         Number of training points (columns of ``S``).
+    sample_weight : ndarray of shape (n_train,) or None
     """
 
     #: ``row_norms_sq`` avoids dense (m, n) matrices (``method="auto"`` uses it).
     exact_norms_are_cheap: bool = False
     #: The family computes per-stage values (boosting rounds, cumulative trees).
     supports_staged: bool = False
+    #: The family builds the weighted smoother of a fit with ``sample_weight``.
+    supports_sample_weight: bool = False
 
-    def __init__(self, estimator, X_train):
+    def __init__(self, estimator, X_train, *, sample_weight=None):
         check_fitted(estimator)
         self.estimator = estimator
         self.X_train = self._check_X(X_train, name="X_train")
         self.n_train = self.X_train.shape[0]
+        self.sample_weight = check_sample_weight(sample_weight, self.n_train)
+        if self.sample_weight is not None and not self.supports_sample_weight:
+            raise ValueError(
+                f"{type(estimator).__name__}: smoothers of fits with sample_weight are not "
+                f"available for this family. Refit without sample_weight, or measure with "
+                f"effcomplexity.generalized_degrees_of_freedom."
+            )
         self._validate()
 
     # -- hooks for subclasses -------------------------------------------------
@@ -495,18 +514,44 @@ def _lookup(estimator) -> type[Smoother] | None:
     return None
 
 
-def get_smoother(estimator, X_train) -> Smoother:
+def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smoother:
     """Bind a fitted estimator and its training inputs to its family's smoother.
 
     Reuse the returned object to compute several quantities of one model: it
     caches factorizations (SVDs, leaf memberships) between calls.
 
+    Parameters
+    ----------
+    estimator : fitted estimator or Smoother
+    X_train : array-like of shape (n, n_features)
+        The training inputs, in the order used to fit.
+    y_train : array-like of shape (n,) or (n, k), optional
+        The training labels. When given, ``S(X_train) @ y_train`` must equal the
+        model's own predictions on ``X_train`` (see the user guide: families
+        that record nothing about their training rows can only be checked so).
+    sample_weight : array-like of shape (n,), optional
+        The weights the model was fitted with (scikit-learn does not record
+        them); the weighted smoother is built where the family allows it.
+
     Raises
     ------
     TypeError
         If no smoother is registered for the estimator's type.
+    TrainingMismatchError
+        If ``X_train`` (or ``y_train``) does not match the fit.
     """
     if isinstance(estimator, Smoother):
+        if sample_weight is not None and (
+            estimator.sample_weight is None
+            or not np.array_equal(
+                estimator.sample_weight, check_sample_weight(sample_weight, estimator.n_train)
+            )
+        ):
+            raise ValueError(
+                "This Smoother was built with other sample weights: pass sample_weight to "
+                "get_smoother when building it."
+            )
+        check_reproduces_predictions(estimator, y_train)
         return estimator
     factory = _lookup(estimator)
     reason = _UNSUPPORTED.get(_qualified_name(type(estimator)))
@@ -521,10 +566,16 @@ def get_smoother(estimator, X_train) -> Smoother:
             f"effcomplexity.register_smoother({type(estimator).__name__}); for models that "
             f"are not linear smoothers use effcomplexity.generalized_degrees_of_freedom."
         )
-    return factory(estimator, X_train)
+    # Without weights, the two-argument call that every Smoother subclass accepts.
+    if sample_weight is None:
+        smoother = factory(estimator, X_train)
+    else:
+        smoother = factory(estimator, X_train, sample_weight=sample_weight)
+    check_reproduces_predictions(smoother, y_train)
+    return smoother
 
 
-def smoother_matrix(estimator, X_train, X=None) -> np.ndarray:
+def smoother_matrix(estimator, X_train, X=None, *, y_train=None, sample_weight=None) -> np.ndarray:
     """Dense smoother matrix ``S(X)`` of a fitted estimator.
 
     Row ``j`` holds the weights :math:`s(x_j)` that the model puts on the
@@ -539,6 +590,10 @@ def smoother_matrix(estimator, X_train, X=None) -> np.ndarray:
         The inputs the estimator was fitted on, in the same order.
     X : array-like of shape (m, n_features), optional
         Evaluation inputs; ``None`` means ``X_train``.
+    y_train : array-like of shape (n_train,) or (n_train, k), optional
+        The training labels: checked first, as in :func:`get_smoother`.
+    sample_weight : array-like of shape (n_train,), optional
+        The fit's sample weights, as in :func:`get_smoother`.
 
     Returns
     -------
@@ -564,10 +619,11 @@ def smoother_matrix(estimator, X_train, X=None) -> np.ndarray:
     >>> ec.smoother_matrix(knn, X, [[0.2]])
     array([[0.5, 0.5, 0. , 0. ]])
     """
-    return get_smoother(estimator, X_train).matrix(X)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
+    return smoother.matrix(X)
 
 
-def smooth(estimator, X_train, Y, X=None) -> np.ndarray:
+def smooth(estimator, X_train, Y, X=None, *, y_train=None, sample_weight=None) -> np.ndarray:
     """``S(X) @ Y`` for a label matrix ``Y``, without forming ``S`` where possible.
 
     Parameters
@@ -578,6 +634,9 @@ def smooth(estimator, X_train, Y, X=None) -> np.ndarray:
         Labels (or random probes) on the training points.
     X : array-like of shape (m, n_features), optional
         Evaluation inputs; ``None`` means ``X_train``.
+    y_train, sample_weight : array-like, optional
+        The training labels (checked first) and the fit's sample weights, as
+        in :func:`get_smoother`.
 
     Returns
     -------
@@ -585,10 +644,11 @@ def smooth(estimator, X_train, Y, X=None) -> np.ndarray:
         Same dimensionality as ``Y``. With ``Y = y_train`` this is the
         model's prediction.
     """
-    return get_smoother(estimator, X_train).smooth(Y, X)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
+    return smoother.smooth(Y, X)
 
 
-def staged_predictions(estimator, X_train, y_train, X=None) -> np.ndarray:
+def staged_predictions(estimator, X_train, y_train, X=None, *, sample_weight=None) -> np.ndarray:
     r"""Predictions after every stage of a staged model, from its smoother.
 
     For a forest or bagging ensemble stage ``t`` averages the first ``t``
@@ -610,6 +670,8 @@ def staged_predictions(estimator, X_train, y_train, X=None) -> np.ndarray:
         columns in ``classes_`` order to obtain ``predict_proba``.
     X : array-like of shape (m, n_features), optional
         Evaluation inputs; ``None`` means ``X_train``.
+    sample_weight : array-like of shape (n,), optional
+        The fit's sample weights, as in :func:`get_smoother`.
 
     Returns
     -------
@@ -640,7 +702,7 @@ def staged_predictions(estimator, X_train, y_train, X=None) -> np.ndarray:
     >>> bool(np.allclose(staged[-1], forest.predict(X[:10])))
     True
     """
-    smoother = get_smoother(estimator, X_train)
+    smoother = get_smoother(estimator, X_train, sample_weight=sample_weight)
     if not smoother.supports_staged:
         raise TypeError(
             f"{type(smoother.estimator).__name__} has no stages: staged predictions apply "

@@ -54,7 +54,21 @@ class _StatsmodelsSmoother(LowRankSmoother):
 
     def _check_X(self, X, *, name: str = "X") -> np.ndarray:
         model = self.estimator.model
+        columns = getattr(X, "columns", None)
+        names = getattr(model, "exog_names", None)
+        if columns is not None and names is not None and list(columns) != list(names):
+            detail = f"its columns {list(columns)} are not the model's exog_names {list(names)}"
+            if name == "X_train":
+                raise training_mismatch(model, detail, "Pass results.model.exog.")
+            raise ValueError(
+                f"{name} does not have the design columns of the model: "
+                f"{detail.removeprefix('its columns ')}. Select them in that order."
+            )
         return check_inputs(X, name=name, estimator=model, n_features=self._exog.shape[1])
+
+    def _model_predictions(self) -> np.ndarray:
+        # The fit's own predictions on its design; X_train is checked equal to it.
+        return np.asarray(self.estimator.fittedvalues, dtype=float)
 
     def _check_design(self) -> None:
         model = self.estimator.model

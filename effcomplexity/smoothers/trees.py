@@ -121,13 +121,15 @@ class _LeafEnsembleSmoother(Smoother):
     """
 
     exact_norms_are_cheap = True
+    supports_sample_weight = True
 
     def _members(self) -> tuple[list, list, list]:
         """Fitted trees, their feature indices (or ``None``) and in-bag counts.
 
-        Returns ``(trees, features, counts)``: ``counts[b]`` is an int array of
-        length ``n_train`` with the multiplicity of every training row in tree
-        ``b``'s sample, or ``None`` when every row was used once.
+        Returns ``(trees, features, counts)``: ``counts[b]`` is an array of
+        length ``n_train`` with the weight of every training row in tree
+        ``b``'s fit (its multiplicity in the sample, or its sample weight), or
+        ``None`` when every row was used once.
         """
         raise NotImplementedError
 
@@ -173,16 +175,26 @@ class _LeafEnsembleSmoother(Smoother):
         self._cache_tables = table_entries <= _CACHED_TABLE_ENTRIES
 
     def _check_leaf_sizes(self) -> None:
-        """Leaf sizes of ``X_train`` must be those the trees recorded when fitted."""
+        """Leaf sizes of ``X_train`` must be those the trees recorded when fitted:
+        the number of rows in every leaf (``n_node_samples``) and their total
+        weight (``weighted_n_node_samples``)."""
+        members = np.concatenate(self._leaf_map.recorded_sizes(weighted=False))
         recorded = np.concatenate(self._leaf_map.recorded_sizes(weighted=True))
-        mismatch = ~np.isclose(self._leaf_weight, recorded, rtol=1e-10, atol=1e-8)
+        wrong_rows = self._leaf_members != members
+        mismatch = wrong_rows | ~np.isclose(self._leaf_weight, recorded, rtol=1e-10, atol=1e-8)
         if mismatch.any():
-            b = int(np.searchsorted(self._offsets, np.flatnonzero(mismatch)[0], side="right")) - 1
+            leaf = int(np.flatnonzero(mismatch)[0])
+            b = int(np.searchsorted(self._offsets, leaf, side="right")) - 1
+            what = "row counts" if wrong_rows[leaf] else "weighted sizes"
             raise training_mismatch(
                 self.estimator,
-                f"the leaf sizes of tree {b} differ from those it recorded when fitted",
-                f"Fits with sample_weight or class_weight (other than through bootstrap "
-                f"sampling) are not supported. {_GDF_HINT}",
+                f"the leaf sizes ({what}) of tree {b} differ from those it recorded when "
+                f"fitted (leaf {leaf - int(self._offsets[b])}: "
+                f"{self._leaf_members[leaf]} rows of weight {self._leaf_weight[leaf]:g}, "
+                f"recorded {int(members[leaf])} rows of weight {recorded[leaf]:g})",
+                f"If the model was fitted with sample_weight, pass the same sample_weight; "
+                f"class_weight makes leaf weights depend on the labels and is not "
+                f"supported. {_GDF_HINT}",
             )
 
     def _eval_leaves(self, X) -> np.ndarray:
@@ -508,11 +520,14 @@ class DecisionTreeSmoother(_LeafEnsembleSmoother):
     Parameters
     ----------
     estimator : DecisionTreeRegressor or DecisionTreeClassifier
-        Fitted without sample weights or class weights; regressors with a
-        mean-valued criterion (``"squared_error"``, ``"friedman_mse"``,
-        ``"poisson"``).
+        Fitted without class weights; regressors with a mean-valued
+        criterion (``"squared_error"``, ``"friedman_mse"``, ``"poisson"``).
     X_train : array-like of shape (n, n_features)
         The training inputs, in the order used to fit.
+    sample_weight : array-like of shape (n,), optional
+        The weights of a weighted fit: leaf means are then weighted means.
+        The tree records every leaf's weight, so a fit with weights that are
+        not passed (or other weights) raises ``TrainingMismatchError``.
 
     Raises
     ------
@@ -550,10 +565,32 @@ class DecisionTreeSmoother(_LeafEnsembleSmoother):
 
     def _members(self):
         tree = self.estimator.tree_
-        check_n_train(
-            self.X_train, int(tree.n_node_samples[0]), self.estimator, "tree_.n_node_samples"
+        if self.sample_weight is None:
+            _check_unweighted(self.estimator, tree)
+            check_n_train(
+                self.X_train, int(tree.n_node_samples[0]), self.estimator, "tree_.n_node_samples"
+            )
+        return [self.estimator], [None], [self.sample_weight]
+
+
+def _check_unweighted(estimator, tree) -> None:
+    """Raise if a tree's root weighs other than its row count: a weighted fit."""
+    rows, weight = int(tree.n_node_samples[0]), float(tree.weighted_n_node_samples[0])
+    if np.isclose(rows, weight, rtol=1e-12, atol=0.0):
+        return
+    if getattr(estimator, "class_weight", None) is not None:
+        raise ValueError(
+            f"{type(estimator).__name__}(class_weight={estimator.class_weight!r}) weights "
+            f"every row by its class (a sample_weight that depends on the labels), so "
+            f"predict_proba is not a linear smoother of them. Refit with class_weight=None. "
+            f"{_GDF_HINT}"
         )
-        return [self.estimator], [None], [None]
+    raise training_mismatch(
+        estimator,
+        f"the tree was fitted with sample weights (its {rows} training rows weigh "
+        f"{weight:g} in all), which scikit-learn does not record",
+        "Pass the same sample_weight.",
+    )
 
 
 def _bincount_samples(indices: np.ndarray, n: int, owner: str, b: int) -> np.ndarray:
@@ -595,11 +632,14 @@ class ForestSmoother(_StagedEnsembleSmoother):
     Parameters
     ----------
     estimator : RandomForest or ExtraTrees Regressor or Classifier
-        Fitted, with ``bootstrap`` on or off and any ``max_samples``; without
-        ``sample_weight`` unless ``bootstrap=True`` turned the weights into
-        sampling probabilities.
+        Fitted, with ``bootstrap`` on or off and any ``max_samples``.
     X_train : array-like of shape (n, n_features)
         The training inputs, in the order used to fit.
+    sample_weight : array-like of shape (n,), optional
+        The weights of a fit with ``bootstrap=False`` (every tree then takes
+        weighted leaf means). With ``bootstrap=True`` scikit-learn draws the
+        samples with these probabilities and records them in
+        ``estimators_samples_``, so they need not be passed.
 
     Raises
     ------
@@ -645,8 +685,10 @@ class ForestSmoother(_StagedEnsembleSmoother):
         counts = []
         for b, indices in enumerate(samples):
             if not est.bootstrap:
+                # Without bootstrap every tree is fitted with the forest's sample_weight;
+                # with it, the weights only drew the samples (estimators_samples_).
                 check_n_train(self.X_train, len(indices), est, "estimators_samples_")
-                counts.append(None)
+                counts.append(self.sample_weight)
             else:
                 if est.max_samples is None:
                     check_n_train(self.X_train, len(indices), est, "estimators_samples_")

@@ -42,6 +42,9 @@ class VotingSmoother(Smoother):
         Fitted, used as it is.
     X_train : array-like of shape (n, n_features)
         The training inputs, in the order used to fit.
+    sample_weight : array-like of shape (n,), optional
+        The weights of a weighted fit, handed to every member's smoother (as
+        ``fit`` hands them to every member); members that cannot use them raise.
 
     Raises
     ------
@@ -86,6 +89,9 @@ class VotingSmoother(Smoother):
     (4,)
     """
 
+    #: ``VotingRegressor.fit(sample_weight=...)`` hands the weights to every member.
+    supports_sample_weight = True
+
     def _validate(self) -> None:
         est = self.estimator
         members = list(est.estimators_)
@@ -100,7 +106,10 @@ class VotingSmoother(Smoother):
                 ],
                 dtype=float,
             )
-        self._members = [get_smoother(member, self.X_train) for member in members]
+        self._members = [
+            get_smoother(member, self.X_train, sample_weight=self.sample_weight)
+            for member in members
+        ]
         self._weights = weights / weights.sum()
         stages = {m.n_stages() for m in self._members if m.supports_staged}
         self.supports_staged = all(m.supports_staged for m in self._members) and len(stages) == 1

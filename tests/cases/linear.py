@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression, Ridge
@@ -106,6 +107,11 @@ def _statsmodels_glmgam(n_smooth):
     linear_test = np.column_stack([np.ones(6), rng.normal(size=6)])
     design_test = np.column_stack([linear_test, splines.transform(x_test)])
     return results, results.model.exog, y, design_test
+
+
+def _inverse_square_weights(distances):
+    """A label-free callable: weights from the neighbour distances only."""
+    return 1.0 / (1.0 + distances**2)
 
 
 def _statsmodels_predict(results, X):
@@ -214,6 +220,11 @@ CASES = [
         permutable=False,
     ),
     Case(
+        "knn-callable-weights",
+        KNN,
+        partial(_fitted, KNeighborsRegressor(n_neighbors=4, weights=_inverse_square_weights)),
+    ),
+    Case(
         "knn-multi-output",
         KNN,
         partial(_fitted, KNeighborsRegressor(n_neighbors=4), n_targets=2),
@@ -233,6 +244,20 @@ CASES = [
         "pipeline-pca-ols",
         PIPELINE,
         partial(_fitted, make_pipeline(PCA(n_components=3), LinearRegression())),
+    ),
+    Case(
+        "pipeline-column-transformer-ridge",
+        PIPELINE,
+        partial(
+            _fitted,
+            make_pipeline(
+                ColumnTransformer(
+                    [("scale", StandardScaler(), [0, 1]), ("poly", PolynomialFeatures(2), [2, 3])],
+                    remainder="passthrough",
+                ),
+                Ridge(alpha=1.0),
+            ),
+        ),
     ),
     Case("pipeline-rff-min-norm-p<n", PIPELINE, partial(_rff_min_norm, 12, False)),
     Case("pipeline-rff-min-norm-p>n-bias", PIPELINE, partial(_rff_min_norm, 80, True)),

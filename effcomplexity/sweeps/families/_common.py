@@ -104,12 +104,15 @@ def errors(pred_train, pred_test, data) -> dict[str, float]:
     }
 
 
-def fit_measures(smoother, X_train, X_test, seed: int) -> dict[str, float]:
-    """``p_train``, ``p_test`` (with standard errors) and ``df_trace`` of one fit."""
+def fit_measures(smoother, X_train, X_test, seed: int, y_train=None) -> dict[str, float]:
+    """``p_train``, ``p_test`` (with standard errors) and ``df_trace`` of one fit.
+
+    ``y_train`` is checked once: the smoother must reproduce the fit's predictions.
+    """
     from ...measures.effective import degrees_of_freedom, effective_parameters
 
     p_train, p_train_se = effective_parameters(
-        smoother, X_train, random_state=seed, return_std=True
+        smoother, X_train, random_state=seed, return_std=True, y_train=y_train
     )
     p_test, p_test_se = effective_parameters(
         smoother, X_train, X_test, random_state=seed, return_std=True
@@ -119,18 +122,19 @@ def fit_measures(smoother, X_train, X_test, seed: int) -> dict[str, float]:
         "p_test": p_test,
         "p_train_se": p_train_se,
         "p_test_se": p_test_se,
-        "df_trace": degrees_of_freedom(smoother, X_train, kind="trace"),
+        "df_trace": degrees_of_freedom(smoother, X_train, kind="trace", y_train=y_train),
     }
 
 
-def staged_measures(smoother, X_train, X_test, seed: int, n_probes: int) -> dict:
+def staged_measures(smoother, X_train, X_test, seed: int, n_probes: int, y_train=None) -> dict:
     """Staged ``p_train``, ``p_test`` and their standard errors, one value per stage.
 
-    Exact or probes as ``method="auto"`` decides (the package's one policy).
+    Exact or probes as ``method="auto"`` decides (the package's one policy);
+    ``y_train`` is checked against the fit's predictions first.
     """
     from ...measures.effective import staged_effective_parameters
 
-    kwargs = {"n_probes": n_probes, "random_state": seed, "return_std": True}
+    kwargs = {"n_probes": n_probes, "random_state": seed, "return_std": True, "y_train": y_train}
     p_train, p_train_se = staged_effective_parameters(smoother, X_train, **kwargs)
     p_test, p_test_se = staged_effective_parameters(smoother, X_train, X_test, **kwargs)
     return {"p_train": p_train, "p_test": p_test, "p_train_se": p_train_se, "p_test_se": p_test_se}
@@ -190,8 +194,8 @@ def linear_row(model, F_train, F_test, data, seed) -> dict[str, float]:
     """Errors, measures and ``coef_norm`` of one fitted linear model."""
     from ...smoothers import get_smoother
 
-    smoother = get_smoother(model, F_train)
+    smoother = get_smoother(model, F_train, y_train=data.y_train)
     row = errors(model.predict(F_train), model.predict(F_test), data)
-    row.update(fit_measures(smoother, F_train, F_test, seed))
+    row.update(fit_measures(smoother, F_train, F_test, seed, data.y_train))
     row["coef_norm"] = float(np.linalg.norm(model.coef_))
     return row

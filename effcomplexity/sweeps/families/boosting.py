@@ -116,15 +116,19 @@ class BoostingFamily(SweepFamily):
                                 break
 
         effective = models[opts["effective_class"]]
+        y_effective = targets[:, opts["effective_class"]]
         probe_seed = unit_seed(ctx.seed, ctx.key)
-        smoother = get_smoother(effective, data.X_train)
-        staged = staged_measures(smoother, data.X_train, data.X_test, probe_seed, opts["n_probes"])
+        smoother = get_smoother(effective, data.X_train, y_train=y_effective)
+        staged = staged_measures(
+            smoother, data.X_train, data.X_test, probe_seed, opts["n_probes"], y_effective
+        )
         trace, trace_se = staged_degrees_of_freedom(
             smoother,
             data.X_train,
             n_probes=_TRACE_PROBES,
             random_state=probe_seed,
             return_std=True,
+            y_train=y_effective,
         )
         by_rounds = {p["P_boost"]: p for p in points}
         rows = []

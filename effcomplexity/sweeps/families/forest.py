@@ -53,11 +53,16 @@ class ForestFamily(SweepFamily):
             random_state=ctx.seed,
             n_jobs=1,
         ).fit(data.X_train, data.y_train)
-        smoother = get_smoother(forest, data.X_train)
+        smoother = get_smoother(forest, data.X_train, y_train=data.y_train)
         staged = staged_measures(
-            smoother, data.X_train, data.X_test, unit_seed(ctx.seed, ctx.key), opts["n_probes"]
+            smoother,
+            data.X_train,
+            data.X_test,
+            unit_seed(ctx.seed, ctx.key),
+            opts["n_probes"],
+            data.y_train,
         )
-        df_trace = staged_degrees_of_freedom(smoother, data.X_train)
+        df_trace = staged_degrees_of_freedom(smoother, data.X_train, y_train=data.y_train)
         pred_train = staged_predictions(smoother, data.X_train, data.y_train)
         pred_test = staged_predictions(smoother, data.X_train, data.y_train, data.X_test)
         leaf_counts = np.array([tree.get_n_leaves() for tree in forest.estimators_], dtype=float)
