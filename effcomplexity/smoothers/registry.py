@@ -60,6 +60,17 @@ class Smoother:
     ----------
     n_train : int
         Number of training points (columns of ``S``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X = np.arange(10.0).reshape(-1, 1)
+    >>> knn = KNeighborsRegressor(n_neighbors=2).fit(X, X[:, 0])
+    >>> smoother = ec.get_smoother(knn, X)
+    >>> smoother.n_train, round(smoother.trace(), 10)   # tr(S) = n / k
+    (10, 5.0)
     """
 
     #: ``row_norms_sq`` avoids dense (m, n) matrices (``method="auto"`` uses it).
@@ -315,10 +326,32 @@ def get_smoother(estimator, X_train) -> Smoother:
     Reuse the returned object to compute several quantities of one model: it
     caches factorizations (SVDs, leaf memberships) between calls.
 
+    Parameters
+    ----------
+    estimator : fitted estimator
+        An instance of a registered family (see :func:`register_smoother`).
+    X_train : array-like of shape (n_train, n_features)
+        The inputs the estimator was fitted on, in the same order.
+
+    Returns
+    -------
+    Smoother
+        The family's :class:`Smoother`, bound to ``estimator`` and ``X_train``.
+
     Raises
     ------
     TypeError
         If no smoother is registered for the estimator's type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> import effcomplexity as ec
+    >>> X = np.random.default_rng(0).normal(size=(20, 3))
+    >>> smoother = ec.get_smoother(Ridge(alpha=1.0).fit(X, X[:, 0]), X)
+    >>> smoother.matrix(X[:2]).shape
+    (2, 20)
     """
     if isinstance(estimator, Smoother):
         return estimator
@@ -398,6 +431,16 @@ def smooth(estimator, X_train, Y, X=None) -> np.ndarray:
     ndarray of shape (m,) or (m, k)
         Same dimensionality as ``Y``. With ``Y = y_train`` this is the
         model's prediction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0.0, 1.0, 2.0, 6.0])
+    >>> knn = KNeighborsRegressor(n_neighbors=2).fit(X, y)
+    >>> ec.smooth(knn, X, y, [[0.2], [2.9]])   # the model's predictions
+    array([0.5, 4. ])
     """
     return get_smoother(estimator, X_train).smooth(Y, X)
 
