@@ -600,9 +600,9 @@ def mnist1d(
     Examples
     --------
     >>> from effcomplexity import datasets
-    >>> data = datasets.mnist1d(n_train=100, n_test=100, label_noise=0.15)
+    >>> data = datasets.mnist1d(n_train=50, n_test=50, label_noise=0.2)
     >>> data.X_train.shape, data.labels_train.shape
-    ((100, 40), (100,))
+    ((50, 40), (50,))
     """
     n_train = _check_count(n_train, "n_train", minimum=1)
     n_test = _check_count(n_test, "n_test", minimum=0)
