@@ -70,7 +70,7 @@ OBJECTS = {
         ),
         ("pathlib.Path", "py:class", "library/pathlib.html#$"),
         ("dataclasses.replace", "py:function", "library/dataclasses.html#$"),
-        ("bltin-boolean-values", "std:label", "library/stdtypes.html#boolean-type-bool"),
+        ("bltin-boolean-values", "std:label", "library/stdtypes.html#bltin-boolean-values"),
         *_terms("glossary.html", ["iterable", "sequence", "mapping", "path-like object"]),
     ],
     "numpy": [
