@@ -80,6 +80,13 @@ class Dataset:
         Everything needed to reproduce or analyse the data: the seed, the
         label-noise fraction and corrupted indices, the true coefficients and
         noise level of a simulation, the indices drawn from the source.
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> data = datasets.gaussian_linear(n_train=20, n_test=10, n_features=5)
+    >>> data.X_train.shape, data.y_test.shape, data.task
+    ((20, 5), (10,), 'regression')
     """
 
     X_train: np.ndarray = field(repr=False)
@@ -333,6 +340,12 @@ def mnist_cache_path(data_home: str | os.PathLike | None = None) -> Path:
         ``<data_home>/effcomplexity/mnist_784.npz``: a NumPy archive with
         ``X_train`` (uint8, 60,000 x 784), ``y_train`` (integer labels),
         ``X_test`` (10,000 x 784) and ``y_test``.
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> datasets.mnist_cache_path("/data").as_posix()
+    '/data/effcomplexity/mnist_784.npz'
     """
     from sklearn.datasets import get_data_home
 
@@ -583,6 +596,13 @@ def mnist1d(
     References
     ----------
     S. Greydanus. "Scaling down Deep Learning". arXiv:2011.14439, 2020.
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> data = datasets.mnist1d(n_train=50, n_test=50, label_noise=0.2)
+    >>> data.X_train.shape, data.labels_train.shape
+    ((50, 40), (50,))
     """
     n_train = _check_count(n_train, "n_train", minimum=1)
     n_test = _check_count(n_test, "n_test", minimum=0)
@@ -785,6 +805,13 @@ def digits(
     ----------
     E. Alpaydin, C. Kaynak. "Optical Recognition of Handwritten Digits". UCI
     Machine Learning Repository, 1998.
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> data = datasets.digits(n_train=100, n_test=50)
+    >>> data.X_train.shape, data.y_train.shape   # one-hot targets
+    ((100, 64), (100, 10))
     """
     from sklearn.datasets import load_digits
 
@@ -893,6 +920,14 @@ def gaussian_linear(
     Statistics 50(2), 2022.
     M. Belkin, D. Hsu, J. Xu. "Two models of double descent for weak
     features". SIAM Journal on Mathematics of Data Science 2(4), 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from effcomplexity import datasets
+    >>> data = datasets.gaussian_linear(n_train=20, n_test=10, n_features=5, signal=2.0)
+    >>> round(float(np.linalg.norm(data.metadata["beta"])), 10), data.metadata["bayes_risk"]
+    (2.0, 1.0)
     """
     n_train = _check_count(n_train, "n_train", minimum=1)
     n_test = _check_count(n_test, "n_test", minimum=0)
@@ -955,7 +990,18 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
 
 
 def available() -> list[str]:
-    """Names accepted by :func:`load`, sorted."""
+    """Names accepted by :func:`load`, sorted.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> datasets.available()
+    ['digits', 'gaussian_linear', 'mnist', 'mnist1d', 'modular_addition']
+    """
     return sorted(_LOADERS)
 
 

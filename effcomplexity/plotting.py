@@ -706,6 +706,19 @@ def save(fig, path: str | os.PathLike, *, dpi: int = 150, formats: Sequence[str]
     ------
     ValueError
         If the folder of ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import matplotlib.pyplot as plt
+    >>> from effcomplexity import plotting
+    >>> fig, ax = plt.subplots()
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     written = plotting.save(fig, Path(folder) / "figure.png", formats=("svg",))
+    ...     [path.name for path in written]
+    ['figure.png', 'figure.svg']
+    >>> plt.close(fig)
     """
     from pathlib import Path
 

@@ -34,6 +34,22 @@ class ProbeEstimateWarning(UserWarning):
     Silence it with
     ``warnings.filterwarnings("ignore", category=effcomplexity.ProbeEstimateWarning)``,
     or pass ``method="probe"`` (or ``"exact"``) to choose the route yourself.
+
+    Attributes
+    ----------
+    args : tuple of str
+        ``(message,)``: the measure, the number of probes, the sizes against
+        the exact-route budget and the seed used.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import effcomplexity as ec
+    >>> issubclass(ec.ProbeEstimateWarning, UserWarning)
+    True
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", category=ec.ProbeEstimateWarning)
+    ...     warnings.warn("estimated with probes", ec.ProbeEstimateWarning)  # silenced
     """
 
 

@@ -312,6 +312,18 @@ def staged_effective_parameters(
     ------
     TypeError
         If the estimator's family has no stages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> import effcomplexity as ec
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(60, 2)), rng.normal(size=60)
+    >>> forest = RandomForestRegressor(n_estimators=3, max_leaf_nodes=8, bootstrap=False,
+    ...                                random_state=0).fit(X, y)
+    >>> ec.staged_effective_parameters(forest, X).shape   # one value per tree count
+    (3,)
     """
     smoother = _staged_smoother(estimator, X_train, "effective parameters", y_train, sample_weight)
     n = smoother.n_train
@@ -417,6 +429,16 @@ def degrees_of_freedom(
     M. F. Hutchinson. "A stochastic estimator of the trace of the influence
     matrix for Laplacian smoothing splines". Communications in Statistics -
     Simulation and Computation 18(3), 1989.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X = np.random.default_rng(0).normal(size=(50, 3))
+    >>> knn = KNeighborsRegressor(n_neighbors=5).fit(X, X[:, 0])
+    >>> round(ec.degrees_of_freedom(knn, X), 10)   # n / k
+    10.0
     """
     if not isinstance(kind, str) or kind not in _DF_KINDS:
         raise ValueError(f"kind must be one of {_DF_KINDS}, got {kind!r}.")

@@ -515,6 +515,13 @@ def efron_covariance_df(
     Shorthand for :func:`generalized_degrees_of_freedom` with
     ``method="efron"``; the parameters are the same.
 
+    Parameters
+    ----------
+    estimator_factory, X, y, sigma, n_perturbations
+        As in :func:`generalized_degrees_of_freedom`.
+    output, positive_class, random_state, return_std, n_jobs
+        As in :func:`generalized_degrees_of_freedom`.
+
     Returns
     -------
     df : float
@@ -536,6 +543,18 @@ def efron_covariance_df(
     B. Efron. "The Estimation of Prediction Error: Covariance Penalties and
     Cross-Validation". Journal of the American Statistical Association
     99(467), 2004.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> import effcomplexity as ec
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(50, 3)), rng.normal(size=50)
+    >>> df, std = ec.efron_covariance_df(LinearRegression, X, y, sigma=1.0,
+    ...                                  n_perturbations=200, random_state=0, return_std=True)
+    >>> bool(abs(df - 4.0) < 3 * std)   # tr(S) = 3 columns + intercept
+    True
     """
     return generalized_degrees_of_freedom(
         estimator_factory,

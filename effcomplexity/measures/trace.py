@@ -315,6 +315,19 @@ def smoother_trace(
     T. Hastie, R. Tibshirani. "Generalized Additive Models". Chapman & Hall, 1990.
     R. A. Meyer, C. Musco, C. Musco, D. P. Woodruff. "Hutch++: Optimal
     Stochastic Trace Estimation". SOSA, 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X = np.random.default_rng(0).normal(size=(50, 3))
+    >>> knn = KNeighborsRegressor(n_neighbors=5).fit(X, X[:, 0])
+    >>> round(ec.smoother_trace(knn, X, method="exact"), 10)   # n / k
+    10.0
+    >>> estimate, std = ec.smoother_trace(knn, X, random_state=0, return_std=True)
+    >>> bool(abs(estimate - 10.0) < 3 * std)
+    True
     """
     if not isinstance(method, str) or method not in _TRACE_METHODS:
         raise ValueError(f"method must be one of {_TRACE_METHODS}, got {method!r}.")

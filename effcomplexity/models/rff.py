@@ -14,7 +14,7 @@ __all__ = ["RandomFourierFeatures"]
 
 
 class RandomFourierFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    r"""Random Fourier features ``cos(v_k . x)``, ``sin(v_k . x)`` of a Gaussian kernel.
+    r"""Random Fourier features ``cos(v_k @ x)``, ``sin(v_k @ x)`` of a Gaussian kernel.
 
     The feature map of Rahimi and Recht (2007) as used in the double-descent
     experiments of Belkin et al. (2019) and Curth et al. (2023): frequencies

@@ -74,6 +74,18 @@ class Smoother:
     n_train : int
         Number of training points (columns of ``S``).
     sample_weight : ndarray of shape (n_train,) or None
+        The fit's sample weights, or ``None`` for an unweighted fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X = np.arange(10.0).reshape(-1, 1)
+    >>> knn = KNeighborsRegressor(n_neighbors=2).fit(X, X[:, 0])
+    >>> smoother = ec.get_smoother(knn, X)
+    >>> smoother.n_train, round(smoother.trace(), 10)   # tr(S) = n / k
+    (10, 5.0)
     """
 
     #: ``row_norms_sq`` avoids dense (m, n) matrices (``method="auto"`` uses it).
@@ -431,6 +443,11 @@ def unregister_smoother(estimator_type: type | str) -> None:
         The class or its qualified name, spelled as in
         :func:`register_smoother` (public path or defining module).
 
+    Returns
+    -------
+    None
+        The registry is changed in place.
+
     Raises
     ------
     TypeError
@@ -533,12 +550,27 @@ def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smo
         The weights the model was fitted with (scikit-learn does not record
         them); the weighted smoother is built where the family allows it.
 
+    Returns
+    -------
+    Smoother
+        The family's :class:`Smoother`, bound to ``estimator`` and ``X_train``.
+
     Raises
     ------
     TypeError
         If no smoother is registered for the estimator's type.
     TrainingMismatchError
         If ``X_train`` (or ``y_train``) does not match the fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> import effcomplexity as ec
+    >>> X = np.random.default_rng(0).normal(size=(20, 3))
+    >>> smoother = ec.get_smoother(Ridge(alpha=1.0).fit(X, X[:, 0]), X)
+    >>> smoother.matrix(X[:2]).shape
+    (2, 20)
     """
     if isinstance(estimator, Smoother):
         if sample_weight is not None and (
@@ -643,6 +675,16 @@ def smooth(estimator, X_train, Y, X=None, *, y_train=None, sample_weight=None) -
     ndarray of shape (m,) or (m, k)
         Same dimensionality as ``Y``. With ``Y = y_train`` this is the
         model's prediction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0.0, 1.0, 2.0, 6.0])
+    >>> knn = KNeighborsRegressor(n_neighbors=2).fit(X, y)
+    >>> ec.smooth(knn, X, y, [[0.2], [2.9]])   # the model's predictions
+    array([0.5, 4. ])
     """
     smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     return smoother.smooth(Y, X)

@@ -433,6 +433,13 @@ def get_spec(name: str) -> SweepSpec:
     ------
     ValueError
         If no sweep has that name.
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> spec = sweeps.get_spec("curth_trees")
+    >>> spec.family, spec.grid["P_ens"]
+    ('forest', (1, 2, 5, 10, 20, 50, 100))
     """
     try:
         return _SPECS[name]

@@ -63,6 +63,13 @@ class Unit:
         Grid points (one row each) the unit computes.
     key : str
         Stable name, e.g. ``"seed=0,P_leaf=50"``.
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> unit = sweeps.plan(sweeps.get_spec("curth_trees").sized(quick=True))[0]
+    >>> unit.key, len(unit.points)   # one forest, recorded at every tree count
+    ('seed=42,P_leaf=2', 5)
     """
 
     index: int
@@ -93,6 +100,13 @@ def plan(spec: SweepSpec) -> list[Unit]:
     Returns
     -------
     list of Unit
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> units = sweeps.plan(sweeps.get_spec("curth_trees").sized(quick=True))
+    >>> len(units), units[-1].key
+    (8, 'seed=42,P_leaf=full')
     """
     units = []
     groups = group_points(spec)
@@ -117,7 +131,23 @@ def _dtypes(spec: SweepSpec) -> dict[str, str]:
 
 
 def columns(spec: SweepSpec) -> list[str]:
-    """Column order of a sweep's table."""
+    """Column order of a sweep's table.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+
+    Returns
+    -------
+    list of str
+        The common columns, the family's raw axes and its extra columns.
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> sweeps.columns(sweeps.get_spec("curth_trees"))[:7]
+    ['sweep', 'dataset', 'seed', 'axis', 'n_params', 'P_leaf', 'P_ens']
+    """
     return list(_dtypes(spec))
 
 
@@ -238,6 +268,12 @@ def results_path(out) -> tuple[Path, str]:
     -------
     path : pathlib.Path
     format : {"parquet", "csv"}
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> sweeps.results_path("results/trees.csv")
+    (PosixPath('results/trees.csv'), 'csv')
     """
     path = Path(out)
     suffix = path.suffix.lower()

@@ -73,6 +73,22 @@ class LLCResult:
         ``step_size``, ``localization``, ``temperature``, ``beta``
         (:math:`1/T`), ``n_beta`` (:math:`n\beta`), ``batch_size``, ``n``
         (training points) and ``n_params``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from effcomplexity import nn as ecnn
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(100, 2, generator=g, dtype=torch.float64)
+    >>> y = X @ torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    >>> model = torch.nn.Linear(2, 1, bias=False).double()
+    >>> with torch.no_grad():
+    ...     _ = model.weight.copy_(torch.tensor([[1.0, -1.0]]))   # the minimum
+    >>> result = ecnn.local_learning_coefficient(
+    ...     model, torch.nn.MSELoss(), (X, y), n_chains=2, n_burnin=10, n_samples=20,
+    ...     random_state=0)
+    >>> result.loss_trace.shape, result.settings["n_chains"]
+    ((2, 20), 2)
     """
 
     estimate: float

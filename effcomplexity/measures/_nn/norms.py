@@ -234,6 +234,18 @@ def spectral_complexity(
     ----------
     P. L. Bartlett, D. J. Foster, M. Telgarsky. "Spectrally-normalized margin
     bounds for neural networks". NeurIPS 2017.
+
+    Examples
+    --------
+    One layer with :math:`M = 0`: the spectral norm of its weight.
+
+    >>> import torch
+    >>> from effcomplexity import nn as ecnn
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 1, bias=False))
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.tensor([[3.0, -4.0]]))
+    >>> round(ecnn.spectral_complexity(net), 6)
+    5.0
     """
     layers, init_layers = _checked_layers(model, init_model)
     shapes = _conv_shapes(model, layers, conv_norm, _resolve_input_shape(input_shape, None))

@@ -383,6 +383,21 @@ def pac_bayes_measures(
     G. K. Dziugaite, D. M. Roy. "Computing Nonvacuous Generalization Bounds for
     Deep (Stochastic) Neural Networks with Many More Parameters than Training
     Data". UAI 2017.
+
+    Examples
+    --------
+    Scales found earlier are reused, so no search runs; ``pacbayes_flatness``
+    is :math:`1/\sigma'^2`:
+
+    >>> import torch
+    >>> from effcomplexity import nn as ecnn
+    >>> X = torch.tensor([[2.0, 0.0], [0.0, 2.0]] * 10)
+    >>> model = torch.nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = model.weight.copy_(torch.eye(2)), model.bias.zero_()
+    >>> result = ecnn.pac_bayes_measures(model, X, [0, 1] * 10, sigma=0.5, mag_sigma=0.25)
+    >>> float(result["pacbayes_flatness"]), float(result["pacbayes_mag_flatness"])
+    (4.0, 16.0)
     """
     w, w0 = _parameter_vectors(model, init_model)
     n_points = int(np.shape(X)[0]) if not isinstance(X, torch.Tensor) else int(X.shape[0])

@@ -73,6 +73,14 @@ class Axis:
         Values may not exceed ``n_train`` (leaves, principal components).
     label : str
         What the values count, for error messages (``"leaves per tree"``).
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> axis = sweeps.Axis("P_leaf", minimum=2, allow_full=True, max_n_train=True,
+    ...                    label="leaves per tree")
+    >>> axis.dtype
+    'Int64'
     """
 
     name: str
@@ -100,6 +108,13 @@ class UnitContext:
         are stored. ``None`` when the sweep writes no ``out``.
     progress : callable or None
         Advances an inner progress bar by its argument, when one is shown.
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> ctx = sweeps.UnitContext(key="seed=0,P_leaf=50", seed=0)
+    >>> ctx.checkpoint_dir is None   # a sweep without ``out``
+    True
     """
 
     key: str
@@ -133,6 +148,13 @@ class SweepFamily:
     reports_progress : bool
         :meth:`run` advances ``ctx.progress`` (epochs or steps), so the runner
         shows a within-unit progress bar when units run in its own process.
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> forest = sweeps.get_family("forest")
+    >>> [axis.name for axis in forest.axes], forest.unit_axis
+    (['P_leaf', 'P_ens'], 'P_leaf')
     """
 
     name: str = ""
@@ -235,6 +257,15 @@ def register_family(family: SweepFamily) -> SweepFamily:
     ValueError
         For a bad declaration (no axes, an unknown unit axis, a column every
         table already has, an unsupported dtype) or a name already registered.
+
+    Examples
+    --------
+    Registering the same instance again is harmless (modules may be reloaded):
+
+    >>> from effcomplexity import sweeps
+    >>> forest = sweeps.get_family("forest")
+    >>> sweeps.register_family(forest) is forest
+    True
     """
     _check_family(family)
     if family.name in _REGISTRY and _REGISTRY[family.name] is not family:
@@ -246,10 +277,25 @@ def register_family(family: SweepFamily) -> SweepFamily:
 def get_family(name: str) -> SweepFamily:
     """The registered family called ``name``.
 
+    Parameters
+    ----------
+    name : str
+        The ``family`` of a spec.
+
+    Returns
+    -------
+    SweepFamily
+
     Raises
     ------
     ValueError
         For an unknown name; the message lists the known ones.
+
+    Examples
+    --------
+    >>> from effcomplexity import sweeps
+    >>> sweeps.get_family("forest").description
+    'random forests (P_leaf leaves per tree, P_ens trees)'
     """
     try:
         return _REGISTRY[name]
