@@ -39,12 +39,12 @@ logger = logging.getLogger(__name__)
 #: Split-R-hat of the loss traces above which the chains are reported as unmixed.
 R_HAT_THRESHOLD = 1.1
 
-# Defaults sized so that one estimate costs a few training epochs of the quick
-# MNIST-1D sweep (benchmarks/test_speed_llc.py): 2 chains of 20 + 50 steps at
-# a step size for which such short chains reach the value of chains 16 times
-# as long (within about 6%).
+# Defaults sized so that one estimate costs at most about 5 training epochs of
+# the quick MNIST-1D sweep (benchmarks/test_speed_llc.py): 2 chains of 20 + 40
+# steps, at a step size for which such short chains land within 8% of chains
+# 20 times as long.
 #: Recorded draws per chain.
-DEFAULT_N_SAMPLES = 50
+DEFAULT_N_SAMPLES = 40
 #: Chains.
 DEFAULT_N_CHAINS = 2
 #: Discarded steps per chain.
@@ -358,16 +358,17 @@ def local_learning_coefficient(
     batches of ``batch_size`` rows (all chains advanced together in one
     vectorised call per step), plus one pass over the data for
     :math:`L_n(w^*)`; the recorded losses are those already computed for the
-    gradients. The defaults (2 chains of 20 + 50 steps, ``step_size=1e-3``)
+    gradients. The defaults (2 chains of 20 + 40 steps, ``step_size=1e-3``)
     were chosen on the MNIST-1D and grokking MLPs trained with mean squared
-    error, where the estimate lands within about 6% of that of 4 chains of
-    400 + 800 steps at the same step size, at about 4-5 training epochs of
-    cost for MNIST-1D with ``batch_size=100`` (40 steps an epoch); for a
-    full-batch run, where an epoch is one step, the same chains cost about
-    15-20 steps with ``batch_size=64``. They are short chains: check them
-    (the loss trace of each chain should be flat after burn-in and
-    ``r_hat`` below 1.1) and, where the estimate matters on its own rather
-    than across checkpoints, rerun with ``n_chains=4`` and longer chains.
+    error, where the estimate lands 2-8% below that of 4 chains of 400 + 800
+    steps at the same step size, at 3.5-5 training epochs of cost for
+    MNIST-1D with ``batch_size=100`` (40 steps an epoch); for a full-batch
+    run, where an epoch is one step, the same chains cost about 17 steps of
+    the quick grokking MLP with ``batch_size=64``. They are short chains:
+    check them (the loss trace of each chain should be flat after burn-in
+    and ``r_hat`` below 1.1) and, where the estimate matters on its own
+    rather than across checkpoints, rerun with ``n_chains=4`` and longer
+    chains.
     Other losses and networks may need another ``step_size``.
 
     References
