@@ -3,23 +3,37 @@
 Two networks at the quick sizes of the network sweeps, each trained briefly
 and then measured at that checkpoint:
 
-* ``mnist1d_w{16,64}``: MLP 40 -> w -> w -> 10 (ReLU) on MNIST-1D generated
-  locally (4,000 training points), SGD (lr 0.01, momentum 0.9), batch 100,
-  mean squared error on one-hot targets. One epoch is 40 steps. The LLC runs
-  minibatch SGLD with the same batch size.
-* ``grokking``: Gromov's two-layer MLP on concatenated one-hot (a, b) for
-  a + b mod 97 (30% of the pairs for training), quadratic activation, MSE on
-  one-hot targets, AdamW full batch. One epoch is one full-batch step; the
-  LLC runs full-batch SGLD, and (``minibatch``, and the ``long`` run)
-  minibatch SGLD on 256 pairs.
+* ``mnist1d_w{16,64,256}``: MLP 40 -> w -> w -> 10 (ReLU) on MNIST-1D
+  generated locally (4,000 training points), SGD (lr 0.01, momentum 0.9),
+  batch 100, mean squared error on one-hot targets. One epoch is 40 steps.
+  The LLC runs minibatch SGLD with the same batch size, as the ``llc``
+  measure of the sweeps does.
+* ``grokking``: the quick grokking unit's network, Gromov's two-layer MLP
+  (width 256, no biases, quadratic activation) on concatenated one-hot
+  (a, b) for a + b mod 97 (20% of the pairs for training), MSE on one-hot
+  targets, full-batch AdamW (lr 2e-3, weight decay 16). One epoch is one
+  full-batch step; the LLC runs minibatch SGLD on ``LLC_BATCH`` = 64 pairs,
+  as the sweeps' ``llc`` measure does for full-batch training.
 
-Each entry records the median wall time of one training epoch, the wall time
-of ``local_learning_coefficient`` with its defaults (plus ``batch_size``), the
-ratio, and the estimate with its standard error and split R-hat. A second run
-with four times the steps (``long``) shows how far the default estimate is
-from a longer chain's; the test asserts that they agree within three
-combined standard errors, which is what the defaults were chosen for.
-``--full`` trains the checkpoints longer.
+Each entry records the median wall time of one training epoch measured in
+the same run, and for each setting the wall time of
+``local_learning_coefficient``, the ratio (``epochs``), the estimate with
+its standard error and split R-hat:
+
+* ``default``: the function's defaults (2 chains of 20 + 50 steps, step
+  size 1e-3), the cost per checkpoint of the sweeps;
+* ``before``: the earlier defaults (4 chains of 100 + 200 steps, step size
+  3e-4), for the cost before and after in the same run;
+* ``long``: 4 chains of 400 + 800 steps at the default step size, the
+  reference the short default chains are compared with.
+
+Targets: the default costs at most ``TARGET_EPOCHS`` = 5 training epochs per
+checkpoint on MNIST-1D (recorded with ``meets_target``, not asserted: the
+machine is shared and the ratio moves with its load, recorded in ``load``);
+a full-batch epoch is a single step, so the grokking entry states its ratio
+only. Asserted: the default estimate lies within ``AGREEMENT`` = 10% of the
+long chains' (the short chains' bias, measured 1-6%). ``--full`` trains the
+checkpoints longer.
 
 Torch runs on one thread so that the ratios do not depend on how many cores
 other processes leave free. Results go to ``results/speed_llc.json``.
@@ -27,6 +41,7 @@ other processes leave free. Results go to ``results/speed_llc.json``.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -36,14 +51,17 @@ from conftest import record
 from mnist1d.data import get_dataset_args, make_dataset
 from torch import nn
 
+from effcomplexity import datasets
 from effcomplexity import nn as ecnn
 from effcomplexity.models.torch_models import make_mlp
+from effcomplexity.sweeps.families._network import LLC_BATCH
 
 MINIBATCH = 100
 P = 97
-TRAIN_FRACTION = 0.3
-GROK_WIDTH = 128
-GROK_MINIBATCH = 256
+TRAIN_FRACTION = 0.2
+GROK_WIDTH = 256
+TARGET_EPOCHS = 5.0
+AGREEMENT = 0.10
 
 
 @pytest.fixture(autouse=True)
@@ -64,19 +82,11 @@ def mnist1d():
     return X, nn.functional.one_hot(labels, 10).to(torch.float32)
 
 
-class _Square(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * x
-
-
 def _modular_addition():
-    g = torch.Generator().manual_seed(0)
-    a, b = torch.meshgrid(torch.arange(P), torch.arange(P), indexing="ij")
-    a, b = a.reshape(-1), b.reshape(-1)
-    train = torch.randperm(P * P, generator=g)[: int(TRAIN_FRACTION * P * P)]
-    X = torch.cat([nn.functional.one_hot(a, P), nn.functional.one_hot(b, P)], dim=1).float()
-    Y = nn.functional.one_hot((a + b) % P, P).float()
-    return X[train], Y[train]
+    data = datasets.modular_addition(modulus=P, train_fraction=TRAIN_FRACTION, random_state=0)
+    X = torch.tensor(data.X_train, dtype=torch.float32)
+    Y = nn.functional.one_hot(torch.as_tensor(data.labels_train), P).float()
+    return X, Y
 
 
 def _timed(fn) -> float:
@@ -85,16 +95,27 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-#: Settings timed at every checkpoint: the defaults, and chains four times as long.
-RUNS = {"default": {}, "long": {"n_samples": 800, "n_burnin": 400}}
+#: Settings timed at every checkpoint (see the module docstring).
+RUNS = {
+    "default": {},
+    "before": {"n_chains": 4, "n_burnin": 100, "n_samples": 200, "step_size": 3e-4},
+    "long": {"n_chains": 4, "n_burnin": 400, "n_samples": 800},
+}
 
 
-def _llc_entry(model, X, Y, epoch_s, runs) -> dict:
+def _load() -> dict:
+    one, five, _ = os.getloadavg()
+    return {"load_1min": one, "load_5min": five, "cores": os.cpu_count()}
+
+
+def _llc_entry(model, X, Y, epoch_s, batch_size) -> dict:
     mse = nn.MSELoss()
-    out = {}
-    for name, settings in runs.items():
+    out = {"load_before": _load()}
+    for name, settings in RUNS.items():
         start = time.perf_counter()
-        result = ecnn.local_learning_coefficient(model, mse, (X, Y), random_state=0, **settings)
+        result = ecnn.local_learning_coefficient(
+            model, mse, (X, Y), batch_size=batch_size, random_state=0, **settings
+        )
         seconds = time.perf_counter() - start
         out[name] = {
             "seconds": seconds,
@@ -106,17 +127,21 @@ def _llc_entry(model, X, Y, epoch_s, runs) -> dict:
             "message": result.message,
             **result.settings,
         }
+    out["load_after"] = _load()
+    out["loaded"] = max(out["load_before"]["load_1min"], out["load_after"]["load_1min"]) > (
+        os.cpu_count() or 1
+    )
+    out["default_over_long"] = out["default"]["llc"] / out["long"]["llc"] - 1
+    out["default_over_before_cost"] = out["default"]["seconds"] / out["before"]["seconds"]
     return out
 
 
-def _check_converged(entry: dict) -> None:
-    default, long = entry["default"], entry["long"]
-    assert not default["diverged"] and not long["diverged"]
-    se = (default["llc_se"] ** 2 + long["llc_se"] ** 2) ** 0.5
-    assert abs(default["llc"] - long["llc"]) <= 3 * se
+def _check_agreement(entry: dict) -> None:
+    assert not entry["default"]["diverged"] and not entry["long"]["diverged"]
+    assert abs(entry["default_over_long"]) <= AGREEMENT
 
 
-@pytest.mark.parametrize("width", [16, 64])
+@pytest.mark.parametrize("width", [16, 64, 256])
 def test_llc_cost_mnist1d(mnist1d, width, full):
     X, Y = mnist1d
     model = make_mlp(40, width, 10, random_state=0)
@@ -131,10 +156,11 @@ def test_llc_cost_mnist1d(mnist1d, width, full):
             optimizer.step()
         epoch_times.append(time.perf_counter() - start)
     epoch_s = float(np.median(epoch_times[1:]))
-    runs = {name: {**settings, "batch_size": MINIBATCH} for name, settings in RUNS.items()}
-    entry = _llc_entry(model, X, Y, epoch_s, runs)
+    entry = _llc_entry(model, X, Y, epoch_s, MINIBATCH)
     entry.update(
         {
+            "target_epochs": TARGET_EPOCHS,
+            "meets_target": entry["default"]["epochs"] <= TARGET_EPOCHS,
             "epoch_s": epoch_s,
             "epochs_trained": len(epoch_times),
             "n_params": sum(p.numel() for p in model.parameters()),
@@ -142,14 +168,13 @@ def test_llc_cost_mnist1d(mnist1d, width, full):
         }
     )
     record("speed_llc.json", f"mnist1d_w{width}", entry)
-    _check_converged(entry)
+    _check_agreement(entry)
 
 
 def test_llc_cost_grokking(full):
     X, Y = _modular_addition()
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(2 * P, GROK_WIDTH), _Square(), nn.Linear(GROK_WIDTH, P))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98))
+    model = make_mlp(2 * P, GROK_WIDTH, P, 1, activation="quadratic", bias=False, random_state=0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=16.0, betas=(0.9, 0.98))
     step_times = []
     for _ in range(1000 if full else 200):
         start = time.perf_counter()
@@ -158,13 +183,7 @@ def test_llc_cost_grokking(full):
         optimizer.step()
         step_times.append(time.perf_counter() - start)
     epoch_s = float(np.median(step_times[1:]))
-    # Full-batch chains four times as long would take minutes; the long run is minibatch.
-    runs = {
-        "default": RUNS["default"],
-        "minibatch": {"batch_size": GROK_MINIBATCH},
-        "long": {**RUNS["long"], "batch_size": GROK_MINIBATCH},
-    }
-    entry = _llc_entry(model, X, Y, epoch_s, runs)
+    entry = _llc_entry(model, X, Y, epoch_s, LLC_BATCH)
     entry.update(
         {
             "epoch_s": epoch_s,
@@ -175,4 +194,4 @@ def test_llc_cost_grokking(full):
         }
     )
     record("speed_llc.json", "grokking", entry)
-    _check_converged(entry)
+    _check_agreement(entry)

@@ -1,13 +1,30 @@
-"""Speed of the network sweeps: MNIST-1D width sweep and grokking.
+"""Speed of the network sweeps: MNIST-1D width and epoch sweeps, grokking.
 
-* ``sweeps``: wall time of ``mnist1d_width`` and ``grokking`` with 1 and 2
-  jobs (quick sizes; ``--full`` the published ones).
+* ``sweeps``: wall time of every network spec (``mnist1d_width``,
+  ``mnist1d_epochs``, ``grokking``, ``grokking_no_wd``) at the quick size
+  (``--full`` the published ones) with 1 and 2 jobs; a spec of one unit is
+  run with 1 job only. The grokking entries also keep what the timed run
+  measured at each step (accuracies, telescoping gap, ``p_train``,
+  ``p_test``, ``llc``), so that the time is read with the run it produced.
+* ``full_unit``: the costliest unit of each spec at the published size,
+  extrapolated from its first epochs (or steps), because a full unit takes
+  from minutes (MNIST-1D, 500 epochs) to hours (grokking, 10,000 tracked
+  steps) here: the unit is timed once without measures and once with them,
+  both truncated, which prices one epoch (step) of training and one
+  checkpoint of measures; the full unit is ``epochs x per-epoch +
+  checkpoints x per-checkpoint``, and the full sweep that times the sum of
+  the family's cost model over units (and, as an upper bound, the number of
+  units times the costliest one). Entries say ``"extrapolated": true``.
 * ``shares``: one unit of each sweep (the widest quick MNIST-1D net, the
   quick grokking unit) run with training only, then with each measure of the
   per-checkpoint suite alone, and with the telescoping tracker alone; each
   measure's share is its extra time over training alone.
 
-Targets (issue of the network sweeps): the measures other than telescoping
+Every entry records the machine's load average before and after it
+(``load``), since the two cores are shared: a load above the number of
+cores means the times are inflated by other processes.
+
+Targets: the measures other than telescoping
 together add at most the training time itself (``measures_over_training``
 <= 1); telescoping costs within 1.5x of its floor, about
 ``2 x columns x (n + m) / b`` forward-backward passes of a batch of ``b``
@@ -21,6 +38,8 @@ shared two-core machine they are measured, not guaranteed. Results go to
 
 from __future__ import annotations
 
+import math
+import os
 import time
 
 import pytest
@@ -41,14 +60,92 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-@pytest.mark.parametrize("name", ["mnist1d_width", "grokking"])
+NETWORK_SPECS = ("mnist1d_width", "mnist1d_epochs", "grokking", "grokking_no_wd")
+#: Epochs (MNIST-1D) or steps (grokking) of a full unit actually timed.
+TRUNCATED = {"mnist1d": 10, "grokking": 200}
+_GROK_COLUMNS = ["step", "train_error", "test_error", "telescoping", "telescoping_gap"]
+_GROK_COLUMNS += ["p_train", "p_test", "p_test_se", "llc", "llc_se", "weight_norm"]
+
+
+def _load() -> dict:
+    one, five, _ = os.getloadavg()
+    return {"load_1min": one, "load_5min": five, "cores": os.cpu_count()}
+
+
+def _loaded(before: dict, after: dict) -> bool:
+    return max(before["load_1min"], after["load_1min"]) > before["cores"]
+
+
+@pytest.mark.parametrize("name", NETWORK_SPECS)
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_sweep_wall_time(name, n_jobs, full, tmp_path):
+def test_sweep_wall_time(name, n_jobs, full):
     spec = sweeps.get_spec(name)
-    seconds = _timed(lambda: sweeps.run(spec, quick=not full, n_jobs=n_jobs, verbose=0))
-    size = "full" if full else "quick"
     units = len(sweeps.plan(spec.sized(quick=not full)))
-    record(RESULTS, f"sweeps/{name}/{size}/n_jobs={n_jobs}", {"seconds": seconds, "units": units})
+    if n_jobs > units:
+        pytest.skip(f"{name} has {units} unit(s): more jobs cannot run it faster")
+    before = _load()
+    start = time.perf_counter()
+    table = sweeps.run(spec, quick=not full, n_jobs=n_jobs, verbose=0)
+    seconds = time.perf_counter() - start
+    after = _load()
+    size = "full" if full else "quick"
+    entry = {
+        "seconds": seconds,
+        "units": units,
+        "load": {"before": before, "after": after, "loaded": _loaded(before, after)},
+    }
+    if spec.family == "grokking":
+        rows = table.sort_values("step")[_GROK_COLUMNS].astype(object)
+        entry["rows"] = rows.where(rows.notna(), None).to_dict("records")
+    record(RESULTS, f"sweeps/{name}/{size}/n_jobs={n_jobs}", entry)
+
+
+def _truncated(spec, unit, axis: str, limit: int):
+    """The unit with its grid cut to the points at or below ``limit`` (and ``limit``)."""
+    values = sorted({p[axis] for p in unit.points if p[axis] <= limit} | {limit})
+    return spec.replace(grid={**spec.grid, axis: tuple(values)})
+
+
+@pytest.mark.parametrize("name", NETWORK_SPECS)
+def test_full_unit_time(name):
+    """Full-size unit and sweep times, extrapolated from a truncated unit."""
+    spec = sweeps.get_spec(name)
+    family = get_family(spec.family)
+    axis = family.axis_names[-1]
+    plan = sweeps.plan(spec)
+    costs = [family.cost(spec, dict(u.params), list(u.points)) for u in plan]
+    unit = plan[max(range(len(plan)), key=costs.__getitem__)]
+    total = max(p[axis] for p in unit.points)
+    checkpoints = len(unit.points)
+    limit = TRUNCATED[spec.family]
+    short = _truncated(spec, unit, axis, limit)
+    short_unit = next(u for u in sweeps.plan(short) if u.key == unit.key)
+    before = _load()
+    opts = spec.resolved_model_kwargs()
+    training = _unit_seconds(short, short_unit, measures=())
+    measured = _unit_seconds(short, short_unit, measures=opts["measures"])
+    after = _load()
+    per_epoch = training / limit
+    per_checkpoint = (measured - training) / len(short_unit.points)
+    unit_seconds = per_epoch * total + per_checkpoint * checkpoints
+    entry = {
+        "extrapolated": True,
+        "unit": unit.key,
+        axis: total,
+        "checkpoints": checkpoints,
+        f"timed_{axis}s": limit,
+        "timed_checkpoints": len(short_unit.points),
+        "telescoping": opts["telescoping"],
+        f"seconds_per_{axis}": per_epoch,
+        "seconds_per_checkpoint_of_measures": per_checkpoint,
+        "unit_seconds": unit_seconds,
+        "units": len(plan),
+        "sweep_seconds_by_cost_model": unit_seconds * sum(costs) / max(costs),
+        "sweep_seconds_upper_bound": unit_seconds * len(plan),
+        "load": {"before": before, "after": after, "loaded": _loaded(before, after)},
+    }
+    assert math.isfinite(unit_seconds) and unit_seconds > 0
+    record(RESULTS, f"full_unit/{name}", entry)
 
 
 def _unit_seconds(spec, unit, **options) -> float:

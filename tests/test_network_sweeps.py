@@ -77,6 +77,31 @@ def test_quick_grokking_groks_late_and_not_without_weight_decay():
 
 
 @pytest.mark.slow
+def test_quick_grokking_tracker_follows_the_network_through_grokking():
+    """Oracle: the network's own outputs on the tracked test inputs.
+
+    At every recorded step of the quick run, before, across and after the
+    step where test accuracy passes 90%, the telescoping model's predictions
+    stay within TRACKING_TOLERANCE (relative RMS) of the network's, so every
+    row reports p_train and p_test. (At weight decay 4 the same network
+    trains at the edge of stability from about step 90 and the tracker
+    diverges; the quick size uses weight decay 16, see the spec.)
+    """
+    spec = sweeps.get_spec("grokking").sized(quick=True)
+    assert spec.resolved_model_kwargs()["telescoping"] == "probe"
+    spec = spec.replace(model_kwargs={**spec.model_kwargs, "measures": ()})
+    table = sweeps.run(spec, verbose=0).sort_values("step")
+    grok = _first_step(table.assign(test_acc=1 - table.test_error), "test_acc", 0.90)
+    assert grok is not None and grok < table.step.max()
+    tracked = table[table.step > 0]
+    assert (tracked.telescoping == "probe").all(), tracked[["step", "telescoping_gap"]]
+    assert (tracked.telescoping_gap <= _network.TRACKING_TOLERANCE).all()
+    assert tracked[["p_train", "p_test", "p_test_se"]].notna().all().all()
+    n = int(table.n_train.iloc[0])
+    assert ((tracked.p_test > 0) & (tracked.p_test < n)).all()
+
+
+@pytest.mark.slow
 def test_quick_mnist1d_width_peaks_at_an_intermediate_width():
     """Model-wise double descent under 15% label noise, against Greydanus (2020).
 

@@ -213,14 +213,19 @@ def _hessian(cp: Checkpoint) -> dict:
     return {"n_eff": float(n_eff)}
 
 
+#: SGLD batch of the ``llc`` measure when the network trains on the full batch: the
+#: default chains then cost about 17 full-batch steps of the quick grokking MLP.
+LLC_BATCH = 64
+
+
 def _llc(cp: Checkpoint) -> dict:
     from ... import nn as ecnn
 
     problem = cp.problem
     n = len(problem.X_train)
-    # Minibatch SGLD: the training batch, or 256 rows for full-batch training, costs
-    # about a second per checkpoint at the quick sizes (benchmarks/test_speed_llc.py).
-    batch = problem.batch_size or 256
+    # Minibatch SGLD with the function's default chains: the training batch, or
+    # LLC_BATCH rows for full-batch training (benchmarks/test_speed_llc.py).
+    batch = problem.batch_size or LLC_BATCH
     result = ecnn.local_learning_coefficient(
         cp.model,
         problem.loss_fn(),

@@ -61,6 +61,14 @@ class GrokkingFamily(SweepFamily):
     comes from ``modulus``, the ``train_fraction`` axis and the spec's
     ``data_seed``; the spec's ``n_train`` and ``n_test`` are not used (the
     table's ``n_train`` and ``n_test`` columns report the realised split).
+
+    The tracker follows AdamW as Jeffares et al. do, each step's update linear
+    in the gradient with that step's preconditioner held fixed. It follows the
+    network only while training stays below the edge of stability (see
+    :class:`~effcomplexity.nn.TelescopingTracker`): with lr 2e-3 that holds
+    through grokking at weight decay 16 (the quick size) and fails from about
+    step 90 at weight decay 4, whose rows from then on say
+    ``telescoping="diverged"`` with ``p_train`` and ``p_test`` missing.
     """
 
     name = "grokking"
