@@ -26,6 +26,7 @@ exceeds ``K`` of them.
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -379,6 +380,9 @@ def test_classical_setup_table():
     specs = {**SPECS, "ridgeless": sweeps.get_spec("ridgeless_theory")}
     for spec in specs.values():
         quick, full = spec.sized(quick=True), spec.sized(quick=False)
+        # The library spec of the same name, at the published (full-MNIST) size.
+        library = spec.name.removesuffix("_bundled")
+        published = sweeps.get_spec(library) if library != spec.name else None
         grid = "; ".join(
             f"{axis} " + ", ".join("full" if v is None else f"{v:g}" for v in values)
             for axis, values in quick.grid.items()
@@ -392,6 +396,9 @@ def test_classical_setup_table():
                 "quick grid": grid,
                 "full n (test)": f"{full.n_train} ({full.n_test})",
                 "full seeds": len(full.seeds),
+                "library full-MNIST n (test)": (
+                    f"{published.n_train} ({published.n_test})" if published else "none"
+                ),
             }
         )
     write_table("classical_setup", pd.DataFrame(rows))
@@ -404,6 +411,9 @@ def test_classical_setup_table():
                 "K (standard errors for a move)": [K],
                 "log-scale span of the error": [LOG_SPAN],
                 "ridgeless family-wise alpha": [FAMILY_ALPHA],
+                "illusion_test level": [
+                    inspect.signature(analysis.illusion_test).parameters["level"].default
+                ],
             }
         ),
     )

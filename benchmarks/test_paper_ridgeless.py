@@ -29,6 +29,8 @@ from effcomplexity import plotting, sweeps
 SPEC = sweeps.get_spec("ridgeless_theory")
 #: Family-wise chance that a correct theory fails the Monte Carlo check anywhere on the grid.
 FAMILY_ALPHA = 0.01
+#: Half-width of the drawn error bars in standard errors (a 95% normal interval).
+ERROR_BAR = 1.96
 
 
 def finite_n_risk(p, n, signal_sq, noise_sq):
@@ -107,12 +109,12 @@ def test_ridgeless_theory_against_simulation(full):
     ax.errorbar(
         table["gamma"],
         table["risk_mean"],
-        yerr=1.96 * table["risk_se"],
+        yerr=ERROR_BAR * table["risk_se"],
         fmt="o",
         color=plotting.COLORS[1],
         markersize=5,
         capsize=3,
-        label=f"simulation: mean ± 1.96 SE over {n_seeds} seeds",
+        label=f"simulation: mean ± {ERROR_BAR:g} SE over {n_seeds} seeds",
         zorder=4,
     )
     ax.axvline(1.0, color="#2CA02C", linestyle=":", linewidth=1.5, label="interpolation threshold")
@@ -166,6 +168,9 @@ def test_ridgeless_theory_against_simulation(full):
                 "largest abs z": [abs(float(worst["z"]))],
                 "at gamma": [float(worst["gamma"])],
                 "Bonferroni z*": [float(z_star)],
+                "error bars (SE)": [ERROR_BAR],
+                "signal norm squared": [signal_sq],
+                "noise variance": [noise_sq],
             }
         ),
     )
