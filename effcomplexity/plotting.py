@@ -722,13 +722,16 @@ def save(fig, path: str | os.PathLike, *, dpi: int = 150, formats: Sequence[str]
     """
     from pathlib import Path
 
+    import matplotlib
+
     path = Path(path)
     if not path.parent.exists():
         raise ValueError(f"Cannot write {path}: the folder {path.parent} does not exist.")
-    written = [path]
-    fig.savefig(path, dpi=dpi)
-    for fmt in formats:
-        extra = path.with_suffix(f".{fmt.lstrip('.')}")
-        fig.savefig(extra, dpi=dpi)
-        written.append(extra)
+    written = [path, *(path.with_suffix(f".{fmt.lstrip('.')}") for fmt in formats)]
+    # No creation date in PDF and SVG files and fixed SVG ids: the same figure
+    # gives the same bytes, so regenerated figures do not differ in version control.
+    with matplotlib.rc_context({"svg.hashsalt": "effcomplexity"}):
+        for target in written:
+            stamp = {".pdf": {"CreationDate": None}, ".svg": {"Date": None}}.get(target.suffix)
+            fig.savefig(target, dpi=dpi, metadata=stamp)
     return written

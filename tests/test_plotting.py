@@ -112,6 +112,24 @@ def test_summary_has_two_panels_per_sweep(tmp_path):
     assert all(p.stat().st_size > 1000 for p in written)
 
 
+def test_saved_files_are_byte_identical_across_runs(tmp_path, monkeypatch):
+    """Oracle: the bytes of a first save. A save of the same figure on another
+    day (SOURCE_DATE_EPOCH one day later) must match it, so regenerated paper
+    figures do not change in version control; matplotlib stamps PDFs and SVGs
+    with the date and SVGs with random ids unless told otherwise."""
+    import hashlib
+
+    fig = plotting.composite(two_axis())
+    digests = []
+    for day in (0, 1):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1_700_000_000 + 86_400 * day))
+        folder = tmp_path / str(day)
+        folder.mkdir()
+        written = plotting.save(fig, folder / "fig.png", formats=("pdf", "svg"))
+        digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in written])
+    assert digests[0] == digests[1]
+
+
 def test_missing_column_and_missing_folder():
     table = two_axis()
     with pytest.raises(ValueError, match=r"no column\(s\) \['p_test'\]"):
