@@ -309,6 +309,15 @@ def test_same_seed_same_number_and_seed_types():
     )
     assert other.estimate != first.estimate
     ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=None, **QUICK)
+    twins = [
+        ecnn.local_learning_coefficient(
+            model, nn.MSELoss(), (X, y), batch_size=16, random_state=rs, **QUICK
+        ).estimate
+        for rs in (np.random.RandomState(5), np.random.RandomState(5))
+    ]
+    assert twins[0] == twins[1]
+    with pytest.raises(TypeError, match="random_state"):
+        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=1.5, **QUICK)
 
 
 @untrained

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from ..._validation import check_int
+from ..._validation import check_int, check_random_state
 from ._layers import Batches, check_loss_fn, eval_mode
 
 __all__ = ["LLCResult", "local_learning_coefficient"]
@@ -294,9 +294,9 @@ def local_learning_coefficient(
         drawn without replacement within each pass over the data. Default:
         full-batch gradients. The full-data loss at :math:`w^*` is computed
         once, in batches of this size.
-    random_state : int, numpy Generator or None
+    random_state : int, RandomState, Generator or None
         Seed of the noise and of the minibatches; the result is deterministic
-        for a fixed seed.
+        for a fixed seed (a ``RandomState`` or ``Generator`` is drawn from).
     progress : bool
         Show a progress bar over the chains' steps.
 
@@ -436,6 +436,9 @@ def local_learning_coefficient(
     ref = named[0][1]
     w_star = {name: p.detach().clone() for name, p in named}
     n_params = sum(p.numel() for p in w_star.values())
+    rng = check_random_state(random_state)  # the package's rule: rejects floats and strings
+    if isinstance(random_state, np.random.RandomState):
+        random_state = int(rng.randint(2**31 - 1))
     seeds = np.random.default_rng(random_state).integers(0, 2**63 - 1, size=2)
     index_generator = torch.Generator().manual_seed(int(seeds[0]))
     noise_generator = torch.Generator(device=ref.device).manual_seed(int(seeds[1]))
