@@ -479,6 +479,8 @@ def _summary(table: pd.DataFrame, spec) -> str:
 def _sweep(args) -> int:
     from . import sweeps
 
+    if args.backend == "dask" and not args.scheduler:
+        raise ValueError("--backend dask needs --scheduler ADDR, e.g. tcp://127.0.0.1:8786.")
     spec = sweeps.get_spec(args.name).sized(quick=not args.full)
     table = sweeps.run(
         spec,

@@ -249,6 +249,10 @@ _BAD_INPUTS = {
         ["sweep", "ridgeless_theory", "--scheduler", "nonsense://x"],
         "--scheduler nonsense://x: cannot connect to a dask scheduler",
     ),
+    "sweep-dask-without-scheduler": (
+        ["sweep", "ridgeless_theory", "--backend", "dask"],
+        "--backend dask needs --scheduler ADDR",
+    ),
     "analyze-missing": (["analyze", "{missing}"], "RESULTS: no such file"),
     "analyze-folder": (["analyze", "{folder}"], "is a folder, not a sweep table"),
     "analyze-foreign": (["analyze", "{foreign}"], "is not a sweep table: it has no column(s)"),

@@ -163,6 +163,16 @@ def test_an_error_in_the_first_unit_keeps_what_was_there(reference, tmp_path, mo
     pd.testing.assert_frame_equal(sweeps.run(_tiny(), out=out, verbose=0), reference)
 
 
+def test_a_refused_run_changes_nothing_at_out(tmp_path):
+    out = tmp_path / "r.csv"
+    sweeps.run(_tiny(), out=out, verbose=0)
+    (tmp_path / "r.csv.parts" / "checkpoints" / "unit-000007-00000000").mkdir(parents=True)
+    before = _listing(tmp_path)
+    with pytest.raises(ValueError, match="different sweep spec.*overwrite=True"):
+        sweeps.run(_tiny().replace(seeds=(4,)), out=out, verbose=0)
+    assert _listing(tmp_path) == before
+
+
 def test_bad_arguments_and_unwritable_folders_leave_nothing(tmp_path):
     (tmp_path / "afile").write_text("x")
     before = _listing(tmp_path)
@@ -175,18 +185,16 @@ def test_bad_arguments_and_unwritable_folders_leave_nothing(tmp_path):
     assert _listing(tmp_path) == before
 
 
-def test_an_unreachable_scheduler_fails_fast_and_leaves_nothing(tmp_path):
+def test_an_unreachable_scheduler_fails_and_leaves_nothing(tmp_path):
     pytest.importorskip("distributed")
     import dask
 
     before = _listing(tmp_path)
-    start = time.monotonic()
     with (
         dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
         pytest.raises(OSError, match=r"scheduler='tcp://127.0.0.1:1': cannot connect"),
     ):
         sweeps.run(_tiny(), backend="dask", scheduler="tcp://127.0.0.1:1", out=tmp_path / "r.csv")
-    assert time.monotonic() - start < 60
     assert _listing(tmp_path) == before
 
 
@@ -266,9 +274,10 @@ def test_two_processes_started_together_do_not_corrupt_the_table(reference, tmp_
         )
         for _ in range(2)
     ]
-    results = [(p.wait(timeout=900), p.stderr.read()) for p in procs]
-    for p in procs:
-        p.stderr.close()
+    results = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=900)
+        results.append((proc.returncode, err))
     # Each either finished or was refused with the lock message, never anything else.
     for code, err in results:
         assert code == 0 or ("BlockingIOError" in err and "is in use" in err), err

@@ -371,7 +371,8 @@ class _Store:
         self._lock = None
         self._created: list[Path] = []  # folders above the parts folder this run created
         self._created_parts = False
-        self._had_manifest = False
+        self._opened = False  # past every check, holding the lock
+        self._wrote_manifest = False
         self._old_checkpoints: set[str] | None = None  # None: no checkpoints folder before
 
     # serialisation
@@ -416,13 +417,14 @@ class _Store:
             if entry.name not in own and not _OWN_ENTRY.match(entry.name)
         )
 
-    def check(self, overwrite: bool) -> dict | None:
+    def check(self, overwrite: bool, same_spec: bool = True) -> dict | None:
         """Refuse an ``out`` holding anything this package did not write; return its manifest.
 
         A results file is this package's when its parts folder holds a manifest (it is
         the table the runner keeps next to its parts, even if damaged since), or when its
         columns are those of a results table; a parts folder is, when it holds a manifest
-        or only names the runner gives.
+        or only names the runner gives. With ``same_spec``, the manifest must also be
+        this spec's unless ``overwrite``.
         """
         if self.path.is_dir():
             raise self._refuse("the results file would replace a folder")
@@ -438,7 +440,7 @@ class _Store:
                 )
         if self.path.exists() and manifest is None:
             if not _is_results_table(self.path):
-                raise self._refuse(f"{self.path} exists and is not a sweep results table")
+                raise self._refuse("the file exists and is not a sweep results table")
             if not overwrite:
                 raise ValueError(
                     f"{_arg('out', str(self.path))} holds a sweep results table without its "
@@ -446,7 +448,7 @@ class _Store:
                     f"be checked against this spec; pass {_arg('overwrite', True)} to replace "
                     f"it, or choose another {_arg('out')}."
                 )
-        if manifest is not None and manifest != self._manifest() and not overwrite:
+        if same_spec and manifest is not None and manifest != self._manifest() and not overwrite:
             raise ValueError(
                 f"{self.path} holds results of a different sweep spec ({manifest.get('sweep')!r}, "
                 f"fingerprint {str(manifest.get('fingerprint'))[:12]}); pass "
@@ -459,7 +461,7 @@ class _Store:
         from filelock import FileLock, Timeout
 
         try:
-            self.check(overwrite)
+            self.check(overwrite, same_spec=False)  # whose results: asked under the lock
             folder = self.parts.parent
             while not folder.exists():
                 self._created.append(folder)  # innermost first
@@ -487,15 +489,16 @@ class _Store:
             if overwrite:
                 self._clear()
                 manifest = None
-            self._had_manifest = manifest is not None
             if self.checkpoints.is_dir():
                 self._old_checkpoints = {p.name for p in self.checkpoints.iterdir()}
+            self._opened = True
             for stale in self.path.parent.glob(_temp_prefix(self.path) + "*"):
                 stale.unlink()
             if manifest is None:
                 self._discard_parts("no valid manifest")
                 payload = json.dumps(self._manifest(), indent=2).encode()
                 _atomic_write(self.parts / _MANIFEST, payload)
+                self._wrote_manifest = True
             return self._read_parts()
         except OSError as exc:
             if isinstance(exc, BlockingIOError) and self._lock is None:
@@ -520,14 +523,14 @@ class _Store:
             with contextlib.suppress(OSError):
                 if self._created_parts:
                     shutil.rmtree(self.parts)
-                else:
+                elif self._opened:
                     self._undo_in_existing_parts()
         for folder in self._created:  # innermost first, and only while empty
             with contextlib.suppress(OSError):
                 folder.rmdir()
 
     def _undo_in_existing_parts(self) -> None:
-        if not self._had_manifest:
+        if self._wrote_manifest:
             (self.parts / _MANIFEST).unlink(missing_ok=True)
         if self.checkpoints.is_dir():
             for entry in self.checkpoints.iterdir():
