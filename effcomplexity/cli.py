@@ -15,9 +15,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 import pandas as pd
+
+from . import __version__
 
 __all__ = ["main"]
 
@@ -27,6 +30,17 @@ _DEMO_SWEEPS = ("curth_trees", "belkin_rff")
 _DEMO_ERRORS = {"curth_trees": "test_mse", "belkin_rff": "test_error"}
 _DEMO_SEEDS = (0, 1, 2)
 _PLOT_KINDS = ("composite", "decomposed", "measures", "back-to-u", "grid")
+#: The flag of each argument of ``sweeps.run`` the command line sets, so that its messages
+#: name what the user typed (``--overwrite``, not ``overwrite=True``).
+_RUN_FLAGS = {
+    "out": "--out",
+    "overwrite": "--overwrite",
+    "n_jobs": "--jobs",
+    "scheduler": "--scheduler",
+    "backend": "--backend",
+}
+#: Columns analyze and plot need in any sweep table (see analysis.illusion_test).
+_TABLE_COLUMNS = ("seed", "axis", "n_params")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog="Run 'effcomplexity COMMAND --help' for the options of a command.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
@@ -106,9 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--scheduler",
         metavar="ADDR",
-        help="dask scheduler address, e.g. tcp://127.0.0.1:8786 (implies --backend dask)",
+        help="dask scheduler address, e.g. tcp://127.0.0.1:8786 (implies --backend dask; "
+        "gives up after dask's connect timeout, DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)",
     )
-    sweep.add_argument("--overwrite", action="store_true", help="discard results already in --out")
+    sweep.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard results already in --out (a file that is not a results table is "
+        "never replaced)",
+    )
     sweep.add_argument("--quiet", action="store_true", help="hide the progress bar")
 
     analyze = commands.add_parser(
@@ -238,7 +259,9 @@ def _demo(args) -> int:
     from . import analysis, plotting, sweeps
 
     folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder}: exists and is not a folder; give a folder path.")
+    # The sweeps create the folder (and remove it again if the first one cannot start).
     tables, verdicts = [], []
     print("Is double descent an artefact of counting parameters? (Curth et al. 2023)")
     print(
@@ -278,8 +301,11 @@ def _demo(args) -> int:
         pd.concat(tables, ignore_index=True), errors=_DEMO_ERRORS, verdicts=verdicts
     )
     path = folder / "demo_summary.png"
-    plotting.save(figure, path)
-    verdicts.to_csv(folder / "demo_verdicts.csv", index=False)
+    try:
+        plotting.save(figure, path)
+        verdicts.to_csv(folder / "demo_verdicts.csv", index=False)
+    except OSError as exc:
+        raise _flag_error("--out", folder, exc) from None
     print()
     print(f"Summary figure: {path}")
     print(f"Verdict table: {folder / 'demo_verdicts.csv'}; sweep tables: {folder}/")
@@ -290,6 +316,8 @@ def _read_results(path: str) -> pd.DataFrame:
     from pathlib import Path
 
     source = Path(path)
+    if source.is_dir():
+        raise ValueError(f"RESULTS: {path!r} is a folder, not a sweep table (.csv or .parquet).")
     if not source.is_file():
         raise ValueError(f"RESULTS: no such file {path!r}.")
     suffix = source.suffix.lower()
@@ -305,10 +333,62 @@ def _read_results(path: str) -> pd.DataFrame:
     raise ValueError(f"RESULTS: {path!r} is neither .csv nor .parquet.")
 
 
+def _flag_error(flag: str, value, exc: OSError) -> OSError:
+    """An ``OSError`` about a file named by ``flag``, as one line that names the flag."""
+    reason = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(value) else ""
+    return type(exc)(f"{flag} {value}: cannot write{where}: {reason}.")
+
+
+def _check_table(table: pd.DataFrame, path: str, flags: dict[str, Sequence[str]]) -> None:
+    """Refuse a table that is not a sweep table, or lacks the columns the flags name."""
+    missing = [c for c in _TABLE_COLUMNS if c not in table]
+    if missing:
+        shown = list(table.columns)[:10]
+        raise ValueError(
+            f"RESULTS: {path!r} is not a sweep table: it has no column(s) {missing} (its "
+            f"columns: {shown}{' ...' if table.shape[1] > 10 else ''}); "
+            f"'effcomplexity sweep NAME --out FILE' writes one."
+        )
+    for flag, names in flags.items():
+        absent = [c for c in dict.fromkeys(names) if c not in table]
+        if absent:
+            raise ValueError(
+                f"{flag}: {path!r} has no column(s) {absent}; it has {list(table.columns)}."
+            )
+        if flag == "--by":
+            continue
+        for name in names:
+            column = table[name]
+            if pd.api.types.is_numeric_dtype(column):
+                continue
+            bad = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()]
+            if len(bad):
+                raise ValueError(
+                    f"{flag}: column {name!r} of {path!r} is not numeric (it holds "
+                    f"{bad.iloc[0]!r}); is RESULTS a sweep table?"
+                )
+        if flag == "--error" and table[names[0]].isna().all():
+            filled = [
+                c
+                for c in ("test_mse", "test_error", "train_mse", "train_error")
+                if c in table and table[c].notna().any()
+            ]
+            hint = f"; try --error {filled[0]}" if filled else ""
+            raise ValueError(
+                f"--error: column {names[0]!r} of {path!r} is empty in all {len(table)} rows{hint}."
+            )
+
+
 def _analyze(args) -> int:
     from . import analysis
 
     table = _read_results(args.results)
+    _check_table(
+        table,
+        args.results,
+        {"--error": [args.error], "--measures": args.measures, "--by": args.by or []},
+    )
     verdicts = analysis.illusion_test(table, error=args.error, measures=args.measures, by=args.by)
     groups = verdicts.groupby(args.by, sort=False) if args.by else [(None, verdicts)]
     for key, part in groups:
@@ -318,7 +398,10 @@ def _analyze(args) -> int:
             print(f"== {named} ==")
         print(_verdict_text(part.reset_index(drop=True)))
     if args.csv:
-        verdicts.to_csv(args.csv, index=False)
+        try:
+            verdicts.to_csv(args.csv, index=False)
+        except OSError as exc:
+            raise _flag_error("--csv", args.csv, exc) from None
         print(f"Verdict table: {args.csv}")
     return 0
 
@@ -330,6 +413,17 @@ def _plot(args) -> int:
         raise ValueError(f"--kind must be one of {list(_PLOT_KINDS)}, got {args.kind!r}.")
     table = _read_results(args.results)
     measures = args.measures
+    used = {
+        "composite": [],
+        "decomposed": [],
+        "measures": list(measures or ("p_train", "p_test")),
+        "back-to-u": list(measures or ["p_test"])[:1],
+        "grid": list(measures or ("n_params", "p_train", "p_test")),
+    }[args.kind]
+    flags = {"--measures": used} if used else {}
+    if args.kind != "measures":
+        flags = {"--error": [args.error], **flags}
+    _check_table(table, args.results, flags)
     if args.kind == "composite":
         fig = plotting.composite(table, args.error)
     elif args.kind == "decomposed":
@@ -347,6 +441,8 @@ def _plot(args) -> int:
         plotting.save(fig, out)
     except ValueError as exc:
         raise ValueError(f"--out: {exc}") from None
+    except OSError as exc:
+        raise _flag_error("--out", out, exc) from None
     print(f"Figure: {out}")
     return 0
 
@@ -383,6 +479,8 @@ def _summary(table: pd.DataFrame, spec) -> str:
 def _sweep(args) -> int:
     from . import sweeps
 
+    if args.backend == "dask" and not args.scheduler:
+        raise ValueError("--backend dask needs --scheduler ADDR, e.g. tcp://127.0.0.1:8786.")
     spec = sweeps.get_spec(args.name).sized(quick=not args.full)
     table = sweeps.run(
         spec,
@@ -403,6 +501,39 @@ def _sweep(args) -> int:
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"effcomplexity: warning: {message}", file=sys.stderr)
+
+
+def _network_error(exc: BaseException) -> bool:
+    import socket
+    import urllib.error
+
+    network = (urllib.error.URLError, ConnectionError, socket.gaierror, TimeoutError)
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, network):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _message(exc: BaseException, args) -> str:
+    """One line for a user error, naming the flag at fault where the error does not."""
+    if getattr(args, "full", False) and _network_error(exc):
+        reason = getattr(exc, "reason", None) or exc
+        text = (
+            f"--full: cannot download full MNIST from OpenML ({reason}); run once with a "
+            f"network connection (it is cached afterwards), or run without --full."
+        )
+    else:
+        text = str(exc) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.strerror and exc.filename:
+            text = f"{exc.strerror}: {exc.filename}"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``effcomplexity`` command line.
 
@@ -414,8 +545,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 for a bad request (unknown sweep, bad option).
+        Exit status: 0 on success, 2 for a bad request (unknown sweep, bad
+        option, a file that cannot be read or written, an unreachable
+        scheduler or download), printed as one line naming the flag at
+        fault; 130 when interrupted.
     """
+    from .sweeps.runner import _spelled_as
+
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if getattr(args, "scheduler", None) and args.backend != "dask":
@@ -428,7 +564,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plot": _plot,
     }
     try:
-        return commands[args.command](args)
-    except ValueError as exc:
-        print(f"effcomplexity: error: {exc}", file=sys.stderr)
+        with warnings.catch_warnings(), _spelled_as(_RUN_FLAGS):
+            warnings.showwarning = _show_warning
+            return commands[args.command](args)
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"effcomplexity: error: {_message(exc, args)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("effcomplexity: interrupted", file=sys.stderr)
+        return 130

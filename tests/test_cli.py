@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,207 @@ def test_unknown_sweep_is_a_clear_error(capsys):
     assert main(["sweep", "no_such_sweep"]) == 2
     err = capsys.readouterr().err
     assert "Unknown sweep 'no_such_sweep'" in err and "belkin_rff" in err
+
+
+# -- user errors: one line naming the flag, exit status 2, never a traceback -------------
+
+
+def test_version(capsys):
+    import effcomplexity
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"effcomplexity {effcomplexity.__version__}\n"
+
+
+def _one_error_line(capsys, argv) -> str:
+    """Run the command; it must fail with status 2 and exactly one line on stderr."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("effcomplexity: error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A toy sweep table, a file that is not one, and paths that cannot be written."""
+    toy = tmp_path / "toy.csv"
+    _toy("a", [0.5, 0.4, 0.3, 0.35, 0.5, 0.3, 0.2, 0.15]).assign(
+        p_train=[10, 20, 40, 80, 100, 100, 100, 100],
+        p_test=[10, 22, 50, 90, 300, 150, 90, 60],
+        test_mse=float("nan"),
+    ).to_csv(toy, index=False)
+    foreign = tmp_path / "data.csv"
+    foreign.write_text("a,b\n1,2\n3,4\n")
+    words = tmp_path / "words.csv"
+    pd.read_csv(toy).assign(test_error="low").to_csv(words, index=False)
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"\x00\x01 not parquet")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    return {
+        "toy": str(toy),
+        "foreign": str(foreign),
+        "words": str(words),
+        "garbage": str(garbage),
+        "missing": str(tmp_path / "missing.csv"),
+        "folder": str(folder),
+        "under_a_file": str(afile / "x"),
+        "afile": str(afile),
+        "tmp": str(tmp_path),
+    }
+
+
+# (argv with {placeholders} from the files fixture, text the one line must contain)
+_BAD_INPUTS = {
+    "sweep-unknown-name": (["sweep", "no_such_sweep"], "Unknown sweep 'no_such_sweep'"),
+    "sweep-jobs-0": (["sweep", "ridgeless_theory", "--jobs", "0"], "--jobs must be a positive"),
+    "sweep-jobs-negative": (["sweep", "ridgeless_theory", "--jobs", "-4"], "--jobs must be"),
+    "sweep-out-under-a-file": (
+        ["sweep", "ridgeless_theory", "--out", "{under_a_file}.csv"],
+        "--out {under_a_file}.csv: cannot write",
+    ),
+    "sweep-out-in-proc": (
+        ["sweep", "ridgeless_theory", "--out", "/proc/effcomplexity-no/r.csv"],
+        "--out /proc/effcomplexity-no/r.csv: cannot write",
+    ),
+    "sweep-out-is-a-folder": (
+        ["sweep", "ridgeless_theory", "--out", "{folder}"],
+        "would replace a folder",
+    ),
+    "sweep-out-foreign": (
+        ["sweep", "ridgeless_theory", "--out", "{foreign}"],
+        "is not a sweep results table. Nothing was changed: it is not a file this package "
+        "wrote, so --overwrite does not replace it either",
+    ),
+    "sweep-out-foreign-overwrite": (
+        ["sweep", "ridgeless_theory", "--out", "{foreign}", "--overwrite"],
+        "so --overwrite does not replace it either; move it away or choose another --out.",
+    ),
+    "sweep-scheduler-no-address": (
+        ["sweep", "ridgeless_theory", "--scheduler", "nonsense://x"],
+        "--scheduler nonsense://x: cannot connect to a dask scheduler",
+    ),
+    "sweep-dask-without-scheduler": (
+        ["sweep", "ridgeless_theory", "--backend", "dask"],
+        "--backend dask needs --scheduler ADDR",
+    ),
+    "analyze-missing": (["analyze", "{missing}"], "RESULTS: no such file"),
+    "analyze-folder": (["analyze", "{folder}"], "is a folder, not a sweep table"),
+    "analyze-foreign": (["analyze", "{foreign}"], "is not a sweep table: it has no column(s)"),
+    "analyze-garbage": (["analyze", "{garbage}"], "RESULTS: cannot read"),
+    "analyze-error-column": (["analyze", "{toy}", "--error", "nope"], "--error: "),
+    "analyze-measures-column": (["analyze", "{toy}", "--measures", "nope"], "--measures: "),
+    "analyze-by-column": (["analyze", "{toy}", "--by", "nope"], "--by: "),
+    "analyze-words-as-error": (["analyze", "{words}"], "--error: column 'test_error'"),
+    "analyze-empty-error": (
+        ["analyze", "{toy}", "--error", "test_mse"],
+        "is empty in all 8 rows; try --error test_error",
+    ),
+    "analyze-csv-unwritable": (
+        ["analyze", "{toy}", "--measures", "n_params", "--csv", "{under_a_file}.csv"],
+        "--csv {under_a_file}.csv: cannot write",
+    ),
+    "plot-missing": (["plot", "{missing}", "--kind", "composite"], "RESULTS: no such file"),
+    "plot-foreign": (["plot", "{foreign}", "--kind", "grid"], "is not a sweep table"),
+    "plot-kind": (["plot", "{toy}", "--kind", "violin"], "--kind must be one of"),
+    "plot-error-column": (
+        ["plot", "{toy}", "--kind", "composite", "--error", "nope"],
+        "--error: ",
+    ),
+    "plot-measures-column": (
+        ["plot", "{toy}", "--kind", "grid", "--measures", "n_params", "nope"],
+        "--measures: ",
+    ),
+    "plot-words-as-error": (["plot", "{words}", "--kind", "back-to-u"], "--error: column"),
+    "plot-out-format": (
+        ["plot", "{toy}", "--kind", "composite", "--out", "{tmp}/x.xyz"],
+        "--out: ",
+    ),
+    "plot-out-under-a-file": (
+        ["plot", "{toy}", "--kind", "composite", "--out", "{under_a_file}.png"],
+        "--out",
+    ),
+    "demo-out-is-a-file": (["demo", "--out", "{afile}"], "--out {afile}: exists and is not"),
+    "demo-jobs-0": (["demo", "--jobs", "0", "--out", "{tmp}/demo"], "--jobs must be"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_INPUTS))
+def test_bad_input_is_one_line_naming_the_flag(case, files, capsys):
+    argv, expected = _BAD_INPUTS[case]
+    line = _one_error_line(capsys, [a.format(**files) for a in argv])
+    assert expected.format(**files) in line
+    assert "=True" not in line and "n_jobs" not in line and "out=" not in line
+    # Nothing written next to the inputs by a command that failed.
+    assert not (Path(files["tmp"]) / "demo").exists()
+    assert Path(files["foreign"]).read_text() == "a,b\n1,2\n3,4\n"
+
+
+def test_bad_flag_values_end_in_a_line_naming_the_flag(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "ridgeless_theory", "--jobs", "two"])
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == "effcomplexity sweep: error: argument --jobs: invalid int value: 'two'"
+
+
+def test_a_table_without_its_resume_state_asks_for_overwrite(tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    assert main(["sweep", "ridgeless_theory", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    shutil.rmtree(tmp_path / "r.csv.parts")
+    line = _one_error_line(capsys, ["sweep", "ridgeless_theory", "--out", str(out)])
+    assert "pass --overwrite to replace it, or choose another --out." in line
+
+
+def test_full_offline_is_one_line_naming_full(tmp_path, capsys, monkeypatch):
+    """No network and no cached MNIST: --full says so, and leaves no files behind."""
+    import errno
+    import socket
+
+    def offline(self, address):
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+    monkeypatch.setattr(socket.socket, "connect", offline)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "scikit_learn_data"))
+    out = tmp_path / "runs" / "trees.csv"
+    assert main(["sweep", "curth_trees", "--full", "--quiet", "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    # scikit-learn's own retries may come first, each one line; the error is the last.
+    assert all(line.startswith("effcomplexity: warning: ") for line in lines[:-1]), lines
+    assert lines[-1].startswith("effcomplexity: error: --full: cannot download full MNIST")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_network_and_disk_errors_print_no_traceback(tmp_path):
+    """Through ``python -m``: an unreachable scheduler (1 s connect timeout), a bad --out."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s",
+    }
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler tcp://127.0.0.1:1: cannot connect"),
+        (["--out", str(tmp_path / "afile" / "r.csv")], f"--out {tmp_path}/afile/r.csv: cannot"),
+    ]
+    for flags, expected in cases:
+        done = subprocess.run(
+            [sys.executable, "-m", "effcomplexity", "sweep", "ridgeless_theory", *flags],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

@@ -7,12 +7,21 @@ against its name, its unit and the schema; a part that fails is deleted and
 its unit recomputed, and leftover temporary files are removed. A process
 killed at any moment therefore loses at most the units in flight, and the
 finished table never holds a row twice.
+
+The runner deletes or replaces only files it wrote: an existing ``out`` that
+is not a results table, or a parts folder holding files it did not name, is
+refused whatever ``overwrite`` says. A lock file in the parts folder keeps a
+second run away from the same ``out`` while one is writing, and a run that
+fails before its first unit is stored removes everything it created.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import csv
 import dataclasses
+import errno
 import hashlib
 import io
 import itertools
@@ -20,9 +29,10 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import sys
-import tempfile
+import warnings
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -32,7 +42,7 @@ import pandas as pd
 
 from .._validation import is_integer
 from .families import UnitContext, get_family
-from .families._base import ID_COLUMNS, MEASURE_COLUMNS, SIZE_COLUMNS
+from .families._base import ID_COLUMNS, MEASURE_COLUMNS, RESERVED_COLUMNS, SIZE_COLUMNS
 from .spec import SweepSpec
 
 __all__ = ["Unit", "columns", "plan", "results_path", "run"]
@@ -43,8 +53,41 @@ _ID_DTYPES = dict(zip(ID_COLUMNS, ("str", "str", "Int64", "str", "Int64"), stric
 _BACKENDS = ("loky", "dask")
 _PART = re.compile(r"^unit-(\d{6})-([0-9a-f]{8})\.([0-9a-f]{64})\.(parquet|csv)$")
 _MANIFEST = "manifest.json"
+_MANIFEST_KEYS = frozenset({"sweep", "fingerprint", "n_units", "format"})
 # Folder inside the parts folder holding one checkpoint folder per unit in flight.
 _CHECKPOINTS = "checkpoints"
+# Lock file inside the parts folder, held by the run writing to it.
+_LOCK = "lock"
+# Every other name the runner gives an entry of a parts folder: parts (also damaged
+# ones) and the temporary files of an interrupted write. Anything else is not its own.
+_OWN_ENTRY = re.compile(r"^(unit-\d{6}-[0-9a-f]{8}\..+|\.(unit-.+|manifest\.json)\.tmp-.+)$")
+
+# How messages spell the arguments of ``run``: Python names unless the command line
+# asks for its flags (see ``_spelled_as``).
+_SPELLING: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "effcomplexity_run_spelling", default=None
+)
+_NO_VALUE = object()
+
+
+def _arg(name: str, value: Any = _NO_VALUE) -> str:
+    """``name`` (or ``name=value``) as the caller spelled it: a keyword or a flag."""
+    flag = (_SPELLING.get() or {}).get(name)
+    if value is _NO_VALUE:
+        return flag or name
+    if flag is None:
+        return f"{name}={value!r}"
+    return flag if value is True else f"{flag} {value}"
+
+
+@contextlib.contextmanager
+def _spelled_as(flags: Mapping[str, str]) -> Iterator[None]:
+    """Name the arguments of ``run`` by ``flags`` (e.g. ``{"n_jobs": "--jobs"}``) in messages."""
+    token = _SPELLING.set(dict(flags))
+    try:
+        yield
+    finally:
+        _SPELLING.reset(token)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,7 +323,7 @@ def results_path(out) -> tuple[Path, str]:
     if suffix == ".parquet":
         if not _parquet_available():
             raise ValueError(
-                f"out = {str(path)!r} asks for Parquet, which needs pyarrow; install it "
+                f"{_arg('out', str(path))} asks for Parquet, which needs pyarrow; install it "
                 f"(pip install pyarrow) or give a .csv path."
             )
         return path, "parquet"
@@ -295,7 +338,16 @@ def _temp_prefix(path: Path) -> str:
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=path.parent)
+    # Not tempfile.mkstemp: its files are 0600 whatever the umask, and the rename would
+    # hand that mode to the results. Mode 0666 here lets the umask decide, as open() does.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.with_name(_temp_prefix(path) + secrets.token_hex(4))
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
@@ -308,8 +360,42 @@ def _atomic_write(path: Path, payload: bytes) -> None:
         raise
 
 
+def _is_results_table(path: Path) -> bool:
+    """Whether ``path`` reads as a table this package's runner writes (by its columns)."""
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+        if path.suffix.lower() == ".parquet" or magic == b"PAR1":
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+        else:
+            with path.open(newline="", encoding="utf-8") as handle:
+                names = next(csv.reader([handle.readline(1 << 16)]), [])
+    except Exception:  # unreadable, not UTF-8, not Parquet: not a results table
+        return False
+    return names[: len(ID_COLUMNS)] == list(ID_COLUMNS) and set(RESERVED_COLUMNS) <= set(names)
+
+
+def _out_error(exc: OSError, path: Path, doing: str) -> OSError:
+    """``exc`` again, with a message that names ``out`` and what failed."""
+    where = exc.filename if exc.filename is not None else path
+    reason = exc.strerror or str(exc)
+    message = f"{_arg('out', str(path))}: cannot {doing} {where} ({reason})."
+    try:
+        return type(exc)(message)
+    except Exception:  # an OSError subclass with another signature
+        return OSError(message)
+
+
 class _Store:
-    """Part files of one sweep next to its results file, plus a manifest."""
+    """Part files of one sweep next to its results file, plus a manifest and a lock.
+
+    ``open`` checks that everything already at ``out`` is this package's, creates
+    what is missing, locks the parts folder and reads the finished units; ``close``
+    releases the lock and, after a failed start (no unit stored), ``rollback``
+    removes what ``open`` created.
+    """
 
     def __init__(self, out, spec: SweepSpec, units: Sequence[Unit]):
         self.path, self.fmt = results_path(out)
@@ -317,6 +403,13 @@ class _Store:
         self.checkpoints = self.parts / _CHECKPOINTS
         self.spec = spec
         self.units = units
+        self.saved = 0
+        self._lock = None
+        self._created: list[Path] = []  # folders above the parts folder this run created
+        self._created_parts = False
+        self._opened = False  # past every check, holding the lock
+        self._wrote_manifest = False
+        self._old_checkpoints: set[str] | None = None  # None: no checkpoints folder before
 
     # serialisation
     def _dump(self, frame: pd.DataFrame) -> bytes:
@@ -336,36 +429,156 @@ class _Store:
     def _part_name(self, unit: Unit, digest: str) -> str:
         return f"unit-{unit.index:06d}-{zlib.crc32(unit.key.encode()):08x}.{digest}.{self.fmt}"
 
-    def open(self, overwrite: bool) -> dict[int, pd.DataFrame]:
-        """Create or check the parts folder; return the valid finished units."""
-        fingerprint = self.spec.fingerprint()
-        manifest = {
+    def _manifest(self) -> dict:
+        return {
             "sweep": self.spec.name,
-            "fingerprint": fingerprint,
+            "fingerprint": self.spec.fingerprint(),
             "n_units": len(self.units),
             "format": self.fmt,
         }
-        if overwrite:
-            self._clear()
-        self.parts.mkdir(parents=True, exist_ok=True)
-        for stale in self.path.parent.glob(_temp_prefix(self.path) + "*"):
-            stale.unlink()
-        manifest_path = self.parts / _MANIFEST
-        existing = self._read_manifest(manifest_path)
-        if existing is not None and existing != manifest:
+
+    # what is already there
+    def _refuse(self, what: str) -> ValueError:
+        return ValueError(
+            f"{_arg('out', str(self.path))}: {what}. Nothing was changed: it is not a file "
+            f"this package wrote, so {_arg('overwrite', True)} does not replace it either; "
+            f"move it away or choose another {_arg('out')}."
+        )
+
+    def _foreign_entries(self) -> list[str]:
+        own = {_MANIFEST, _LOCK, _CHECKPOINTS}
+        return sorted(
+            entry.name
+            for entry in self.parts.iterdir()
+            if entry.name not in own and not _OWN_ENTRY.match(entry.name)
+        )
+
+    def check(self, overwrite: bool, same_spec: bool = True) -> dict | None:
+        """Refuse an ``out`` holding anything this package did not write; return its manifest.
+
+        A results file is this package's when its parts folder holds a manifest (it is
+        the table the runner keeps next to its parts, even if damaged since), or when its
+        columns are those of a results table; a parts folder is, when it holds a manifest
+        or only names the runner gives. With ``same_spec``, the manifest must also be
+        this spec's unless ``overwrite``.
+        """
+        if self.path.is_dir():
+            raise self._refuse("the results file would replace a folder")
+        if self.parts.exists() and not self.parts.is_dir():
+            raise self._refuse(f"{self.parts} exists and is not a folder")
+        manifest = self._read_manifest(self.parts / _MANIFEST) if self.parts.is_dir() else None
+        if self.parts.is_dir() and manifest is None:
+            foreign = self._foreign_entries()
+            if foreign:
+                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+                raise self._refuse(
+                    f"the folder {self.parts} holds files this package did not write ({shown})"
+                )
+        if self.path.exists() and manifest is None:
+            if not _is_results_table(self.path):
+                raise self._refuse("the file exists and is not a sweep results table")
+            if not overwrite:
+                raise ValueError(
+                    f"{_arg('out', str(self.path))} holds a sweep results table without its "
+                    f"resume state ({self.parts.name}/ is missing or incomplete), so it cannot "
+                    f"be checked against this spec; pass {_arg('overwrite', True)} to replace "
+                    f"it, or choose another {_arg('out')}."
+                )
+        if same_spec and manifest is not None and manifest != self._manifest() and not overwrite:
             raise ValueError(
-                f"{self.path} holds results of a different sweep spec ({existing.get('sweep')!r}, "
-                f"fingerprint {str(existing.get('fingerprint'))[:12]}); pass overwrite=True to "
-                f"replace them, or choose another out path."
+                f"{self.path} holds results of a different sweep spec ({manifest.get('sweep')!r}, "
+                f"fingerprint {str(manifest.get('fingerprint'))[:12]}); pass "
+                f"{_arg('overwrite', True)} to replace them, or choose another {_arg('out')}."
             )
-        if existing is None:
-            self._discard_parts("no valid manifest")
-            _atomic_write(manifest_path, json.dumps(manifest, indent=2).encode())
-        return self._read_parts()
+        return manifest
+
+    def open(self, overwrite: bool) -> dict[int, pd.DataFrame]:
+        """Check, create and lock the parts folder; return the valid finished units."""
+        from filelock import FileLock, Timeout
+
+        try:
+            self.check(overwrite, same_spec=False)  # whose results: asked under the lock
+            folder = self.parts.parent
+            while not folder.exists():
+                self._created.append(folder)  # innermost first
+                folder = folder.parent
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
+            self.parts.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.parts.mkdir()
+                self._created_parts = True
+            except FileExistsError:
+                pass
+            lock = FileLock(self.parts / _LOCK, timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                raise BlockingIOError(
+                    f"{_arg('out', str(self.path))} is in use: another sweep is writing to it "
+                    f"(it holds {self.parts / _LOCK}). Wait for it to finish, then run again to "
+                    f"reuse its results, or choose another {_arg('out')}."
+                ) from None
+            self._lock = lock
+            # Checked again under the lock: another run may have written since.
+            manifest = self.check(overwrite)
+            if overwrite:
+                self._clear()
+                manifest = None
+            if self.checkpoints.is_dir():
+                self._old_checkpoints = {p.name for p in self.checkpoints.iterdir()}
+            self._opened = True
+            for stale in self.path.parent.glob(_temp_prefix(self.path) + "*"):
+                stale.unlink()
+            if manifest is None:
+                self._discard_parts("no valid manifest")
+                payload = json.dumps(self._manifest(), indent=2).encode()
+                _atomic_write(self.parts / _MANIFEST, payload)
+                self._wrote_manifest = True
+            return self._read_parts()
+        except OSError as exc:
+            if isinstance(exc, BlockingIOError) and self._lock is None:
+                raise
+            raise _out_error(exc, self.path, "write") from exc
+
+    def close(self) -> None:
+        """Release the lock (kept until now so that no other run starts in between)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def rollback(self) -> None:
+        """Remove what ``open`` created, after a run that stored no unit.
+
+        Only a run holding the lock touches the parts folder: one refused because
+        another run holds it leaves that run's files alone.
+        """
+        if self.saved:
+            return
+        if self._lock is not None:
+            with contextlib.suppress(OSError):
+                if self._created_parts:
+                    shutil.rmtree(self.parts)
+                elif self._opened:
+                    self._undo_in_existing_parts()
+        for folder in self._created:  # innermost first, and only while empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+    def _undo_in_existing_parts(self) -> None:
+        if self._wrote_manifest:
+            (self.parts / _MANIFEST).unlink(missing_ok=True)
+        if self.checkpoints.is_dir():
+            for entry in self.checkpoints.iterdir():
+                if entry.name not in (self._old_checkpoints or ()):
+                    _remove(entry)
+            if self._old_checkpoints is None and not any(self.checkpoints.iterdir()):
+                self.checkpoints.rmdir()
 
     def _clear(self) -> None:
-        if self.parts.exists():
-            for child in self.parts.iterdir():
+        """Remove this package's files at ``out`` (``overwrite``); leave any other alone."""
+        for child in self.parts.iterdir():
+            if child.name in (_MANIFEST, _CHECKPOINTS) or _OWN_ENTRY.match(child.name):
                 _remove(child)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -375,13 +588,20 @@ class _Store:
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text())
+            manifest = json.loads(path.read_text())
         except (OSError, ValueError):
+            manifest = None
+        if not isinstance(manifest, dict) or set(manifest) != _MANIFEST_KEYS:
             logger.warning("Manifest %s is unreadable; recomputing the sweep.", path)
             return None
+        return manifest
 
     def _discard_parts(self, why: str) -> None:
-        stale = [p for p in self.parts.iterdir() if p.name != _MANIFEST]
+        stale = [
+            p
+            for p in self.parts.iterdir()
+            if p.name == _CHECKPOINTS or _OWN_ENTRY.match(p.name) or p.name == _MANIFEST
+        ]
         if stale:
             logger.warning("Discarding %d file(s) in %s: %s.", len(stale), self.parts, why)
         for path in stale:
@@ -390,8 +610,8 @@ class _Store:
     def _read_parts(self) -> dict[int, pd.DataFrame]:
         done: dict[int, pd.DataFrame] = {}
         for path in sorted(self.parts.iterdir()):
-            if path.name in (_MANIFEST, _CHECKPOINTS):
-                continue
+            if not _OWN_ENTRY.match(path.name):
+                continue  # the manifest, the lock, checkpoints, or not this package's
             frame = self._validate(path) if path.is_file() else None
             index = int(_PART.match(path.name).group(1)) if frame is not None else None
             if frame is None or index in done:
@@ -426,14 +646,21 @@ class _Store:
         """Write one unit's part atomically; return the rows as stored."""
         payload = self._dump(frame)
         digest = hashlib.sha256(payload).hexdigest()
-        _atomic_write(self.parts / self._part_name(unit, digest), payload)
+        try:
+            _atomic_write(self.parts / self._part_name(unit, digest), payload)
+        except OSError as exc:
+            raise _out_error(exc, self.path, "write") from exc
+        self.saved += 1
         # The unit's rows are safe: whatever it kept to resume is no longer needed.
         shutil.rmtree(self.checkpoints / _checkpoint_name(unit), ignore_errors=True)
         return self._load(payload)
 
     def write_table(self, table: pd.DataFrame) -> None:
         """Replace the results file with the rows finished so far."""
-        _atomic_write(self.path, self._dump(table))
+        try:
+            _atomic_write(self.path, self._dump(table))
+        except OSError as exc:
+            raise _out_error(exc, self.path, "write") from exc
 
 
 def _remove(path: Path) -> None:
@@ -458,38 +685,48 @@ def _loky(spec, units, n_jobs, threads, checkpoints) -> Iterator[tuple[int, list
     yield from parallel(delayed(_work)(spec, unit, threads, checkpoints) for unit in units)
 
 
-def _dask(spec, units, client, scheduler, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
+def _dask_client(client, scheduler):
+    """The cluster to run on, and the client to close afterwards (None if not ours)."""
     try:
-        from distributed import Client, as_completed, get_client
+        from distributed import Client, get_client
     except ImportError as exc:
         raise ImportError(
             'backend="dask" needs dask.distributed: pip install "effcomplexity[dask]".'
         ) from exc
-    owned = None
-    if client is None and scheduler is not None:
-        client = owned = Client(scheduler)
-    elif client is None:
+    if client is not None:
+        return client, None
+    if scheduler is None:
         try:
-            client = get_client()
+            return get_client(), None
         except ValueError:
             raise ValueError(
                 'backend="dask" needs a cluster: pass client=Client(...) or '
                 'scheduler="tcp://host:port".'
             ) from None
     try:
-        prefix = f"effcomplexity-{spec.name}-{spec.fingerprint()[:8]}"
-        futures = [
-            client.submit(
-                _work, spec, unit, threads, checkpoints, key=f"{prefix}-{unit.index}", pure=False
-            )
-            for unit in units
-        ]
-        for future in as_completed(futures):
-            yield future.result()
-            future.release()
-    finally:
-        if owned is not None:
-            owned.close()
+        owned = Client(scheduler)
+    except (OSError, ValueError, TypeError) as exc:
+        # Unreachable (after the connect timeout, dask config distributed.comm.timeouts.connect)
+        # or not an address at all.
+        kind = OSError if isinstance(exc, OSError) else ValueError
+        message = f"{_arg('scheduler', scheduler)}: cannot connect to a dask scheduler ({exc})."
+        raise kind(message) from exc
+    return owned, owned
+
+
+def _dask(spec, units, client, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
+    from distributed import as_completed
+
+    prefix = f"effcomplexity-{spec.name}-{spec.fingerprint()[:8]}"
+    futures = [
+        client.submit(
+            _work, spec, unit, threads, checkpoints, key=f"{prefix}-{unit.index}", pure=False
+        )
+        for unit in units
+    ]
+    for future in as_completed(futures):
+        yield future.result()
+        future.release()
 
 
 def _check_run_args(n_jobs, backend, verbose, client, scheduler, blas_threads) -> None:
@@ -497,16 +734,32 @@ def _check_run_args(n_jobs, backend, verbose, client, scheduler, blas_threads) -
         raise ValueError(f"blas_threads must be a positive integer or None, got {blas_threads!r}.")
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}.")
-    if not is_integer(n_jobs) or n_jobs == 0:
+    if not is_integer(n_jobs) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(
-            f"n_jobs must be a positive integer (or -1 for every core), got {n_jobs!r}."
+            f"{_arg('n_jobs')} must be a positive integer (or -1 for every core), got {n_jobs!r}."
         )
-    if n_jobs < -1:
-        raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}.")
     if not is_integer(verbose) or verbose < 0:
         raise ValueError(f"verbose must be a non-negative integer, got {verbose!r}.")
     if backend != "dask" and (client is not None or scheduler is not None):
         raise ValueError('client and scheduler apply only to backend="dask".')
+
+
+def _cap_jobs(n_jobs: int, backend: str) -> int:
+    """``n_jobs`` for loky, at most the cores this process may use (with a warning)."""
+    if backend != "loky" or n_jobs == -1:
+        return n_jobs
+    from joblib import cpu_count
+
+    cores = cpu_count()
+    if n_jobs > cores:
+        warnings.warn(
+            f"{_arg('n_jobs', n_jobs)} asks for more processes than the {cores} core(s) "
+            f"available; using {cores}.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return cores
+    return n_jobs
 
 
 def _resolve_spec(spec_or_name) -> SweepSpec:
@@ -554,8 +807,17 @@ def run(
         without one, Parquet when pyarrow is importable, else CSV, and the
         suffix is appended. Running again with the same ``out`` skips the
         finished units (resume after an interruption, or a cheap reload).
+        Missing folders are created. Only files this run's engine wrote are
+        ever replaced or deleted: an existing ``out`` that is not a results
+        table, or a ``<out>.parts/`` holding other files, is refused. While
+        a run writes, it holds ``<out>.parts/lock``; a second run into the
+        same ``out`` is refused at once rather than mixing its rows in. A
+        run that fails before storing its first unit removes what it
+        created. Files get the permissions the umask allows, as ``open``
+        gives.
     n_jobs : int
-        Parallel processes for ``backend="loky"`` (-1: every core).
+        Parallel processes for ``backend="loky"`` (-1: every core); more
+        than the cores this process may use is capped, with a warning.
     backend : {"loky", "dask"}
         Run units in local processes through joblib, or on a
         ``dask.distributed`` cluster.
@@ -567,7 +829,9 @@ def run(
     verbose : int
         0 is silent; 1 shows a progress bar (units done, rate, time left).
     overwrite : bool
-        Discard results already in ``out`` instead of resuming.
+        Discard results already in ``out`` instead of resuming (also those
+        of another spec). Files at ``out`` that are not this package's are
+        refused all the same.
     blas_threads : int or None
         BLAS threads inside each unit. Units are the grain of parallelism, so
         the default is 1, which also keeps the arithmetic, and so every digit,
@@ -589,8 +853,20 @@ def run(
     Raises
     ------
     ValueError
-        For a bad spec or argument (before any unit runs), or when ``out``
+        For a bad spec or argument (before any unit runs), when ``out``
+        holds a file that is not a results table of this package, or when it
         holds the results of a different spec and ``overwrite`` is False.
+    BlockingIOError
+        When another run is writing to ``out``.
+    OSError
+        When ``out`` cannot be written (its message names ``out``), or the
+        ``scheduler`` cannot be reached within dask's connect timeout
+        (``distributed.comm.timeouts.connect``).
+
+    Warns
+    -----
+    UserWarning
+        When ``n_jobs`` is more than the available cores (it is capped).
 
     Notes
     -----
@@ -611,8 +887,27 @@ def run(
     _check_run_args(n_jobs, backend, verbose, client, scheduler, blas_threads)
     spec = _resolve_spec(spec_or_name).sized(bool(quick))
     units = plan(spec)
+    n_jobs = _cap_jobs(n_jobs, backend)
+    owned = None
+    if backend == "dask":
+        # Connect before anything is written, so that an unreachable cluster leaves no trace.
+        client, owned = _dask_client(client, scheduler)
     store = _Store(out, spec, units) if out is not None else None
-    done = store.open(bool(overwrite)) if store is not None else {}
+    try:
+        done = store.open(bool(overwrite)) if store is not None else {}
+        return _run_units(spec, units, done, store, n_jobs, backend, client, verbose, blas_threads)
+    except Exception:
+        if store is not None:
+            store.rollback()  # only a run that stored no unit: a failed start leaves nothing
+        raise
+    finally:
+        if store is not None:
+            store.close()
+        if owned is not None:
+            owned.close()
+
+
+def _run_units(spec, units, done, store, n_jobs, backend, client, verbose, blas_threads):
     todo = [unit for unit in units if unit.index not in done]
     if store is not None and done:
         logger.info("Resuming %s: %d of %d units already done.", spec.name, len(done), len(units))
@@ -631,29 +926,31 @@ def run(
         # Longest units first, so the last one to finish does not start last.
         todo.sort(key=lambda u: family.cost(spec, u.params, u.points), reverse=True)
         if backend == "dask":
-            results = _dask(spec, todo, client, scheduler, blas_threads, checkpoints)
+            results = _dask(spec, todo, client, blas_threads, checkpoints)
         else:
             results = _loky(spec, todo, n_jobs, blas_threads, checkpoints)
 
-    with tqdm(
-        total=len(units),
-        initial=len(done),
-        desc=spec.name,
-        unit="unit",
-        disable=verbose == 0,
-        file=sys.stderr,
-    ) as bar:
-        for index, rows in results:
-            unit = units[index]
-            frame = _unit_frame(spec, unit, rows)
-            if store is not None:
-                frame = store.save(unit, frame)
-            done[index] = frame
-            if store is not None:
-                store.write_table(_table(spec, done))
-            bar.update()
-    if inner is not None:
-        inner.close()
+    try:
+        with tqdm(
+            total=len(units),
+            initial=len(done),
+            desc=spec.name,
+            unit="unit",
+            disable=verbose == 0,
+            file=sys.stderr,
+        ) as bar:
+            for index, rows in results:
+                unit = units[index]
+                frame = _unit_frame(spec, unit, rows)
+                if store is not None:
+                    frame = store.save(unit, frame)
+                done[index] = frame
+                if store is not None:
+                    store.write_table(_table(spec, done))
+                bar.update()
+    finally:
+        if inner is not None:
+            inner.close()
     table = _table(spec, done)
     if store is not None and not todo:
         store.write_table(table)
