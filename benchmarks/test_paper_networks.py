@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from _paper import run_sweep, save_figure, write_table
 
 from effcomplexity import analysis, plotting
@@ -221,6 +222,16 @@ def test_mnist1d_epochs(full):
 # -- grokking ----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def grokking_runs(full):
+    """Both grokking sweeps, run side by side (each is one long unit on one core)."""
+    from joblib import Parallel, delayed
+
+    names = (GROKKING, GROKKING_NO_WD)
+    Parallel(n_jobs=len(names))(delayed(run_sweep)(name, full) for name in names)
+    return {name: run_sweep(name, full) for name in names}
+
+
 def _tracked(df: pd.DataFrame) -> pd.DataFrame:
     """Rows whose telescoping p_test follows the network."""
     if "p_test" not in df:
@@ -252,9 +263,9 @@ def _grokking_numbers(df: pd.DataFrame) -> dict:
     }
 
 
-def test_grokking(full):
+def test_grokking(full, grokking_runs):
     """Train and test accuracy against steps, with the weight norm and telescoping p_test."""
-    df = run_sweep(GROKKING, full)
+    df = grokking_runs[GROKKING]
     if full:  # the figure shows the quick run's setting: weight decay 4, 20% of the pairs
         df = df[(df["weight_decay"] == df["weight_decay"].max()) & (df["train_fraction"] == 0.2)]
     measures = ["param_norm", *(["p_test"] if "p_test" in df else [])]
@@ -284,10 +295,10 @@ def test_grokking(full):
         ), tracked
 
 
-def test_grokking_no_weight_decay(full):
+def test_grokking_no_weight_decay(full, grokking_runs):
     """The control: the same network and budget without weight decay does not grok."""
-    control = run_sweep(GROKKING_NO_WD, full)
-    grok = run_sweep(GROKKING, full)
+    control = grokking_runs[GROKKING_NO_WD]
+    grok = grokking_runs[GROKKING]
     grok = grok[
         (grok["weight_decay"] == grok["weight_decay"].max()) & (grok["train_fraction"] == 0.2)
     ]
@@ -295,9 +306,9 @@ def test_grokking_no_weight_decay(full):
     fig = plotting.training_curves(
         both,
         x="step",
-        measures=["param_norm"],
+        measures=["param_norm", *(["p_test"] if "p_test" in both else [])],
         by="weight_decay",
-        title=f"(a + b) mod 97, MLP, with and without weight decay, seed {_seeds(control)}",
+        title=f"(a + b) mod 97 without and with weight decay, seed {_seeds(control)}",
     )
     save_figure(fig, "grokking_no_wd", both)
     numbers = _grokking_numbers(control)
