@@ -103,6 +103,14 @@ def _seeds(df: pd.DataFrame) -> str:
     return ", ".join(str(s) for s in sorted(df["seed"].unique()))
 
 
+def _spread(fig) -> None:
+    """Room between panels for each twin axis' label and the next panel's."""
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        engine.set(wspace=0.12)
+    fig.set_figwidth(fig.get_figwidth() * 1.1)
+
+
 def _run(full: bool) -> str:
     return "full run" if full else "quick run"
 
@@ -193,6 +201,7 @@ def test_mnist1d_epochs(full):
         title=f"MNIST-1D MLP at the critical width w = {critical}, seed {_seeds(df)}: "
         "epoch-wise curves",
     )
+    _spread(fig)
     save_figure(fig, "mnist1d_epochs", df)
     means = _means(df, ["width", "epoch"], ["train_error", "test_error", *measures])
     write_table("mnist1d_epochs", means)
@@ -215,8 +224,12 @@ def test_mnist1d_epochs(full):
             }
         ),
     )
-    # Training error falls with the epochs (the fit memorises the noisy labels).
+    # The first half of an epoch-wise double descent at the critical width: while the
+    # training error keeps falling (the fit memorises the noisy labels), the test error
+    # passes its minimum before the end of training and rises again.
     assert curve["train_error"].iloc[-1] < curve["train_error"].iloc[1]
+    assert best["epoch"] < curve["epoch"].max(), curve
+    assert curve["test_error"].iloc[-1] > best["test_error"], curve
 
 
 # -- grokking ----------------------------------------------------------------------------
