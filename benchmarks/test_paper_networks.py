@@ -5,9 +5,10 @@ through ``_paper.run_sweep``, writes ``paper/figures/NAME.png``, ``.pdf`` and
 ``.csv`` and a table of the numbers the paper quotes, and asserts the claim
 the figure illustrates:
 
-* ``mnist1d_width``: test error against raw parameters peaks at the
-  interpolation threshold (the first width whose training error reaches
-  zero), give or take one grid step (Nakkiran et al. 2020; Greydanus 2020);
+* ``mnist1d_width``: the highest interior peak of test error against raw
+  parameters lies at the interpolation threshold (the first width whose
+  training error reaches zero), give or take one grid step, and the error
+  at the largest width is below it (Nakkiran et al. 2020; Greydanus 2020);
   every network measure gets its panel and its ``illusion_test`` verdict.
 * ``mnist1d_epochs``: epoch-wise curves at the critical width, the grid width
   nearest the published peak (47-61).
@@ -87,6 +88,13 @@ def _verdicts(df: pd.DataFrame, measures, error: str = "test_error") -> pd.DataF
     return pd.concat(rows, ignore_index=True)
 
 
+def _interior_peak(y: np.ndarray) -> int:
+    """Position of the highest interior local maximum of ``y`` (the second-descent peak)."""
+    inner = [i for i in range(1, len(y) - 1) if y[i] >= y[i - 1] and y[i] >= y[i + 1]]
+    assert inner, f"the test error has no interior peak: {y}"
+    return max(inner, key=lambda i: y[i])
+
+
 def _first(x: pd.Series, hit: pd.Series):
     """First value of ``x`` where ``hit`` holds (NaN when never)."""
     where = np.flatnonzero(hit.to_numpy())
@@ -111,6 +119,17 @@ def _spread(fig) -> None:
     fig.set_figwidth(fig.get_figwidth() * 1.1)
 
 
+def _tidy_grid(fig) -> None:
+    """One legend (the first panel's), and no minor tick labels crowding short log axes."""
+    from matplotlib.ticker import NullFormatter
+
+    for k, ax in enumerate(fig.axes):
+        if ax.get_xscale() == "log":
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if k and ax.get_legend() is not None:
+            ax.get_legend().remove()
+
+
 def _run(full: bool) -> str:
     return "full run" if full else "quick run"
 
@@ -121,16 +140,15 @@ def _run(full: bool) -> str:
 def test_mnist1d_width(full):
     """Model-wise double descent on MNIST-1D, against raw parameters and every measure."""
     df = run_sweep(WIDTH, full)
-    means = _means(df, "width", ["n_params", "train_error", "test_error", *NETWORK_MEASURES])
+    means = _means(df, "width", ["train_error", "test_error", *NETWORK_MEASURES])
     threshold = _first(means["width"], means["train_error"] <= 1e-12)
-    peak = means.loc[means["test_error"].idxmax()]
+    peak = means.loc[_interior_peak(means["test_error"].to_numpy())]
     widths = list(means["width"])
 
     fig = plotting.composite(
         df,
         "test_error",
-        title=f"MNIST-1D MLP, {len(widths)} widths, seed {_seeds(df)}: test error against "
-        "raw parameters",
+        title=f"MNIST-1D MLP, seed {_seeds(df)}: test error against raw parameters",
     )
     save_figure(fig, "mnist1d_width", df)
 
@@ -143,10 +161,11 @@ def test_mnist1d_width(full):
         ncols=4,
         title=f"MNIST-1D MLP, seed {_seeds(df)}: test error against each network measure",
     )
+    _tidy_grid(fig)
     save_figure(fig, "mnist1d_width_measures", df)
 
     table = means[
-        ["width", "n_params", "train_error", "test_error"]
+        ["width", "n_params", "train_error", "test_error", "path_norm"]
         + [
             m
             for m in ("param_norm", "inverse_margin", "pacbayes_flatness", "n_eff", "llc")
@@ -183,8 +202,6 @@ def test_mnist1d_width(full):
     assert np.isfinite(threshold), "no width interpolates the training labels"
     assert abs(widths.index(peak["width"]) - widths.index(threshold)) <= 1, (peak, threshold)
     assert means["test_error"].iloc[-1] < peak["test_error"]
-    raw = verdicts[verdicts["measure"] == "n_params"].iloc[0]
-    assert raw["peak_location"] != "no peak", raw["evidence"]
 
 
 def test_mnist1d_epochs(full):
