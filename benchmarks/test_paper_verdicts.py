@@ -37,6 +37,8 @@ SMOOTHER_SWEEPS = (
     "ridgeless_theory",
 )
 NETWORK_SWEEPS = (WIDTH, GROKKING)
+#: The sweeps of the summary figure: one per published experiment.
+SUMMARY_SWEEPS = ("curth_trees", "curth_boosting", "curth_rff", "belkin_rff")
 SMOOTHER_MEASURES = ("n_params", "p_train", "p_test", "df_trace", "coef_norm")
 GROKKING_MEASURES = ("step", "param_norm", "fro_dist", "n_eff", "llc", "p_test")
 ERRORS = ("test_error", "test_mse")
@@ -110,11 +112,11 @@ def test_verdict_table(full):
     head = head.assign(error=head["error"]).pivot_table(
         index=["sweep", "error"], columns="measure", values="verdict", aggfunc="first"
     )
-    head = head.reindex(columns=["n_params", "p_test"]).reset_index().fillna("not tracked")
+    head = head.reindex(columns=["n_params", "p_test"]).reset_index().fillna("not measured")
     head.columns = ["sweep", "error", "against raw parameters", "against p_test"]
     write_table("verdicts_raw_vs_ptest", head)
 
-    with_p_test = [n for n in SMOOTHER_SWEEPS if "p_test" in tables[n]]
+    with_p_test = [n for n in SUMMARY_SWEEPS if "p_test" in tables[n]]
     both = pd.concat([tables[n] for n in with_p_test], ignore_index=True)
     errors = {
         n: "test_mse" if n in ("curth_rff", "ridgeless_theory") else "test_error"
