@@ -4,9 +4,9 @@
 ``<!-- include: tables/NAME.md -->`` marker (replacing what it inserted
 before), so the paper quotes the tables this run has just written.
 
-When the session ran every benchmark file, the time each took is first
-recorded in ``benchmarks/results/paper_times.json`` (quick and ``--full``
-apart) and tabulated in ``paper/tables/run_times.md``.
+When the session ran every benchmark file from scratch (not ``--resume``),
+the time each took is first recorded in ``benchmarks/results/paper_times.json``
+(quick and ``--full`` apart) and tabulated in ``paper/tables/run_times.md``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ HERE = Path(__file__).resolve().parent
 TIMES = RESULTS / "paper_times.json"
 
 
-def _record_times(full: bool) -> None:
+def _record_times(full: bool, resumed: bool) -> None:
     files = {p.name for p in HERE.glob("test_*.py")} - {Path(__file__).name}
     data = json.loads(TIMES.read_text()) if TIMES.exists() else {}
-    if files <= set(DURATIONS):  # a whole run: keep its times
+    if files <= set(DURATIONS) and not resumed:  # a whole run from scratch: keep its times
         data["full" if full else "quick"] = {
             "files": {name: round(DURATIONS[name], 1) for name in sorted(files)},
             "cpu_count": os.cpu_count(),
@@ -39,6 +39,14 @@ def _record_times(full: bool) -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         TIMES.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     if not data:
+        write_table(
+            "run_times",
+            "| benchmark file | quick (min) | full (min) |\n|---|---|---|\n"
+            "| all | not yet timed | not yet timed |",
+        )
+        (PAPER / "tables" / "run_times_machine.md").write_text(
+            "No complete `pytest benchmarks/` run has been timed yet.\n"
+        )
         return
     names = sorted({n for run in data.values() for n in run["files"]})
     table = pd.DataFrame({"benchmark file": names + ["total"]})
@@ -56,8 +64,8 @@ def _record_times(full: bool) -> None:
     (PAPER / "tables" / "run_times_machine.md").write_text(f"Measured on {machine}.\n")
 
 
-def test_build_paper(full):
-    _record_times(full)
+def test_build_paper(full, request):
+    _record_times(full, bool(request.config.getoption("--resume")))
     spec = importlib.util.spec_from_file_location("paper_build", PAPER / "build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)

@@ -70,6 +70,9 @@ def render(text: str, root: Path = HERE) -> str:
     ------
     FileNotFoundError
         If a marker names a table that does not exist.
+    ValueError
+        If the block to replace holds more than one paragraph: text written
+        between a marker and its end, which the table would overwrite.
     """
     lines = text.splitlines()
     out: list[str] = []
@@ -86,6 +89,12 @@ def render(text: str, root: Path = HERE) -> str:
         while j < len(lines) and lines[j].strip() != END and INCLUDE.match(lines[j]) is None:
             j += 1
         if j < len(lines) and lines[j].strip() == END:
+            old = "\n".join(lines[i:j]).strip("\n")
+            if "\n\n" in old:
+                raise ValueError(
+                    f"paper.md line {i}: text between the include marker of {match['path']} "
+                    f"and its {END!r} would be overwritten by the table; move it outside."
+                )
             i = j + 1
         path = root / match["path"]
         if not path.is_file():

@@ -113,6 +113,14 @@ def test_render_inserts_and_replaces_idempotently(tmp_path):
     assert build.render(once, tmp_path) == expected.replace("| 1 |", "| 3 |")
 
 
+def test_render_refuses_to_overwrite_text_inside_a_block(tmp_path):
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "a.md").write_text("| x |\n|---|\n| 1 |\n")
+    text = "<!-- include: tables/a.md -->\nProse.\n\n| x |\n|---|\n| 0 |\n\n<!-- end include -->\n"
+    with pytest.raises(ValueError, match="move it outside"):
+        build.render(text, tmp_path)
+
+
 def test_render_names_a_missing_table(tmp_path):
     with pytest.raises(FileNotFoundError, match="pytest benchmarks/"):
         build.render("<!-- include: tables/none.md -->\n", tmp_path)
