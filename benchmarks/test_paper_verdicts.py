@@ -44,20 +44,19 @@ GROKKING_MEASURES = ("step", "param_norm", "fro_dist", "n_eff", "llc", "p_test")
 ERRORS = ("test_error", "test_mse")
 #: Permutations of the granulated tau: enough for p-values to two digits.
 N_PERM = 199
-COLUMNS = [
-    "sweep",
-    "error",
-    "measure",
-    "verdict",
-    "verdict_support",
-    "n_descents",
-    "peak_location",
-    "fold_back",
-    "tau_error",
-    "u_r2",
-    "n_points",
-    "n_seeds",
-]
+#: Columns of the full table, and their headers.
+COLUMNS = {
+    "sweep": "sweep",
+    "error": "error",
+    "measure": "measure",
+    "verdict": "verdict",
+    "verdict_support": "support",
+    "n_descents": "descents",
+    "peak_location": "peak at",
+    "fold_back": "fold-back",
+    "tau_error": "tau",
+    "n_seeds": "seeds",
+}
 
 
 def _finite(df: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -105,7 +104,14 @@ def test_verdict_table(full):
     results.append(_verdicts(GROKKING, grok, GROKKING_MEASURES))
     verdicts = pd.concat(results, ignore_index=True)
     assert set(verdicts["verdict"]) <= set(analysis.VERDICTS)
-    write_table("verdicts", verdicts[COLUMNS], floatfmt=".2f")
+    full_table = verdicts[list(COLUMNS)].assign(
+        peak_location=verdicts["peak_location"]
+        .str.replace("interpolation threshold", "threshold")
+        .str.replace("axis switch", "switch")
+        .str.replace(" and ", ", ")
+        .replace({"no peak": "none"})
+    )
+    write_table("verdicts", full_table.rename(columns=COLUMNS), floatfmt=".2f")
 
     # The headline: each sweep's verdict against the raw count and against p_test.
     head = verdicts[verdicts["measure"].isin(["n_params", "p_test"])]
@@ -155,17 +161,17 @@ def _grid(spec) -> str:
         if len(values) == 1:
             parts.append(f"{axis} = {values[0]}")
         else:
-            parts.append(f"{axis}: {len(values)} values, {values[0]} to {values[-1]}")
+            parts.append(f"{axis} {values[0]}..{values[-1]} ({len(values)})")
     return "; ".join(parts)
 
 
 _DATA = {
-    ("mnist", "quick"): "MNIST, bundled 5,000-image subset",
-    ("mnist", "full"): "MNIST, full (downloaded once)",
+    ("mnist", "quick"): "MNIST, bundled subset",
+    ("mnist", "full"): "MNIST, downloaded",
     ("mnist1d", "quick"): "MNIST-1D, generated",
     ("mnist1d", "full"): "MNIST-1D, generated",
-    ("gaussian_linear", "quick"): "isotropic Gaussian, synthetic",
-    ("gaussian_linear", "full"): "isotropic Gaussian, synthetic",
+    ("gaussian_linear", "quick"): "Gaussian, synthetic",
+    ("gaussian_linear", "full"): "Gaussian, synthetic",
     ("modular_addition", "quick"): "(a + b) mod 97, 20% of the pairs",
     ("modular_addition", "full"): "(a + b) mod 97, 20-50% of the pairs",
 }
