@@ -168,8 +168,8 @@ def test_mnist1d_width(full):
         ["width", "n_params", "train_error", "test_error", "path_norm"]
         + [
             m
-            for m in ("param_norm", "inverse_margin", "pacbayes_flatness", "n_eff", "llc")
-            if m in means
+            for m in ("param_norm", "inverse_margin", "pacbayes_flatness", "n_eff", "llc", "p_test")
+            if m in means and means[m].notna().any()
         ]
     ]
     write_table("mnist1d_width", table)
@@ -179,22 +179,20 @@ def test_mnist1d_width(full):
     )
     _write_claims(
         "mnist1d_width_claims",
-        (
-            {
-                _run(full): {
-                    "seeds": _seeds(df),
-                    "widths": len(widths),
-                    "interpolation threshold (width)": threshold,
-                    "peak width": peak["width"],
-                    "peak test error": peak["test_error"],
-                    "test error at smallest width": means["test_error"].iloc[0],
-                    "test error at largest width": means["test_error"].iloc[-1],
-                    "min test error before peak": means.loc[
-                        means["width"] < peak["width"], "test_error"
-                    ].min(),
-                }
+        {
+            _run(full): {
+                "seeds": _seeds(df),
+                "widths": len(widths),
+                "interpolation threshold (width)": threshold,
+                "peak width": peak["width"],
+                "peak test error": peak["test_error"],
+                "test error at smallest width": means["test_error"].iloc[0],
+                "test error at largest width": means["test_error"].iloc[-1],
+                "min test error before peak": means.loc[
+                    means["width"] < peak["width"], "test_error"
+                ].min(),
             }
-        ),
+        },
     )
 
     # The claim: the peak sits at the interpolation threshold, give or take one grid step,
@@ -227,19 +225,17 @@ def test_mnist1d_epochs(full):
     best = curve.loc[curve["test_error"].idxmin()]
     _write_claims(
         "mnist1d_epochs_claims",
-        (
-            {
-                _run(full): {
-                    "seeds": _seeds(df),
-                    "critical width": critical,
-                    "epochs": int(curve["epoch"].max()),
-                    "best epoch": best["epoch"],
-                    "best test error": best["test_error"],
-                    "final test error": curve["test_error"].iloc[-1],
-                    "final train error": curve["train_error"].iloc[-1],
-                }
+        {
+            _run(full): {
+                "seeds": _seeds(df),
+                "critical width": critical,
+                "epochs": int(curve["epoch"].max()),
+                "best epoch": best["epoch"],
+                "best test error": best["test_error"],
+                "final test error": curve["test_error"].iloc[-1],
+                "final train error": curve["train_error"].iloc[-1],
             }
-        ),
+        },
     )
     # The first half of an epoch-wise double descent at the critical width: while the
     # training error keeps falling (the fit memorises the noisy labels), the test error
