@@ -67,6 +67,13 @@ def _markdown(df: pd.DataFrame, floatfmt: str) -> str:
         return str(v)
 
     header = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    cells = [[cell(v) for v in row] for row in df.itertuples(index=False)]
+    # Dashes as wide as the widest cell (plus the padding between columns): pandoc sizes
+    # the columns of a wide table by them.
+    widths = [
+        2 + max([3, len(str(name))] + [len(r[k]) for r in cells])
+        for k, name in enumerate(df.columns)
+    ]
+    rule = "|" + "|".join("-" * w for w in widths) + "|"
+    rows = ["| " + " | ".join(r) + " |" for r in cells]
     return "\n".join([header, rule, *rows])

@@ -60,3 +60,38 @@ def record(filename: str, key: str, value: dict) -> Path:
     data["_machine"] = {"python": platform.python_version(), "processor": platform.machine()}
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "paper_last: runs after every other benchmark (tables of their records)"
+    )
+    config.addinivalue_line(
+        "markers", "paper_build: runs last of all (inserts the tables into paper.md)"
+    )
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Order: benchmarks and figures, then ``paper_last`` tables, then ``paper_build``.
+
+    The speed tables read the records the speed benchmarks write, and the
+    paper build reads every table, so both wait for the rest of the session.
+    """
+
+    def rank(item) -> int:
+        if item.get_closest_marker("paper_build"):
+            return 2
+        return 1 if item.get_closest_marker("paper_last") else 0
+
+    items.sort(key=rank)  # stable: file order within each rank
+
+
+# -- the run's time, per benchmark file (the paper's "how long it takes") -----------------
+
+#: Seconds spent in each benchmark file this session (setup, call and teardown).
+DURATIONS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    name = Path(report.nodeid.split("::", 1)[0]).name
+    DURATIONS[name] = DURATIONS.get(name, 0.0) + float(report.duration)
