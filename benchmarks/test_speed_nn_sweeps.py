@@ -15,6 +15,7 @@
   checkpoints x per-checkpoint``, and the full sweep that times the sum of
   the family's cost model over units (and, as an upper bound, the number of
   units times the costliest one). Entries say ``"extrapolated": true``.
+  Run with ``--full`` only.
 * ``shares``: one unit of each sweep (the widest quick MNIST-1D net, the
   quick grokking unit) run with training only, then with each measure of the
   per-checkpoint suite alone, and with the telescoping tracker alone; each
@@ -107,8 +108,14 @@ def _truncated(spec, unit, axis: str, limit: int):
 
 
 @pytest.mark.parametrize("name", NETWORK_SPECS)
-def test_full_unit_time(name):
-    """Full-size unit and sweep times, extrapolated from a truncated unit."""
+def test_full_unit_time(name, full):
+    """Full-size unit and sweep times, extrapolated from a truncated unit.
+
+    It prices the published size, so it runs with ``--full`` only; the quick
+    ``pytest benchmarks/`` keeps the recorded entries.
+    """
+    if not full:
+        pytest.skip("prices the full size: run with --full")
     spec = sweeps.get_spec(name)
     family = get_family(spec.family)
     axis = family.axis_names[-1]
