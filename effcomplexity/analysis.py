@@ -512,7 +512,7 @@ class _Curve:
     def __init__(self, means: pd.DataFrame, measure: str, error: str, gap: str | None):
         self.means = means.reset_index(drop=True)
         self.measure, self.error, self.gap = measure, error, gap
-        on_path = self.means["axis"].notna().to_numpy()
+        on_path = self.means["axis"].notna().to_numpy(copy=True)
         if not on_path.any():
             # No composite path in this group: the whole grid is the curve.
             on_path[:] = True

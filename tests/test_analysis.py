@@ -149,6 +149,17 @@ def test_peak_at_the_switch_and_the_threshold():
     assert row["peak_steps_from_switch"] == 0 and row["peak_steps_from_threshold"] == 0
 
 
+def test_a_table_without_a_composite_path_reads_the_whole_grid():
+    """A table whose ``axis`` column is empty (no composite path, e.g. a
+    training curve) is read as one curve over the whole grid: the same
+    verdict as the same rows labelled as a path."""
+    table = one_axis(SHAPES["double descent"], sd=0.0, rng_seed=3)
+    labelled = illusion_test(table, measures=["n_params"], n_perm=0).iloc[0]
+    bare = illusion_test(table.assign(axis=None), measures=["n_params"], n_perm=0).iloc[0]
+    assert bare["verdict"] == labelled["verdict"] == "double descent"
+    assert bare["n_descents"] == labelled["n_descents"]
+
+
 def test_one_axis_peak_at_the_threshold_only():
     y = SHAPES["double descent"]
     x = np.geomspace(10, 10000, len(y)).round().astype(int)
