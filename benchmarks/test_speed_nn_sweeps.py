@@ -19,7 +19,8 @@
 * ``shares``: one unit of each sweep (the widest quick MNIST-1D net, the
   quick grokking unit) run with training only, then with each measure of the
   per-checkpoint suite alone, and with the telescoping tracker alone; each
-  measure's share is its extra time over training alone.
+  measure's share is its extra time over training alone. Run with ``--full``
+  only (the recorded quick entries stay in the results file).
 
 Every entry records the machine's load average before and after it
 (``load``), since the two cores are shared: a load above the number of
@@ -164,6 +165,10 @@ def _unit_seconds(spec, unit, **options) -> float:
 
 @pytest.mark.parametrize("name", ["mnist1d_width", "grokking"])
 def test_measure_shares(name, full):
+    """Each measure's share of a unit's time; a cost breakdown, run with ``--full`` only
+    (it retrains the unit once per measure)."""
+    if not full:
+        pytest.skip("a cost breakdown that retrains the unit per measure: run with --full")
     spec = sweeps.get_spec(name).sized(quick=not full)
     unit = sweeps.plan(spec)[-1]
     opts = spec.resolved_model_kwargs()
