@@ -315,3 +315,22 @@ def test_the_command_line_names_jobs_in_the_warning(tmp_path, capsys, monkeypatc
         "effcomplexity: warning: --jobs 7 asks for more processes than the 1 core(s) "
         "available; using 1." in err.splitlines()
     )
+
+
+def test_a_scheduler_address_is_tried_for_a_short_time(monkeypatch):
+    """The connect timeout passed to dask is the runner's short one, not dask's 30 s."""
+    import distributed
+
+    from effcomplexity.sweeps import runner
+
+    seen = {}
+
+    def fake_client(address, **kwargs):
+        seen.update(kwargs, address=address)
+        raise OSError("refused")
+
+    monkeypatch.setattr(distributed, "Client", fake_client)
+    with pytest.raises(OSError, match="cannot connect"):
+        runner._dask_client(None, "tcp://127.0.0.1:1")
+    assert seen == {"address": "tcp://127.0.0.1:1", "timeout": runner.SCHEDULER_CONNECT_TIMEOUT}
+    assert runner.SCHEDULER_CONNECT_TIMEOUT <= 10

@@ -70,6 +70,11 @@ _SPELLING: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Contex
 _NO_VALUE = object()
 
 
+#: Seconds to wait for a ``scheduler=`` address before reporting it unreachable
+#: (dask's own default is 30 s).
+SCHEDULER_CONNECT_TIMEOUT = 10
+
+
 def _arg(name: str, value: Any = _NO_VALUE) -> str:
     """``name`` (or ``name=value``) as the caller spelled it: a keyword or a flag."""
     flag = (_SPELLING.get() or {}).get(name)
@@ -704,10 +709,9 @@ def _dask_client(client, scheduler):
                 'scheduler="tcp://host:port".'
             ) from None
     try:
-        owned = Client(scheduler)
+        owned = Client(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT)
     except (OSError, ValueError, TypeError) as exc:
-        # Unreachable (after the connect timeout, dask config distributed.comm.timeouts.connect)
-        # or not an address at all.
+        # Unreachable (after SCHEDULER_CONNECT_TIMEOUT) or not an address at all.
         kind = OSError if isinstance(exc, OSError) else ValueError
         message = f"{_arg('scheduler', scheduler)}: cannot connect to a dask scheduler ({exc})."
         raise kind(message) from exc
