@@ -168,10 +168,24 @@ def test_grokking_measures_equal_direct_computation(tmp_path):
         assert row["train_loss"] == pytest.approx(float(torch.nn.functional.mse_loss(out, Y)))
         norm = math.sqrt(sum(float((q.double() ** 2).sum()) for q in model.parameters()))
         assert row["weight_norm"] == pytest.approx(norm)
+        # Full-batch training: the llc measure runs 2 chains of 10 + 30 SGLD steps
+        # on 32-row minibatches at step size 2e-3 (the documented settings).
+        measure_seed = int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
+        llc = ecnn.local_learning_coefficient(
+            model,
+            torch.nn.MSELoss(),
+            (X, Y),
+            batch_size=min(32, len(X)),
+            n_burnin=10,
+            n_samples=30,
+            step_size=2e-3,
+            random_state=measure_seed,
+        )
+        assert row["llc"] == pytest.approx(llc.estimate, rel=1e-9)
+        assert row["llc_se"] == pytest.approx(llc.std_error, rel=1e-9)
         direct = ecnn.weight_measures(model, init, X=X, y=y)
         for name, value in direct.items():
             assert row[name] == pytest.approx(value, rel=1e-9, nan_ok=True), name
-        measure_seed = int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
         n_eff = ecnn.effective_dimensionality(
             model, torch.nn.MSELoss(), (X, Y), k=opts["hessian_k"], random_state=measure_seed
         )
@@ -181,15 +195,6 @@ def test_grokking_measures_equal_direct_computation(tmp_path):
         )
         for name, value in pac.items():
             assert row[name] == pytest.approx(value, rel=1e-9, nan_ok=True), name
-        llc = ecnn.local_learning_coefficient(
-            model,
-            torch.nn.MSELoss(),
-            (X, Y),
-            batch_size=min(256, len(X)),
-            random_state=measure_seed,
-        )
-        assert row["llc"] == pytest.approx(llc.estimate, rel=1e-9)
-        assert row["llc_se"] == pytest.approx(llc.std_error, rel=1e-9)
         assert row["telescoping"] == "exact" and row["telescoping_m"] == 20
 
 
@@ -378,3 +383,15 @@ def test_modular_addition_dataset():
     assert np.array_equal(smaller.metadata["pairs_train"], data.metadata["pairs_train"][:10])
     with pytest.raises(ValueError, match="leaves no test pair"):
         datasets.modular_addition(modulus=3, n_train=9)
+
+
+def test_llc_settings_follow_the_training_batch():
+    """Minibatch training keeps the function's default chains on its batch; full batch
+    uses 2 chains of 10 + 30 steps on 32 rows at step size 2e-3; never more rows than n."""
+    from effcomplexity.sweeps.families._network import llc_settings
+
+    assert llc_settings(100, 4000) == {"batch_size": 100}
+    assert llc_settings(100, 60) == {"batch_size": 60}
+    full = {"batch_size": 32, "n_burnin": 10, "n_samples": 30, "step_size": 2e-3}
+    assert llc_settings(None, 1882) == full
+    assert llc_settings(None, 20) == {**full, "batch_size": 20}

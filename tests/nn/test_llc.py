@@ -416,6 +416,20 @@ def test_dataloader_matches_arrays():
 
 
 @untrained
+def test_init_loss_is_the_full_data_loss_whatever_the_batch_size():
+    """Oracle: the mean loss over all rows in one call; L_n(w*) is computed in chunks."""
+    model = _small_net().eval()  # the sampler evaluates in eval mode
+    X, y = _net_data(n=5000)
+    with torch.no_grad():
+        expected = float(nn.MSELoss()(model(X), y))
+    for batch_size in (None, 16, 4097):
+        result = ecnn.local_learning_coefficient(
+            model, nn.MSELoss(), (X, y), batch_size=batch_size, random_state=0, **QUICK
+        )
+        assert result.init_loss == pytest.approx(expected, rel=1e-12), batch_size
+
+
+@untrained
 def test_batch_size_of_all_rows_is_full_batch_and_progress_bar_runs():
     model, (X, y) = _small_net(), _net_data()
     full = ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=4, **QUICK)

@@ -43,6 +43,9 @@ R_HAT_THRESHOLD = 1.1
 # the quick MNIST-1D sweep (benchmarks/test_speed_llc.py): 2 chains of 20 + 40
 # steps, at a step size for which such short chains land within 8% of chains
 # 20 times as long.
+#: Rows per forward call of the one pass that computes L_n(w*) for ``data=(X, y)``
+#: with a ``batch_size`` (more when ``batch_size`` is larger).
+FULL_LOSS_CHUNK = 4096
 #: Recorded draws per chain.
 DEFAULT_N_SAMPLES = 40
 #: Chains.
@@ -378,9 +381,13 @@ def local_learning_coefficient(
     were chosen on the MNIST-1D and grokking MLPs trained with mean squared
     error, where the estimate lands 2-8% below that of 4 chains of 400 + 800
     steps at the same step size, at 3.5-5 training epochs of cost for
-    MNIST-1D with ``batch_size=100`` (40 steps an epoch); for a full-batch
-    run, where an epoch is one step, the same chains cost about 17 steps of
-    the quick grokking MLP with ``batch_size=64``. They are short chains:
+    MNIST-1D with ``batch_size=100`` (40 steps an epoch). For a full-batch
+    run, where an epoch is one step, they cost about 17 steps of the quick
+    grokking MLP on 64-row minibatches; the sweeps run that network with 2
+    chains of 10 + 30 steps on 32 rows at ``step_size=2e-3`` instead, about
+    8-10 full-batch steps (1.4 passes over the data) and within 5% of long
+    chains at that step size (``benchmarks/test_speed_llc.py``). They are
+    short chains:
     check them (the loss trace of each chain should be flat after burn-in
     and ``r_hat`` below 1.1) and, where the estimate matters on its own
     rather than across checkpoints, rerun with ``n_chains=4`` and longer
@@ -445,7 +452,10 @@ def local_learning_coefficient(
 
     with eval_mode(model, no_grad=False):
         batches = Batches(data, ref, batch_size)
-        init_loss, n = _full_loss(model, loss_fn, w_star, batches)
+        # L_n(w*) in chunks of at least FULL_LOSS_CHUNK rows: one pass, few calls.
+        chunk = None if batch_size is None else max(batch_size, FULL_LOSS_CHUNK)
+        loss_batches = batches if batches.arrays is None else Batches(batches.arrays, ref, chunk)
+        init_loss, n = _full_loss(model, loss_fn, w_star, loss_batches)
         if temperature is None:
             if n < 2:
                 raise ValueError("the default temperature log(n) needs at least 2 samples.")

@@ -213,25 +213,37 @@ def _hessian(cp: Checkpoint) -> dict:
     return {"n_eff": float(n_eff)}
 
 
-#: SGLD batch of the ``llc`` measure when the network trains on the full batch: the
-#: default chains then cost about 17 full-batch steps of the quick grokking MLP.
-LLC_BATCH = 64
+#: SGLD chains of the ``llc`` measure when the network trains on the full batch,
+#: where a training epoch is one step: 2 chains of 10 + 30 steps on 32-row
+#: minibatches at step size 2e-3. On the quick grokking MLP they cost about 8
+#: full-batch steps per checkpoint (against 17 for the function's defaults on
+#: 64 rows) and land within 5% of 4 chains of 400 + 800 steps at the same step
+#: size (benchmarks/test_speed_llc.py).
+LLC_FULL_BATCH = {"batch_size": 32, "n_burnin": 10, "n_samples": 30, "step_size": 2e-3}
+
+
+def llc_settings(batch_size: int | None, n: int) -> dict:
+    """Keyword arguments of the ``llc`` measure for a network trained on ``batch_size`` rows.
+
+    Minibatch training keeps the function's default chains on its own batch
+    size; full-batch training (``batch_size`` None) uses :data:`LLC_FULL_BATCH`.
+    The batch never exceeds the ``n`` training rows.
+    """
+    settings = {"batch_size": batch_size} if batch_size else dict(LLC_FULL_BATCH)
+    settings["batch_size"] = min(int(settings["batch_size"]), n)
+    return settings
 
 
 def _llc(cp: Checkpoint) -> dict:
     from ... import nn as ecnn
 
     problem = cp.problem
-    n = len(problem.X_train)
-    # Minibatch SGLD with the function's default chains: the training batch, or
-    # LLC_BATCH rows for full-batch training (benchmarks/test_speed_llc.py).
-    batch = problem.batch_size or LLC_BATCH
     result = ecnn.local_learning_coefficient(
         cp.model,
         problem.loss_fn(),
         (problem.X_train, problem.targets_train),
-        batch_size=min(int(batch), n),
         random_state=cp.seed,
+        **llc_settings(problem.batch_size, len(problem.X_train)),
     )
     return {"llc": float(result.estimate), "llc_se": float(result.std_error)}
 
