@@ -24,6 +24,14 @@ def pytest_addoption(parser):
         help="run benchmarks and paper experiments at the published (full) size",
     )
     parser.addoption(
+        "--price-full",
+        action="store_true",
+        default=False,
+        help="price the --full run without running it: time one seed of every full sweep "
+        "and a truncated unit of every network sweep (results/full_run.json, "
+        "results/speed_nn_sweeps.json); the paper states the estimate",
+    )
+    parser.addoption(
         "--resume",
         action="store_true",
         default=False,
@@ -46,6 +54,12 @@ def pytest_sessionstart(session):
 def full(request) -> bool:
     """True when ``--full`` was given."""
     return bool(request.config.getoption("--full"))
+
+
+@pytest.fixture(scope="session")
+def price_full(request) -> bool:
+    """True when ``--price-full`` was given."""
+    return bool(request.config.getoption("--price-full"))
 
 
 def record(filename: str, key: str, value: dict) -> Path:

@@ -39,24 +39,53 @@ SMOOTHER_SWEEPS = (
     "ridgeless_theory",
 )
 NETWORK_SWEEPS = (WIDTH, GROKKING)
-#: Under ``--full`` the MNIST sweeps run on the bundled subset at its largest size
-#: (n = 4,000), the runs of the classical figures; the library's full specs would download
-#: the 70,000-image set. The switch and reversed variants are read off these product grids
-#: by the classical figures and are not re-run.
-FULL_OFFLINE = {
+#: The MNIST sweeps run on the bundled subset (``_classical``), at either size: the runs of
+#: the classical figures (five seeds quick; n = 4,000 and three seeds, two for boosting,
+#: under ``--full``), never the library's full specs, which would download the
+#: 70,000-image set. The switch and reversed variants are the composite paths of the
+#: library's ``curth_trees_switch``, ``curth_trees_reversed`` and ``curth_boosting_switch``
+#: read off those product grids, so no model is fitted twice.
+BUNDLED = {
     "curth_trees": "trees",
+    "curth_trees_switch": "trees",
+    "curth_trees_reversed": "trees",
     "curth_boosting": "boosting",
+    "curth_boosting_switch": "boosting",
     "curth_rff": "rff",
     "belkin_rff": "belkin_rff",
 }
 
 
+def _path_changes(name: str, full: bool) -> dict:
+    """The switch or axis order of a library variant at the size run, or {} for a base sweep."""
+    library = sweeps.get_spec(name)
+    base = sweeps.get_spec(BUNDLED[name] if name == "belkin_rff" else f"curth_{BUNDLED[name]}")
+    library, base = library.sized(quick=not full), base.sized(quick=not full)
+    changes = {}
+    if library.switch != base.switch:
+        changes["switch"] = library.switch
+    if tuple(library.order) != tuple(base.order):
+        changes["order"] = tuple(library.order)
+    return changes
+
+
 def _smoother_specs(full: bool) -> dict:
-    """The smoother sweeps of the table: library names (quick) or bundled specs (full)."""
-    if not full:
-        return {name: name for name in SMOOTHER_SWEEPS}
-    specs = {name: _classical.SPECS[key] for name, key in FULL_OFFLINE.items()}
+    """Each smoother sweep of the table: a bundled spec with its path changes, or a name."""
+    specs = {
+        name: (_classical.sized(key, full), _path_changes(name, full))
+        for name, key in BUNDLED.items()
+    }
     return {**specs, "ridgeless_theory": "ridgeless_theory"}
+
+
+def _smoother_table(name: str, entry, full: bool) -> pd.DataFrame:
+    """The rows of one sweep of the table, named as the library names it."""
+    if isinstance(entry, str):
+        return run_sweep(entry, full)
+    spec, changes = entry
+    table = run_sweep(spec, full)
+    table = _classical.path_table(table, spec, **changes) if changes else table
+    return table.assign(sweep=name)
 
 
 #: The sweeps of the summary figure: one per published experiment.
@@ -114,8 +143,8 @@ def _verdicts(name: str, df: pd.DataFrame, measures) -> pd.DataFrame:
 
 def test_verdict_table(full):
     tables, results = {}, []
-    for name, spec in _smoother_specs(full).items():
-        tables[name] = run_sweep(spec, full)
+    for name, entry in _smoother_specs(full).items():
+        tables[name] = _smoother_table(name, entry, full)
         results.append(_verdicts(name, tables[name], SMOOTHER_MEASURES))
     tables[WIDTH] = run_sweep(WIDTH, full)
     results.append(_verdicts(WIDTH, tables[WIDTH], NETWORK_MEASURES))
@@ -175,11 +204,23 @@ def test_verdict_table(full):
 @pytest.mark.parametrize("full_size", [False, True])
 def test_verdict_runs_are_offline(full_size):
     """Every sweep the verdict table runs, at either size, reads only local data."""
-    for name, spec in _smoother_specs(full_size).items():
-        spec = sweeps.get_spec(spec) if isinstance(spec, str) else spec
-        kwargs = spec.sized(quick=not full_size).dataset_kwargs
-        assert not kwargs.get("download", False), (name, kwargs)
+    for name, entry in _smoother_specs(full_size).items():
+        spec = (
+            sweeps.get_spec(entry).sized(quick=not full_size)
+            if isinstance(entry, str)
+            else entry[0]
+        )
+        assert not spec.dataset_kwargs.get("download", False), (name, spec.dataset_kwargs)
     assert set(SUMMARY_SWEEPS) <= set(_smoother_specs(full_size))
+
+
+def test_variants_are_the_library_paths():
+    """The switch and reversed variants carry the library's switch points and axis order."""
+    assert _path_changes("curth_trees", False) == {}
+    assert _path_changes("curth_trees_switch", False) == {"switch": 25}
+    assert _path_changes("curth_trees_switch", True) == {"switch": 50}
+    assert _path_changes("curth_boosting_switch", True) == {"switch": 10}
+    assert _path_changes("curth_trees_reversed", True) == {"order": ("P_ens", "P_leaf")}
 
 
 #: Every sweep the paper reports, for the table of data, sizes and seeds.
@@ -199,7 +240,7 @@ def _grid(spec) -> str:
 
 _DATA = {
     ("mnist", "quick"): "MNIST, bundled subset",
-    ("mnist", "full"): "MNIST, downloaded",
+    ("mnist", "full"): "MNIST, bundled subset",
     ("mnist1d", "quick"): "MNIST-1D, generated",
     ("mnist1d", "full"): "MNIST-1D, generated",
     ("gaussian_linear", "quick"): "Gaussian, synthetic",
@@ -216,15 +257,25 @@ def _seeds(seeds) -> str:
     return ", ".join(map(str, seeds))
 
 
+def _path_text(changes: dict) -> str:
+    parts = [f"switch at {changes['switch']}"] if "switch" in changes else []
+    if "order" in changes:
+        parts.append(" then ".join(changes["order"]))
+    return ", ".join(parts)
+
+
 def test_setup_table():
     """Data, sizes, grids and seeds of every sweep, quick and full, read from the specs."""
     from effcomplexity import sweeps
 
     rows = []
     for name in ALL_SWEEPS:
-        base = sweeps.get_spec(name)
         for run, quick in (("quick", True), ("full", False)):
-            spec = base.sized(quick=quick)
+            if name in BUNDLED:  # the bundled-subset runs, at either size
+                spec = _classical.sized(BUNDLED[name], not quick)
+                path = _path_text(_path_changes(name, not quick))
+            else:
+                spec, path = sweeps.get_spec(name).sized(quick=quick), ""
             pairs = spec.dataset == "modular_addition"
             rows.append(
                 {
@@ -236,7 +287,7 @@ def test_setup_table():
                     "n test": "split" if pairs else spec.n_test,
                     "label noise": spec.label_noise,
                     "seeds": _seeds(spec.seeds),
-                    "grid": _grid(spec),
+                    "grid": _grid(spec) + (f"; path: {path}" if path else ""),
                 }
             )
     write_table("setup", pd.DataFrame(rows), floatfmt=".2f")

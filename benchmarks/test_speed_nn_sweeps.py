@@ -2,7 +2,9 @@
 
 * ``sweeps``: wall time of every network spec (``mnist1d_width``,
   ``mnist1d_epochs``, ``grokking``, ``grokking_no_wd``) at the quick size
-  (``--full`` the published ones) with 1 and 2 jobs; a spec of one unit is
+  with 1 and 2 jobs, also under ``--full`` (which prices the published size
+  with ``full_unit`` below instead of running each sweep twice more: the
+  paper's own full run already trains them once); a spec of one unit is
   run with 1 job only. The grokking entries also keep what the timed run
   measured at each step (accuracies, telescoping gap, ``p_train``,
   ``p_test``, ``llc``), so that the time is read with the run it produced.
@@ -20,7 +22,7 @@
   quick grokking unit) run with training only, then with each measure of the
   per-checkpoint suite alone, and with the telescoping tracker alone; each
   measure's share is its extra time over training alone. Run with ``--full``
-  only (the recorded quick entries stay in the results file).
+  only, at the quick size (the recorded entries stay in the results file).
 
 Every entry records the machine's load average before and after it
 (``load``), since the two cores are shared: a load above the number of
@@ -80,17 +82,17 @@ def _loaded(before: dict, after: dict) -> bool:
 
 @pytest.mark.parametrize("name", NETWORK_SPECS)
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_sweep_wall_time(name, n_jobs, full):
+def test_sweep_wall_time(name, n_jobs):
     spec = sweeps.get_spec(name)
-    units = len(sweeps.plan(spec.sized(quick=not full)))
+    units = len(sweeps.plan(spec.sized(quick=True)))
     if n_jobs > units:
         pytest.skip(f"{name} has {units} unit(s): more jobs cannot run it faster")
     before = _load()
     start = time.perf_counter()
-    table = sweeps.run(spec, quick=not full, n_jobs=n_jobs, verbose=0)
+    table = sweeps.run(spec, quick=True, n_jobs=n_jobs, verbose=0)
     seconds = time.perf_counter() - start
     after = _load()
-    size = "full" if full else "quick"
+    size = "quick"
     entry = {
         "seconds": seconds,
         "units": units,
@@ -109,14 +111,15 @@ def _truncated(spec, unit, axis: str, limit: int):
 
 
 @pytest.mark.parametrize("name", NETWORK_SPECS)
-def test_full_unit_time(name, full):
+def test_full_unit_time(name, full, price_full):
     """Full-size unit and sweep times, extrapolated from a truncated unit.
 
-    It prices the published size, so it runs with ``--full`` only; the quick
-    ``pytest benchmarks/`` keeps the recorded entries.
+    It prices the published size, so it runs with ``--full`` or
+    ``--price-full`` only; the quick ``pytest benchmarks/`` keeps the
+    recorded entries.
     """
-    if not full:
-        pytest.skip("prices the full size: run with --full")
+    if not (full or price_full):
+        pytest.skip("prices the full size: run with --full or --price-full")
     spec = sweeps.get_spec(name)
     family = get_family(spec.family)
     axis = family.axis_names[-1]
@@ -165,11 +168,11 @@ def _unit_seconds(spec, unit, **options) -> float:
 
 @pytest.mark.parametrize("name", ["mnist1d_width", "grokking"])
 def test_measure_shares(name, full):
-    """Each measure's share of a unit's time; a cost breakdown, run with ``--full`` only
-    (it retrains the unit once per measure)."""
+    """Each measure's share of a quick unit's time; a cost breakdown, run with ``--full``
+    only (it retrains the unit once per measure; at the full size that would take hours)."""
     if not full:
         pytest.skip("a cost breakdown that retrains the unit per measure: run with --full")
-    spec = sweeps.get_spec(name).sized(quick=not full)
+    spec = sweeps.get_spec(name).sized(quick=True)
     unit = sweeps.plan(spec)[-1]
     opts = spec.resolved_model_kwargs()
     training = _unit_seconds(spec, unit, measures=(), telescoping="off")
@@ -224,4 +227,4 @@ def test_measure_shares(name, full):
         "over_floor": overhead_passes / floor_passes,
         "target": TELESCOPING_TARGET,
     }
-    record(RESULTS, f"shares/{name}/{'full' if full else 'quick'}", result)
+    record(RESULTS, f"shares/{name}/quick", result)

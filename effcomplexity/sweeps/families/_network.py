@@ -110,6 +110,41 @@ class Problem:
 
         return torch.nn.MSELoss() if self.loss == "mse" else torch.nn.CrossEntropyLoss()
 
+    @classmethod
+    def from_labels(
+        cls,
+        X_train,
+        X_test,
+        labels_train,
+        labels_test,
+        *,
+        n_classes: int,
+        loss: str,
+        batch_size: int | None,
+        input_shape: tuple[int, ...] | None = None,
+    ) -> Problem:
+        """The problem of inputs and integer labels: one-hot targets for ``"mse"``."""
+        import torch
+
+        labels_train = torch.as_tensor(labels_train, dtype=torch.int64)
+        labels_test = torch.as_tensor(labels_test, dtype=torch.int64)
+        if loss == "mse":
+            eye = torch.eye(n_classes, dtype=torch.float32)
+            targets_train, targets_test = eye[labels_train], eye[labels_test]
+        else:
+            targets_train, targets_test = labels_train, labels_test
+        return cls(
+            X_train=X_train,
+            X_test=X_test,
+            targets_train=targets_train,
+            targets_test=targets_test,
+            labels_train=labels_train,
+            labels_test=labels_test,
+            loss=loss,
+            batch_size=batch_size,
+            input_shape=input_shape,
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class Checkpoint:

@@ -21,26 +21,18 @@ _ARCHITECTURES = ("mlp", "transformer")
 def _problem(data, opts) -> Problem:
     import torch
 
-    labels_train = torch.as_tensor(data.labels_train, dtype=torch.int64)
-    labels_test = torch.as_tensor(data.labels_test, dtype=torch.int64)
     if opts["architecture"] == "transformer":
         X_train = torch.as_tensor(data.metadata["pairs_train"], dtype=torch.int64)
         X_test = torch.as_tensor(data.metadata["pairs_test"], dtype=torch.int64)
     else:
         X_train = torch.tensor(data.X_train, dtype=torch.float32)
         X_test = torch.tensor(data.X_test, dtype=torch.float32)
-    if opts["loss"] == "mse":
-        eye = torch.eye(data.n_classes, dtype=torch.float32)
-        targets_train, targets_test = eye[labels_train], eye[labels_test]
-    else:
-        targets_train, targets_test = labels_train, labels_test
-    return Problem(
-        X_train=X_train,
-        X_test=X_test,
-        targets_train=targets_train,
-        targets_test=targets_test,
-        labels_train=labels_train,
-        labels_test=labels_test,
+    return Problem.from_labels(
+        X_train,
+        X_test,
+        data.labels_train,
+        data.labels_test,
+        n_classes=data.n_classes,
         loss=opts["loss"],
         batch_size=None,
     )

@@ -22,22 +22,12 @@ def _as_tensors(data, opts):
     import torch
 
     shape = (1, data.n_features) if opts["architecture"] == "cnn" else (data.n_features,)
-    X_train = torch.tensor(data.X_train, dtype=torch.float32).reshape(-1, *shape)
-    X_test = torch.tensor(data.X_test, dtype=torch.float32).reshape(-1, *shape)
-    labels_train = torch.as_tensor(data.labels_train, dtype=torch.int64)
-    labels_test = torch.as_tensor(data.labels_test, dtype=torch.int64)
-    if opts["loss"] == "mse":
-        eye = torch.eye(data.n_classes, dtype=torch.float32)
-        targets_train, targets_test = eye[labels_train], eye[labels_test]
-    else:
-        targets_train, targets_test = labels_train, labels_test
-    return Problem(
-        X_train=X_train,
-        X_test=X_test,
-        targets_train=targets_train,
-        targets_test=targets_test,
-        labels_train=labels_train,
-        labels_test=labels_test,
+    return Problem.from_labels(
+        torch.tensor(data.X_train, dtype=torch.float32).reshape(-1, *shape),
+        torch.tensor(data.X_test, dtype=torch.float32).reshape(-1, *shape),
+        data.labels_train,
+        data.labels_test,
+        n_classes=data.n_classes,
         loss=opts["loss"],
         batch_size=int(opts["batch_size"]),
         input_shape=shape,
