@@ -135,7 +135,8 @@ def _record_times(full: bool, resumed: bool, selected: bool) -> None:
     table = pd.DataFrame(
         {
             "benchmark file": [*names, "total"],
-            "quick (min)": [s / 60 for s in quick] + [math.fsum(quick) / 60],
+            "quick (min)": [s / 60 for s in quick]
+            + [math.fsum(s for s in quick if not math.isnan(s)) / 60],
             "full (min)": [s / 60 for s in full_s]
             + [math.fsum(s for s in full_s if not math.isnan(s)) / 60],
             "full: how": [*how, total_how],
