@@ -472,12 +472,27 @@ class _ItemNet(nn.Module):
 
 
 @untrained
-def test_model_vmap_cannot_trace_falls_back_to_a_loop():
-    X, y = _net_data()
+def test_model_vmap_cannot_trace_falls_back_to_a_loop(monkeypatch):
+    """With per-chain minibatches ``.item()`` meets a batched tensor, which vmap
+    cannot trace: the chains run one by one instead, and say so."""
+    (X, y), model = _net_data(), _ItemNet()
+    original = llc_module._ChainLosses.__init__
+    calls = []
+
+    def recording_init(self, *args):
+        original(self, *args)
+        calls.append(self)
+
+    monkeypatch.setattr(llc_module._ChainLosses, "__init__", recording_init)
     result = ecnn.local_learning_coefficient(
-        _ItemNet(), nn.MSELoss(), (X, y), random_state=0, **QUICK
+        model, nn.MSELoss(), (X, y), batch_size=16, random_state=0, **QUICK
     )
+    assert calls and not calls[0].vectorised  # vmap was tried and given up
     assert np.all(np.isfinite(result.loss_trace))
+    again = ecnn.local_learning_coefficient(
+        model, nn.MSELoss(), (X, y), batch_size=16, random_state=0, **QUICK
+    )
+    np.testing.assert_array_equal(again.loss_trace, result.loss_trace)
 
 
 # --------------------------------------------------------------------------- diagnostics
