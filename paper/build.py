@@ -35,15 +35,15 @@ __all__ = [
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(?![\d,]\d)(\.\d+)?(?!\d)(?!\.\d)(\s?%)?")
 # Any number in a table cell, scientific notation included.
 _TABLE_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:,\d{3})*)?\.?\d+(?:[eE][-+]?\d+)?(\s?%)?")
-# What is not prose: front matter, comments, code, math, citations, link targets,
-# and numbers quoted from the literature, written as [54%]{.published}.
+# What is not prose: front matter, comments, code, display math, citations, link
+# targets, and numbers quoted from the literature, written as [54%]{.published}.
+# Inline math is prose: a run-derived $-73.9$ must be tabulated like any other.
 _NOT_PROSE = (
     re.compile(r"\A---\n.*?\n---\n", re.S),
     re.compile(r"<!--.*?-->", re.S),
     re.compile(r"^```.*?^```", re.S | re.M),
     re.compile(r"`[^`]*`"),
     re.compile(r"\$\$.*?\$\$", re.S),
-    re.compile(r"\$[^$]+\$"),
     re.compile(r"\[[^\]]*\]\{\.published\}"),
     re.compile(r"\[[^\]]*@[^\]]*\]"),
     re.compile(r"@[\w:-]+"),
@@ -127,7 +127,7 @@ def quoted_numbers(text: str) -> list[tuple[str, float, int, bool]]:
     The rule: a decimal number or a percentage in prose is run-derived and
     must round from a number of a generated table. Integers (sizes, seeds,
     years, counts) are not checked, nor are front matter, comments, code,
-    math, citations, link targets and numbers marked ``[...]{.published}``
+    display math, citations, link targets and numbers marked ``[...]{.published}``
     (quoted from the literature, with the citation beside them).
 
     Returns

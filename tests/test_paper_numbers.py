@@ -81,13 +81,20 @@ def test_checker_skips_what_is_not_prose(tmp_path):
     tables = _tables(tmp_path, "| a |\n|---|\n| 1 |\n")
     text = (
         "---\ntitle: v 2.5\n---\n"
-        "Integers 4,000 and 2019 pass. `lr=0.01` is code, $\\beta = 0.98$ is math, "
+        "Integers 4,000 and 2019 pass. `lr=0.01` is code, $$\\beta = 0.98$$ is display math, "
         "[54%]{.published} is quoted [@greydanus2020, p. 3.4], <!-- 0.7 --> a comment.\n"
         "```\nx = 0.25\n```\n"
         "![Test error 0.9](figures/x0.5.png)\n"
     )
     # Only the caption's 0.9 is prose.
     assert build.untabulated(text, tables) == ["0.9"]
+
+
+def test_checker_reads_inline_math(tmp_path):
+    """A run-derived number typeset as inline math is checked like prose."""
+    tables = _tables(tmp_path, "| llc |\n|---|\n| -61.7 |\n")
+    text = "The LLC is negative at initialisation ($-61.7$, once $-73.9$).\n"
+    assert build.untabulated(text, tables) == ["73.9"]
 
 
 def test_checker_ignores_inserted_tables(tmp_path):
