@@ -158,14 +158,14 @@ def test_mnist1d_width(full):
     measures = [m for m in NETWORK_MEASURES if _usable(df, m)]
     verdicts = _verdicts(df, measures)
     fig = plotting.verdict_grid(
-        df,
+        drawn,
         measures,
         verdicts=verdicts,
         ncols=4,
         title=f"MNIST-1D MLP, seed {_seeds(df)}: test error against each network measure",
     )
     _tidy_grid(fig)
-    save_figure(fig, "mnist1d_width_measures", df)
+    save_figure(fig, "mnist1d_width_measures", drawn)
 
     table = means[
         ["width", "n_params", "train_error", "test_error", "path_norm"]
