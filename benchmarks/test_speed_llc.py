@@ -34,7 +34,7 @@ Targets: ``default`` costs at most ``TARGET_EPOCHS`` = 5 training epochs per
 checkpoint on MNIST-1D and ``TARGET_FULL_BATCH`` = 10 full-batch steps on the
 grokking MLP (recorded with ``meets_target``, not asserted: the machine is
 shared and the ratio moves with its load, recorded in ``load``). A
-full-batch epoch is one step of 12 ms, while one SGLD step of two chains
+full-batch epoch is one step of 5-12 ms, while one SGLD step of two chains
 costs about a fifth of it (their Gaussian noise alone 0.6 ms): 40 steps is
 the shortest chain whose estimate stays within 5% of long chains. Asserted:
 the default estimate lies within ``AGREEMENT`` = 10% of the long chains'

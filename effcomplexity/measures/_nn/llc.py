@@ -385,7 +385,7 @@ def local_learning_coefficient(
     run, where an epoch is one step, they cost about 17 steps of the quick
     grokking MLP on 64-row minibatches; the sweeps run that network with 2
     chains of 10 + 30 steps on 32 rows at ``step_size=2e-3`` instead, about
-    8-10 full-batch steps (1.4 passes over the data) and within 5% of long
+    8-13 full-batch steps (1.4 passes over the data) and within 5% of long
     chains at that step size (``benchmarks/test_speed_llc.py``). They are
     short chains:
     check them (the loss trace of each chain should be flat after burn-in
