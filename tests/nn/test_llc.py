@@ -474,7 +474,8 @@ class _ItemNet(nn.Module):
 @untrained
 def test_model_vmap_cannot_trace_falls_back_to_a_loop(monkeypatch):
     """With per-chain minibatches ``.item()`` meets a batched tensor, which vmap
-    cannot trace: the chains run one by one instead, and say so."""
+    cannot trace: the chains run one by one instead, with the numbers of the
+    vectorised chains of the same map written without ``.item()``."""
     (X, y), model = _net_data(), _ItemNet()
     original = llc_module._ChainLosses.__init__
     calls = []
@@ -488,11 +489,14 @@ def test_model_vmap_cannot_trace_falls_back_to_a_loop(monkeypatch):
         model, nn.MSELoss(), (X, y), batch_size=16, random_state=0, **QUICK
     )
     assert calls and not calls[0].vectorised  # vmap was tried and given up
-    assert np.all(np.isfinite(result.loss_trace))
-    again = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), batch_size=16, random_state=0, **QUICK
+    # Oracle: the same linear map without .item(), which vmap runs vectorised.
+    plain = nn.Linear(3, 2).double()
+    plain.load_state_dict(model.linear.state_dict())
+    vectorised = ecnn.local_learning_coefficient(
+        plain, nn.MSELoss(), (X, y), batch_size=16, random_state=0, **QUICK
     )
-    np.testing.assert_array_equal(again.loss_trace, result.loss_trace)
+    assert calls[1].vectorised
+    np.testing.assert_allclose(result.loss_trace, vectorised.loss_trace, rtol=1e-10)
 
 
 # --------------------------------------------------------------------------- diagnostics
