@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import importlib
 
-from .measures._probes import ProbeEstimateWarning
+from .exceptions import (
+    ProbeEstimateWarning,
+    TrainingMismatchError,
+    UnverifiedTrainingDataWarning,
+)
 from .measures.effective import (
     degrees_of_freedom,
     effective_parameters,
@@ -37,6 +41,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ProbeEstimateWarning",
     "Smoother",
+    "TrainingMismatchError",
+    "UnverifiedTrainingDataWarning",
     "__version__",
     "degrees_of_freedom",
     "efron_covariance_df",

@@ -7,6 +7,8 @@ underneath can assume finite, 2-D, C-contiguous float arrays.
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -14,6 +16,8 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = [
     "PREDICTION_RTOL",
+    "TrainingMismatchError",
+    "UnverifiedTrainingDataWarning",
     "check_feature_names",
     "check_fitted",
     "check_inputs",
@@ -26,6 +30,7 @@ __all__ = [
     "check_sample_weight",
     "is_integer",
     "training_mismatch",
+    "warn_unverified",
 ]
 
 #: Relative tolerance of the check ``S(X_train) @ y_train == predict(X_train)``,
@@ -107,6 +112,48 @@ def check_inputs(
 
 class TrainingMismatchError(ValueError):
     """``X_train`` is not the training set the model was fitted on."""
+
+
+class UnverifiedTrainingDataWarning(UserWarning):
+    """``X_train`` could not be checked against the fitted model.
+
+    Issued once per call by the functions that take ``X_train`` (measures,
+    :func:`effcomplexity.get_smoother`, :func:`effcomplexity.smooth`, ...)
+    when ``y_train`` is not given and the model records nothing that tells its
+    training rows apart from shuffled, scaled or other rows: ridge and least
+    squares, single trees, forests without bootstrap, gradient and histogram
+    boosting (and pipelines or voting ensembles made only of these). A wrong
+    ``X_train`` then gives wrong numbers without an error. Pass ``y_train=``
+    (the labels used to fit) to have ``S(X_train) @ y_train`` compared with the
+    model's own predictions, which both checks ``X_train`` and silences this
+    warning; or filter it with
+    ``warnings.simplefilter("ignore", UnverifiedTrainingDataWarning)`` once the
+    inputs are known to be right.
+    """
+
+
+def _caller_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside this package (the user's call)."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_unverified(smoother) -> None:
+    """Issue :class:`UnverifiedTrainingDataWarning` for a smoother built without ``y_train``."""
+    name = type(smoother.estimator).__name__
+    warnings.warn(
+        f"X_train cannot be verified for {name}: {smoother.unverified_reason}, so a "
+        f"shuffled, scaled or other X_train would give wrong numbers without an error. "
+        f"Pass y_train= (the labels used to fit) to check that S(X_train) @ y_train "
+        f"equals the model's predict(X_train); once the inputs are known to be right, "
+        f"warnings.simplefilter('ignore', effcomplexity.UnverifiedTrainingDataWarning) "
+        f"silences this.",
+        UnverifiedTrainingDataWarning,
+        stacklevel=_caller_stacklevel(),
+    )
 
 
 def training_mismatch(estimator, detail: str, hint: str = "") -> TrainingMismatchError:
@@ -286,11 +333,19 @@ def check_reproduces_predictions(smoother, y_train, *, rtol: float = PREDICTION_
     gap = float(np.max(np.abs(fitted - predictions))) if fitted.size else 0.0
     scale = max(float(np.max(np.abs(predictions), initial=0.0)), float(np.max(np.abs(y))))
     if not gap <= rtol * max(scale, np.finfo(float).tiny):
-        raise training_mismatch(
-            est,
+        detail = (
             f"the smoother's predictions S(X_train) @ y_train differ from the model's own "
             f"predictions on X_train by up to {gap:.3g} ({gap / max(scale, 1e-300):.2g} of "
-            f"the largest label or prediction; tolerance {rtol:g})",
+            f"the largest label or prediction; tolerance {rtol:g})"
+        )
+        # A family that can name a cause other than X_train (a near-singular solve) says so.
+        cause = getattr(smoother, "_mismatch_cause", None)
+        cause = cause() if cause is not None else None
+        if cause:
+            raise ValueError(f"{type(est).__name__}: {detail}. {cause}")
+        raise training_mismatch(
+            est,
+            detail,
             "Check that y_train holds the labels used to fit, and pass sample_weight if the "
             "fit used one. An iterative solver that stopped before convergence also "
             "causes this: refit it with a smaller tol or a direct solver.",

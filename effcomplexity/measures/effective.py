@@ -249,8 +249,9 @@ def effective_parameters(
     >>> import effcomplexity as ec
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(50, 3))
-    >>> ols = LinearRegression().fit(X, rng.normal(size=50))
-    >>> round(ec.effective_parameters(ols, X), 10)   # p + 1 for the intercept
+    >>> y = rng.normal(size=50)
+    >>> ols = LinearRegression().fit(X, y)
+    >>> round(ec.effective_parameters(ols, X, y_train=y), 10)   # p + 1 for the intercept
     4.0
     """
     smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
@@ -322,7 +323,7 @@ def staged_effective_parameters(
     >>> X, y = rng.normal(size=(60, 2)), rng.normal(size=60)
     >>> forest = RandomForestRegressor(n_estimators=3, max_leaf_nodes=8, bootstrap=False,
     ...                                random_state=0).fit(X, y)
-    >>> ec.staged_effective_parameters(forest, X).shape   # one value per tree count
+    >>> ec.staged_effective_parameters(forest, X, y_train=y).shape   # one value per tree count
     (3,)
     """
     smoother = _staged_smoother(estimator, X_train, "effective parameters", y_train, sample_weight)
@@ -547,7 +548,7 @@ def staged_degrees_of_freedom(
     >>> X, y = rng.normal(size=(60, 2)), rng.normal(size=60)
     >>> forest = RandomForestRegressor(n_estimators=3, max_leaf_nodes=8, bootstrap=False,
     ...                                random_state=0).fit(X, y)
-    >>> ec.staged_degrees_of_freedom(forest, X).round(6)   # tr(S) of a tree: its leaves
+    >>> ec.staged_degrees_of_freedom(forest, X, y_train=y).round(6)   # tr(S) of a tree: its leaves
     array([8., 8., 8.])
     """
     smoother = _staged_smoother(estimator, X_train, "degrees of freedom", y_train, sample_weight)

@@ -209,6 +209,8 @@ class _BoostingSmoother(Smoother):
     supports_staged = True
     #: Weighted fits replay weighted leaf means (the leaf-factor engine is unweighted).
     supports_sample_weight = True
+    verifies_X_train = False
+    unverified_reason = "the leaf sizes its trees record do not change when the rows are shuffled"
 
     _fit_leaves: np.ndarray
     _n_leaves: np.ndarray
@@ -533,7 +535,7 @@ class GradientBoostingSmoother(_BoostingSmoother):
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
     >>> gb = GradientBoostingRegressor(n_estimators=5, max_depth=1, init="zero").fit(X, y)
-    >>> smoother = ec.get_smoother(gb, X)  # reused: caches leaves and factors
+    >>> smoother = ec.get_smoother(gb, X, y_train=y)  # reused: caches leaves and factors
     >>> p_train = ec.staged_effective_parameters(smoother, X)  # one value per round
     >>> p_train.shape
     (5,)
@@ -688,9 +690,14 @@ class HistGradientBoostingSmoother(_BoostingSmoother):
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(80, 3)), rng.normal(size=80)
     >>> hgb = HistGradientBoostingRegressor(max_iter=4, l2_regularization=1.0).fit(X, y)
-    >>> bool(np.allclose(ec.smooth(hgb, X, y), hgb.predict(X)))
+    >>> bool(np.allclose(ec.smooth(hgb, X, y, y_train=y), hgb.predict(X)))
     True
     """
+
+    unverified_reason = (
+        "the leaf sizes its trees record do not change when the rows are shuffled, and "
+        "it does not record sample weights"
+    )
 
     def _validate(self) -> None:
         est = self.estimator

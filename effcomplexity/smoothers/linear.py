@@ -266,12 +266,18 @@ class LinearRegressionSmoother(LowRankSmoother):
     >>> from sklearn.linear_model import LinearRegression
     >>> import effcomplexity as ec
     >>> X = np.random.default_rng(0).normal(size=(20, 3))
-    >>> ols = LinearRegression().fit(X, X @ [1.0, 2.0, 3.0])
-    >>> round(ec.degrees_of_freedom(ols, X, kind="variance"), 8)   # p + 1
+    >>> y = X @ [1.0, 2.0, 3.0]
+    >>> ols = LinearRegression().fit(X, y)
+    >>> round(ec.degrees_of_freedom(ols, X, kind="variance", y_train=y), 8)   # p + 1
     4.0
     """
 
     supports_sample_weight = True
+    verifies_X_train = False
+    unverified_reason = (
+        "the singular values it records (singular_) do not change when the rows are "
+        "shuffled or the columns permuted"
+    )
 
     def _validate(self) -> None:
         _reject_positive(self.estimator)
@@ -361,11 +367,17 @@ class RidgeSmoother(LowRankSmoother):
     >>> import effcomplexity as ec
     >>> X = np.random.default_rng(0).normal(size=(20, 3))
     >>> y = X @ [1.0, 2.0, 3.0]
-    >>> [round(ec.degrees_of_freedom(Ridge(alpha=a).fit(X, y), X), 3) for a in (1e-9, 1e9)]
+    >>> ridges = [Ridge(alpha=a).fit(X, y) for a in (1e-9, 1e9)]
+    >>> [round(ec.degrees_of_freedom(r, X, y_train=y), 3) for r in ridges]
     [4.0, 1.0]
     """
 
     supports_sample_weight = True
+    verifies_X_train = False
+    unverified_reason = (
+        "Ridge stores only its coefficients, not its training rows, their number or "
+        "their sample weights"
+    )
 
     def _validate(self) -> None:
         _reject_positive(self.estimator)

@@ -9,7 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
 from .._validation import check_feature_names, check_inputs
-from .registry import Smoother, get_smoother, register_smoother, register_unsupported
+from .registry import Smoother, build_smoother, register_smoother, register_unsupported
 
 __all__ = ["LABEL_FREE_TRANSFORMERS", "PipelineSmoother"]
 
@@ -194,7 +194,7 @@ class PipelineSmoother(Smoother):
                     f"there."
                 )
         try:
-            self.final = get_smoother(
+            self.final = build_smoother(
                 final, self._transform(self.X_train), sample_weight=self.sample_weight
             )
         except TypeError as err:
@@ -229,6 +229,18 @@ class PipelineSmoother(Smoother):
     @property
     def exact_norms_are_cheap(self) -> bool:
         return self.final.exact_norms_are_cheap
+
+    @property
+    def verifies_X_train(self) -> bool:
+        return self.final.verifies_X_train
+
+    @property
+    def unverified_reason(self) -> str:
+        return f"its final step's {self.final.unverified_reason}"
+
+    def _mismatch_cause(self) -> str | None:
+        cause = getattr(self.final, "_mismatch_cause", None)
+        return cause() if cause is not None else None
 
     @property
     def supports_staged(self) -> bool:

@@ -20,6 +20,7 @@ from .._validation import (
     check_labels,
     check_reproduces_predictions,
     check_sample_weight,
+    warn_unverified,
 )
 
 __all__ = [
@@ -94,6 +95,15 @@ class Smoother:
     supports_staged: bool = False
     #: The family builds the weighted smoother of a fit with ``sample_weight``.
     supports_sample_weight: bool = False
+    #: The fitted model records enough of its training rows (stored inputs, an
+    #: order-dependent factorisation, bootstrap samples) that a shuffled, scaled or
+    #: other ``X_train`` raises. Families that cannot tell set it to False (a
+    #: property where it depends on the fit) and say why in ``unverified_reason``;
+    #: measures then issue ``UnverifiedTrainingDataWarning`` unless ``y_train`` is given.
+    verifies_X_train: bool = True
+    #: Why ``X_train`` cannot be verified, completing "X_train cannot be verified for
+    #: {Estimator}: ...".
+    unverified_reason: str = "the model records nothing that identifies its training rows"
 
     def __init__(self, estimator, X_train, *, sample_weight=None):
         check_fitted(estimator)
@@ -546,6 +556,8 @@ def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smo
         The training labels. When given, ``S(X_train) @ y_train`` must equal the
         model's own predictions on ``X_train`` (see the user guide: families
         that record nothing about their training rows can only be checked so).
+        Without it, such families issue
+        :class:`~effcomplexity.UnverifiedTrainingDataWarning`.
     sample_weight : array-like of shape (n,), optional
         The weights the model was fitted with (scikit-learn does not record
         them); the weighted smoother is built where the family allows it.
@@ -562,16 +574,27 @@ def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smo
     TrainingMismatchError
         If ``X_train`` (or ``y_train``) does not match the fit.
 
+    Warns
+    -----
+    UnverifiedTrainingDataWarning
+        Once, when ``y_train`` is not given and the family cannot check
+        ``X_train`` on its own (``Smoother.verifies_X_train`` is false).
+
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import Ridge
     >>> import effcomplexity as ec
     >>> X = np.random.default_rng(0).normal(size=(20, 3))
-    >>> smoother = ec.get_smoother(Ridge(alpha=1.0).fit(X, X[:, 0]), X)
+    >>> smoother = ec.get_smoother(Ridge(alpha=1.0).fit(X, X[:, 0]), X, y_train=X[:, 0])
     >>> smoother.matrix(X[:2]).shape
     (2, 20)
     """
+    return _bind(estimator, X_train, y_train, sample_weight, warn=True)
+
+
+def _bind(estimator, X_train, y_train, sample_weight, *, warn: bool) -> Smoother:
+    """:func:`get_smoother`; ``warn=False`` leaves the unverified-input warning out."""
     if isinstance(estimator, Smoother):
         if sample_weight is not None and (
             estimator.sample_weight is None
@@ -603,8 +626,21 @@ def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smo
         smoother = factory(estimator, X_train)
     else:
         smoother = factory(estimator, X_train, sample_weight=sample_weight)
-    check_reproduces_predictions(smoother, y_train)
+    if y_train is None:
+        if warn and not smoother.verifies_X_train:
+            warn_unverified(smoother)
+    else:
+        check_reproduces_predictions(smoother, y_train)
     return smoother
+
+
+def build_smoother(estimator, X_train, *, sample_weight=None) -> Smoother:
+    """:func:`get_smoother` without ``y_train`` and without the unverified-input warning.
+
+    For smoothers built inside another family (pipeline steps, voting members),
+    whose own public call checks or warns once for the whole model.
+    """
+    return _bind(estimator, X_train, None, sample_weight, warn=False)
 
 
 def smoother_matrix(estimator, X_train, X=None, *, y_train=None, sample_weight=None) -> np.ndarray:
@@ -744,7 +780,7 @@ def staged_predictions(estimator, X_train, y_train, X=None, *, sample_weight=Non
     >>> bool(np.allclose(staged[-1], forest.predict(X[:10])))
     True
     """
-    smoother = get_smoother(estimator, X_train, sample_weight=sample_weight)
+    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     if not smoother.supports_staged:
         raise TypeError(
             f"{type(smoother.estimator).__name__} has no stages: staged predictions apply "

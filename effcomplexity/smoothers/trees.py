@@ -122,6 +122,16 @@ class _LeafEnsembleSmoother(Smoother):
 
     exact_norms_are_cheap = True
     supports_sample_weight = True
+    #: Set by ``_members`` when the ensemble recorded which rows each tree drew.
+    _rows_recorded = False
+    unverified_reason = (
+        "the leaf sizes its trees record do not change when the rows are shuffled, and "
+        "no tree recorded which rows it drew"
+    )
+
+    @property
+    def verifies_X_train(self) -> bool:
+        return self._rows_recorded
 
     def _members(self) -> tuple[list, list, list]:
         """Fitted trees, their feature indices (or ``None``) and in-bag counts.
@@ -558,8 +568,9 @@ class DecisionTreeSmoother(_LeafEnsembleSmoother):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(100, 3))
     >>> tree = DecisionTreeRegressor(max_leaf_nodes=8, random_state=0)
-    >>> tree = tree.fit(X, rng.normal(size=100))
-    >>> round(ec.effective_parameters(tree, X), 10)   # p_train = number of leaves
+    >>> y = rng.normal(size=100)
+    >>> tree = tree.fit(X, y)
+    >>> round(ec.effective_parameters(tree, X, y_train=y), 10)   # p_train = number of leaves
     8.0
     """
 
@@ -693,6 +704,8 @@ class ForestSmoother(_StagedEnsembleSmoother):
                 if est.max_samples is None:
                     check_n_train(self.X_train, len(indices), est, "estimators_samples_")
                 counts.append(_bincount_samples(indices, n, owner, b))
+        # Bootstrap counts are tied to row positions: shuffled rows change the leaf weights.
+        self._rows_recorded = bool(est.bootstrap)
         return list(est.estimators_), [None] * len(counts), counts
 
 
@@ -746,4 +759,5 @@ class BaggedTreesSmoother(_StagedEnsembleSmoother):
             for b, indices in enumerate(est.estimators_samples_)
         ]
         counts = [None if np.all(c == 1) else c for c in counts]
+        self._rows_recorded = any(c is not None for c in counts)
         return list(est.estimators_), list(est.estimators_features_), counts

@@ -15,7 +15,7 @@ from sklearn.ensemble import VotingRegressor
 
 from .registry import (
     Smoother,
-    get_smoother,
+    build_smoother,
     identity_blocks,
     identity_columns,
     register_smoother,
@@ -85,7 +85,7 @@ class VotingSmoother(Smoother):
     ...     for s in range(3)
     ... ]
     >>> vote = VotingRegressor(boosters).fit(X, y)
-    >>> ec.staged_effective_parameters(vote, X).shape
+    >>> ec.staged_effective_parameters(vote, X, y_train=y).shape
     (4,)
     """
 
@@ -107,12 +107,27 @@ class VotingSmoother(Smoother):
                 dtype=float,
             )
         self._members = [
-            get_smoother(member, self.X_train, sample_weight=self.sample_weight)
+            build_smoother(member, self.X_train, sample_weight=self.sample_weight)
             for member in members
         ]
         self._weights = weights / weights.sum()
         stages = {m.n_stages() for m in self._members if m.supports_staged}
         self.supports_staged = all(m.supports_staged for m in self._members) and len(stages) == 1
+
+    @property
+    def verifies_X_train(self) -> bool:
+        # The members share X_train: one member that checks it checks it for all.
+        return any(m.verifies_X_train for m in self._members)
+
+    @property
+    def unverified_reason(self) -> str:
+        return (
+            "none of its members can check it ("
+            + "; ".join(
+                f"{type(m.estimator).__name__}: {m.unverified_reason}" for m in self._members
+            )
+            + ")"
+        )
 
     def _stage_count_error(self) -> TypeError:
         counts = [m.n_stages() if m.supports_staged else None for m in self._members]
