@@ -45,6 +45,11 @@ _RIDGE_SVD_CUTOFF = 1e-15
 #: solution the smoother describes.
 _SAG_MAX_TOL = 1e-6
 
+#: Condition numbers of the regularised Gram matrix above which the solve that
+#: scikit-learn ran (and this smoother's) may differ by more than the tolerance
+#: of the ``y_train`` check; named as the likely cause when that check fails.
+_ILL_CONDITIONED = 1e8
+
 _LINEAR_HINT = (
     "For models that are not linear smoothers, use effcomplexity.generalized_degrees_of_freedom."
 )
@@ -314,6 +319,46 @@ class LinearRegressionSmoother(LowRankSmoother):
         return spectral_factors(U, d, Vt, 1.0 / d, offset, intercept)
 
 
+def _check_solvable(eigenvalues: np.ndarray, alpha: float, size: int, estimator, what: str):
+    """Refuse a fit whose regularised Gram matrix ``G + alpha I`` is numerically singular.
+
+    ``eigenvalues`` are those of ``G`` in the directions the solve must invert.
+    With ``(lambda_min + alpha) <= size * eps * (lambda_max + alpha)`` the solve
+    scikit-learn ran is rounding noise, or its fallback to least squares (kernel
+    ridge warns "Singular matrix in solving dual problem"), and no smoother
+    reproduces those predictions.
+    """
+    top = max(float(eigenvalues.max(initial=0.0)), 0.0) + alpha
+    low = float(eigenvalues.min(initial=np.inf)) + alpha
+    if top > 0.0 and low > size * np.finfo(float).eps * top:
+        return
+    name = type(estimator).__name__
+    raise ValueError(
+        f"{name}(alpha={alpha:g}) solved a numerically singular system: {what} + alpha*I "
+        f"has eigenvalues from {low:.3g} to {top:.3g} (condition number "
+        f"{top / low if low > 0 else np.inf:.3g}, above 1/({size} * machine epsilon)), "
+        f"so the fitted coefficients are rounding noise or scikit-learn's least-squares "
+        f"fallback, and no smoother reproduces its predictions. Refit with a larger alpha "
+        f"(e.g. alpha = {1e-8 * max(top, 1e-300):.3g}, 1e-8 of the largest eigenvalue), or "
+        f"measure a minimum-norm fit: LinearRegression or "
+        f"effcomplexity.models.MinNormLeastSquares on explicit features."
+    )
+
+
+def _conditioning_cause(eigenvalues: np.ndarray, alpha: float) -> str:
+    """Why the ``y_train`` check of a verified ``X_train`` can still fail, in words."""
+    top = max(float(eigenvalues.max(initial=0.0)), 0.0) + alpha
+    low = float(eigenvalues.min(initial=np.inf)) + alpha
+    cond = top / low if low > 0 else np.inf
+    if cond > _ILL_CONDITIONED:
+        return (
+            f"The system the model solved, with alpha = {alpha:g}, has condition number "
+            f"{cond:.3g}, so its solve carries relative rounding errors up to about "
+            f"{cond * np.finfo(float).eps:.2g}: refit with a larger alpha."
+        )
+    return ""
+
+
 def _single_alpha(estimator) -> float:
     alpha = np.atleast_1d(np.asarray(estimator.alpha, dtype=float))
     if alpha.size > 1 and not np.all(alpha == alpha[0]):
@@ -383,10 +428,39 @@ class RidgeSmoother(LowRankSmoother):
         _reject_positive(self.estimator)
         self._alpha = _single_alpha(self.estimator)
         _check_ridge_converged(self.estimator)
+        n, p = self.X_train.shape
+        # The system scikit-learn solves: p x p normal equations, or the n x n kernel
+        # (p > n) whose constant direction an intercept leaves out.
+        self._n_solved = p if p <= n else n - int(self.estimator.fit_intercept)
+        self._check_solvable()
+
+    def _gram_eigenvalues(self) -> np.ndarray:
+        """Eigenvalues of the Gram matrix in the directions the ridge solve inverts."""
+        d = np.sort(self._singular_values)[::-1]
+        squared = np.zeros(self._n_solved)
+        squared[: min(d.size, self._n_solved)] = d[: self._n_solved] ** 2
+        return squared
+
+    def _check_solvable(self) -> None:
+        # A ridge fit with alpha = 0 (or negligible) on a rank-deficient design.
+        self.factors  # noqa: B018  (computes the singular values)
+        _check_solvable(
+            self._gram_eigenvalues(),
+            self._alpha,
+            max(self.X_train.shape),
+            self.estimator,
+            "the Gram matrix of the centred design"
+            if self.estimator.fit_intercept
+            else "the Gram matrix of the design",
+        )
+
+    def _mismatch_cause(self) -> str:
+        return _conditioning_cause(self._gram_eigenvalues(), self._alpha)
 
     def _factorize(self) -> LowRankFactors:
         intercept = self.estimator.fit_intercept
         offset, U, d, Vt = centred_svd(self.X_train, intercept, self.sample_weight)
+        self._singular_values = d
         keep = d > _RIDGE_SVD_CUTOFF
         U, d, Vt = U[:, keep], d[keep], Vt[keep]
         g = d / (d**2 + self._alpha)
@@ -516,6 +590,15 @@ class KernelRidgeSmoother(Smoother):
             raise training_mismatch(est, "it differs from the inputs the model stored (X_fit_)")
         self._alpha = _single_alpha(est)
         self._sqrt_w = None if self.sample_weight is None else np.sqrt(self.sample_weight)
+        _check_solvable(self._eig[0], self._alpha, self.n_train, est, "the kernel matrix")
+
+    def _mismatch_cause(self) -> str:
+        # X_train equals the stored X_fit_, so a gap cannot come from other training rows.
+        return (
+            "X_train equals the stored X_fit_, so the gap comes from y_train, from "
+            "sample_weight the fit used but that was not passed, or from the solve. "
+            + _conditioning_cause(self._eig[0], self._alpha)
+        ).strip()
 
     def _kernel(self, X: np.ndarray) -> np.ndarray:
         est = self.estimator
