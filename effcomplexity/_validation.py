@@ -342,7 +342,7 @@ def check_reproduces_predictions(smoother, y_train, *, rtol: float = PREDICTION_
         cause = getattr(smoother, "_mismatch_cause", None)
         cause = cause() if cause is not None else None
         if cause:
-            raise ValueError(f"{type(est).__name__}: {detail}. {cause}")
+            raise TrainingMismatchError(f"{type(est).__name__}: {detail}. {cause}")
         raise training_mismatch(
             est,
             detail,
@@ -399,6 +399,8 @@ def check_random_state(random_state) -> np.random.RandomState:
     ------
     TypeError
         For anything else (floats, strings, booleans).
+    ValueError
+        For an integer outside numpy's seed range ``[0, 2**32 - 1]``.
     """
     if random_state is None:
         return np.random.mtrand._rand
@@ -407,6 +409,11 @@ def check_random_state(random_state) -> np.random.RandomState:
     if isinstance(random_state, np.random.Generator):
         return np.random.RandomState(random_state.bit_generator)
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if not 0 <= random_state < 2**32:
+            raise ValueError(
+                f"random_state must be an integer in [0, 2**32 - 1] (numpy's seed range), "
+                f"got {random_state!r}."
+            )
         return np.random.RandomState(int(random_state))
     raise TypeError(
         "random_state must be None, an integer seed, a numpy.random.RandomState or a "

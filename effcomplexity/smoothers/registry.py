@@ -745,7 +745,11 @@ def staged_predictions(estimator, X_train, y_train, X=None, *, sample_weight=Non
         The training inputs, in the order used to fit.
     y_train : array-like of shape (n,) or (n, k)
         The training labels. For classifiers, pass one-hot labels with
-        columns in ``classes_`` order to obtain ``predict_proba``.
+        columns in ``classes_`` order to obtain ``predict_proba``. They are
+        smoothed, not checked (any labels give their staged smooth): to
+        check ``X_train`` of a family that warns
+        (:class:`~effcomplexity.UnverifiedTrainingDataWarning`), pass a
+        Smoother bound with ``get_smoother(..., y_train=...)``.
     X : array-like of shape (m, n_features), optional
         Evaluation inputs; ``None`` means ``X_train``.
     sample_weight : array-like of shape (n,), optional
@@ -780,7 +784,7 @@ def staged_predictions(estimator, X_train, y_train, X=None, *, sample_weight=Non
     >>> bool(np.allclose(staged[-1], forest.predict(X[:10])))
     True
     """
-    smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
+    smoother = get_smoother(estimator, X_train, sample_weight=sample_weight)
     if not smoother.supports_staged:
         raise TypeError(
             f"{type(smoother.estimator).__name__} has no stages: staged predictions apply "

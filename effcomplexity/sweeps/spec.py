@@ -15,6 +15,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import math
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -37,6 +38,12 @@ _SIZE_FIELDS = (
     "product",
 )
 _FULL_DEPTH = ("full", None)
+#: numpy's ``RandomState`` and scikit-learn take seeds in ``[0, 2**32)``.
+MAX_SEED = 2**32 - 1
+#: Largest float64 array a unit may need, 1 TiB: a count (rows, features,
+#: trees, probes, ...) whose ``(n_train + n_test) x count`` array would exceed it
+#: is refused when the spec is built, not deep inside numpy.
+MAX_UNIT_BYTES = 2**40
 
 
 def _canonical(value):
@@ -117,7 +124,11 @@ class SweepSpec:
         For an unknown family or dataset, sizes that are not positive, a grid
         that is empty, unsorted, on the wrong axes or past what the family can
         fit (more leaves or principal components than training points), an
-        unknown option, or a quick override that breaks any of these.
+        unknown option, or a quick override that breaks any of these; for a
+        seed outside ``[0, 2**32)`` (``MAX_SEED``, numpy's rule), a NaN or
+        infinite number, and a count so large that an array of
+        ``n_train + n_test`` rows by that count would exceed ``MAX_UNIT_BYTES``
+        (1 TiB of float64).
 
     Examples
     --------
@@ -286,15 +297,21 @@ class SweepSpec:
         if not self.seeds:
             raise ValueError(f"seeds must list at least one seed in {where}.")
         for seed in self.seeds:
-            if not is_integer(seed) or seed < 0:
-                raise ValueError(f"seeds must be non-negative integers in {where}, got {seed!r}.")
+            if not is_integer(seed) or not 0 <= seed <= MAX_SEED:
+                raise ValueError(
+                    f"seeds must be integers in [0, 2**32 - 1] (numpy's seed range) in "
+                    f"{where}, got {seed!r}."
+                )
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct in {where}, got {self.seeds}.")
-        if self.data_seed is not None and (not is_integer(self.data_seed) or self.data_seed < 0):
+        if self.data_seed is not None and (
+            not is_integer(self.data_seed) or not 0 <= self.data_seed <= MAX_SEED
+        ):
             raise ValueError(
-                f"data_seed must be a non-negative integer or None in {where}, "
-                f"got {self.data_seed!r}."
+                f"data_seed must be None or an integer in [0, 2**32 - 1] (numpy's seed "
+                f"range) in {where}, got {self.data_seed!r}."
             )
+        self._check_count(self.n_train + self.n_test, "n_train + n_test", where, per_row=False)
         noise = self.label_noise
         if not isinstance(noise, numbers.Real) or not 0.0 <= noise < 1.0:
             raise ValueError(f"label_noise must be in [0, 1) in {where}, got {noise!r}.")
@@ -331,16 +348,18 @@ class SweepSpec:
             real = axis.dtype == "float64"
             for v in numeric:
                 ok = (
-                    isinstance(v, numbers.Real) and not isinstance(v, bool)
+                    isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
                     if real
                     else is_integer(v)
                 )
                 if not ok or v < axis.minimum:
-                    kind = "numbers" if real else "integers"
+                    kind = "finite numbers" if real else "integers"
                     raise ValueError(
                         f"grid[{axis.name!r}] values must be {kind} >= {axis.minimum} in "
                         f"{where}, got {v!r}."
                     )
+                if not real:
+                    self._check_count(v, f"grid[{axis.name!r}] value", where)
             if any(b <= a for a, b in itertools.pairwise(numeric)):
                 raise ValueError(
                     f"grid[{axis.name!r}] must be strictly increasing in {where}, "
@@ -373,6 +392,32 @@ class SweepSpec:
                 f"a three-axis sweep has no composite path: product must be True in {where}."
             )
 
+    def _check_count(self, count: int, what: str, where: str, per_row: bool = True) -> None:
+        """Refuse a count whose ``rows x count`` float64 array would exceed ``MAX_UNIT_BYTES``."""
+        rows = self.n_train + self.n_test if per_row else 1
+        needed = 8 * rows * int(count)
+        if needed > MAX_UNIT_BYTES:
+            shape = f"{rows} x {count}" if per_row else f"{count} x 1"
+            raise ValueError(
+                f"{what} = {count} is too large in {where}: an array of {shape} float64 "
+                f"values would need {needed:.3g} bytes, more than the {MAX_UNIT_BYTES:.3g} "
+                f"bytes (1 TiB, MAX_UNIT_BYTES) one sweep unit may use. Use a smaller value."
+            )
+
+    def _check_numbers(self, options: Mapping, name: str, where: str) -> None:
+        """Numeric options (and numbers inside tuples) must be finite, counts not absurd."""
+        for key, value in options.items():
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            for item in items:
+                if isinstance(item, bool) or not isinstance(item, numbers.Real):
+                    continue
+                if not math.isfinite(item):
+                    raise ValueError(
+                        f"{name}[{key!r}] must be a finite number in {where}, got {value!r}."
+                    )
+                if is_integer(item):
+                    self._check_count(item, f"{name}[{key!r}]", where)
+
     def _validate_options(self, where: str) -> None:
         family = get_family(self.family)
         allowed = family.defaults
@@ -382,6 +427,8 @@ class SweepSpec:
                 f"Unknown model option(s) {unknown} for the {self.family!r} family in {where}; "
                 f"options: {sorted(allowed)}."
             )
+        self._check_numbers(self.model_kwargs, "model_kwargs", where)
+        self._check_numbers(self.dataset_kwargs, "dataset_kwargs", where)
         family.validate(self, where)
 
     def _validate_dataset(self, where: str) -> None:
