@@ -111,7 +111,32 @@ def check_inputs(
 
 
 class TrainingMismatchError(ValueError):
-    """``X_train`` is not the training set the model was fitted on."""
+    """``X_train`` is not the training set the model was fitted on.
+
+    Raised by every function that takes ``X_train`` when the fitted model's
+    own records (stored inputs, leaf sizes, bootstrap samples, singular
+    values) or the ``y_train`` check ``S(X_train) @ y_train == predict(X_train)``
+    show that ``X_train`` (or ``y_train``, or unrecorded sample weights) is not
+    what the model was fitted on. A subclass of ``ValueError``.
+
+    Attributes
+    ----------
+    args : tuple of str
+        ``(message,)``: what differs and what to pass instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X = np.arange(10.0).reshape(-1, 1)
+    >>> knn = KNeighborsRegressor(n_neighbors=2).fit(X, X[:, 0])
+    >>> try:
+    ...     ec.effective_parameters(knn, X[::-1])
+    ... except ec.TrainingMismatchError as err:
+    ...     print(str(err)[:62])
+    X_train does not match the training set KNeighborsRegressor wa
+    """
 
 
 class UnverifiedTrainingDataWarning(UserWarning):
@@ -129,6 +154,29 @@ class UnverifiedTrainingDataWarning(UserWarning):
     warning; or filter it with
     ``warnings.simplefilter("ignore", UnverifiedTrainingDataWarning)`` once the
     inputs are known to be right.
+
+    Attributes
+    ----------
+    args : tuple of str
+        ``(message,)``: the model, why its ``X_train`` cannot be checked, and
+        how to check it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Ridge
+    >>> import effcomplexity as ec
+    >>> X = np.random.default_rng(0).normal(size=(20, 2))
+    >>> ridge = Ridge().fit(X, X[:, 0])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     p = ec.effective_parameters(ridge, X)
+    >>> caught[0].category is ec.UnverifiedTrainingDataWarning
+    True
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", ec.UnverifiedTrainingDataWarning)
+    ...     p = ec.effective_parameters(ridge, X, y_train=X[:, 0])   # checked: no warning
     """
 
 

@@ -10,11 +10,10 @@ Examples
 >>> import numpy as np
 >>> from sklearn.linear_model import Ridge
 >>> import effcomplexity as ec
->>> from effcomplexity.exceptions import UnverifiedTrainingDataWarning
 >>> X = np.random.default_rng(0).normal(size=(20, 3))
 >>> ridge = Ridge(alpha=1.0).fit(X, X[:, 0])
 >>> with warnings.catch_warnings():   # X is known to be the training set
-...     warnings.simplefilter("ignore", UnverifiedTrainingDataWarning)
+...     warnings.simplefilter("ignore", ec.UnverifiedTrainingDataWarning)
 ...     p = ec.effective_parameters(ridge, X)
 >>> round(p, 3) == round(ec.effective_parameters(ridge, X, y_train=X[:, 0]), 3)
 True

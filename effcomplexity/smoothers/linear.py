@@ -240,12 +240,14 @@ class LinearRegressionSmoother(LowRankSmoother):
     The hat matrix of least squares, and for ``p >= n`` the minimum-norm
     interpolator that scikit-learn's ``scipy.linalg.lstsq`` returns: singular
     values at or below ``tol * max(singular values)`` of the centred design are
-    dropped, exactly the ``rank_`` that the fitted model reports.
+    dropped, exactly the ``rank_`` that the fitted model reports, so a
+    rank-deficient design is measured as the minimum-norm fit it got.
 
     ``X_train`` is checked against the fitted model's ``singular_``: a design
     with other singular values (other rows, or a fit with ``sample_weight``
     that is not passed) raises ``TrainingMismatchError``. Shuffled rows and
-    permuted columns keep the singular values: only ``y_train`` catches those.
+    permuted columns keep the singular values: only ``y_train`` catches those
+    (without it, measures issue ``UnverifiedTrainingDataWarning``).
     With ``sample_weight`` the smoother is that of weighted least squares
     (weighted centring, as scikit-learn fits it).
 
@@ -383,9 +385,12 @@ class RidgeSmoother(LowRankSmoother):
     is refused when it stopped at ``max_iter``. The intercept is unpenalised,
     as in scikit-learn. The fitted model records nothing about its training
     rows or ``sample_weight``: pass ``y_train`` to have ``X_train`` checked
-    and ``sample_weight`` to get the weighted smoother. ``positive=True``
-    (and hence the ``"lbfgs"`` solver) and per-target alphas that differ
-    raise ``ValueError``.
+    (without it, measures issue ``UnverifiedTrainingDataWarning``) and
+    ``sample_weight`` to get the weighted smoother. ``positive=True`` (and
+    hence the ``"lbfgs"`` solver), per-target alphas that differ, and an
+    ``alpha`` negligible beside a rank-deficient design (``alpha=0`` on
+    collinear columns: the solver's coefficients are rounding noise) raise
+    ``ValueError``.
 
     Notes
     -----
@@ -560,7 +565,10 @@ class KernelRidgeSmoother(Smoother):
 
     ``X_train`` must equal the stored ``X_fit_`` (for ``kernel="precomputed"``,
     the training kernel matrix; evaluation inputs are then kernel rows against
-    the training points), and per-target alphas must agree. The model does
+    the training points), and per-target alphas must agree. A kernel matrix
+    ``K + alpha I`` that is numerically singular (``alpha=0`` on a
+    singular kernel, where scikit-learn falls back to least squares) raises
+    ``ValueError``. The model does
     not record ``sample_weight``: pass it to get the weighted smoother
     :math:`K_X W^{1/2} (W^{1/2} K W^{1/2} + \lambda I)^{-1} W^{1/2}`, or pass
     ``y_train`` to have its absence checked.
