@@ -108,6 +108,14 @@ def test_families_that_cannot_check_x_train_warn_once_per_call(name):
         lambda **kw: ec.smooth(model, X, Y, **kw),
         lambda **kw: ec.get_smoother(model, X, **kw),
     ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnverifiedTrainingDataWarning)
+        staged = ec.get_smoother(model, X).supports_staged
+    if staged:
+        calls += [
+            lambda **kw: ec.staged_effective_parameters(model, X, X[:7], **kw),
+            lambda **kw: ec.staged_degrees_of_freedom(model, X, **kw),
+        ]
     for call in calls:
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
