@@ -120,10 +120,11 @@ class LLCResult:
     >>> with torch.no_grad():
     ...     _ = model.weight.copy_(torch.tensor([[1.0, -1.0]]))   # the minimum
     >>> result = ecnn.local_learning_coefficient(
-    ...     model, torch.nn.MSELoss(), (X, y), n_chains=2, n_burnin=10, n_samples=20,
-    ...     random_state=0)
-    >>> result.loss_trace.shape, result.settings["n_chains"]
-    ((2, 20), 2)
+    ...     model, torch.nn.MSELoss(), (X, y), n_samples=500, random_state=0)
+    >>> result.loss_trace.shape, result.settings["n_chains"]   # burn-in not recorded
+    ((4, 500), 4)
+    >>> bool(result.r_hat < 1.05), bool(result.ess_bulk > 100)
+    (True, True)
     """
 
     estimate: float
