@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 
-import devinterp
+os.environ.setdefault("TQDM_DISABLE", "1")  # devinterp's per-chain progress bars
+
+import devinterp  # noqa: E402
 import numpy as np
 import torch
 from devinterp.slt.llc import compute_llc
