@@ -796,3 +796,18 @@ def test_one_dimensional_y_against_one_output_column_is_refused():
     loader = DataLoader(TensorDataset(X, y[:, 0]), batch_size=100)
     with pytest.raises(ValueError, match=r"reshape\(-1, 1\)"):
         ecnn.local_learning_coefficient(model, nn.MSELoss(), loader, **QUICK)
+
+
+@untrained
+def test_class_labels_against_class_scores_are_accepted():
+    """The 1-D y check applies only to one output column: CrossEntropyLoss takes (n, C)
+    scores and 1-D integer labels, and the loss at w* is that of the whole data."""
+    model, (X, _) = _small_net(), _net_data()
+    labels = (X[:, 0] > 0).long()
+    result = ecnn.local_learning_coefficient(
+        model, nn.CrossEntropyLoss(), (X, labels), random_state=0, **QUICK
+    )
+    with torch.no_grad():
+        model.eval()
+        expected = float(nn.CrossEntropyLoss()(model(X), labels))
+    assert result.init_loss == pytest.approx(expected, rel=1e-12)
