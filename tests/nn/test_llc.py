@@ -683,6 +683,26 @@ def test_defaults_give_the_finite_n_value_of_the_singular_model():
     assert result.std_error < 0.05 and result.r_hat < llc_module.R_HAT_THRESHOLD
 
 
+def test_default_step_size_follows_the_batch():
+    """Minibatches scale the default step size by b / n: the gradient noise would
+    otherwise inflate the estimate by about eps a n / (4 b log n), +45% here.
+    Oracle: lambda = d/2 = 3; the remaining bias, about eps a / (4 log n) = 5%,
+    is allowed for."""
+    model, X, y = _regression(0)
+    result = ecnn.local_learning_coefficient(
+        model, _gaussian_loss(0.5), (X, y), batch_size=100, random_state=0
+    )
+    assert result.settings["step_size"] == pytest.approx(llc_module.DEFAULT_STEP_SIZE / 10)
+    assert abs(result.estimate - 3.0) <= 0.08 * 3.0 + 2 * result.std_error
+    loader = DataLoader(TensorDataset(X, y), batch_size=250)
+    short = {"n_chains": 2, "n_burnin": 0, "n_samples": 4}
+    with pytest.warns(RuntimeWarning, match="not mixed"):  # chains this short never mix
+        from_loader = ecnn.local_learning_coefficient(model, _gaussian_loss(0.5), loader, **short)
+        full = ecnn.local_learning_coefficient(model, _gaussian_loss(0.5), (X, y), **short)
+    assert from_loader.settings["step_size"] == pytest.approx(llc_module.DEFAULT_STEP_SIZE / 4)
+    assert full.settings["step_size"] == llc_module.DEFAULT_STEP_SIZE
+
+
 # --------------------------------------------------------------------------- devinterp
 
 DEVINTERP = Path(__file__).resolve().parents[1] / "data" / "devinterp"
