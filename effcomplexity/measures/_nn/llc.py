@@ -194,12 +194,17 @@ def _r_hat(chains: np.ndarray) -> float:
 
 
 def _rank_r_hat(trace: np.ndarray) -> float:
-    """Rank-normalised split-R-hat (Vehtari et al. 2021): the larger of bulk and folded."""
+    """Rank-normalised split-R-hat (Vehtari et al. 2021): the larger of bulk and folded.
+
+    As arviz's ``rhat(method="rank")`` (tests/data/arviz), except that one chain is
+    compared across its two halves instead of giving NaN.
+    """
     if not _valid(trace):
         return math.nan
-    bulk = _r_hat(_z_scale(_split_chains(trace)))
-    folded = np.abs(trace - np.median(trace))
-    tail = _r_hat(_z_scale(_split_chains(folded))) if np.ptp(folded) > 0 else 1.0
+    split = _split_chains(trace)
+    bulk = _r_hat(_z_scale(split))
+    folded = np.abs(split - np.median(split))
+    tail = _r_hat(_z_scale(folded)) if np.ptp(folded) > 0 else 1.0
     return max(bulk, tail)
 
 
