@@ -22,11 +22,14 @@ the same run, and for each setting the wall time of
 its standard error and split R-hat:
 
 * ``default``: the chains of the sweeps' ``llc`` measure, the cost per
-  checkpoint: the function's defaults (2 chains of 20 + 40 steps, step size
-  1e-3) on the training batch for MNIST-1D, ``LLC_FULL_BATCH`` for grokking;
+  checkpoint: ``LLC_MINIBATCH`` (2 Euler chains of 20 + 40 steps, step size
+  1e-3, localization 100) on the training batch for MNIST-1D,
+  ``LLC_FULL_BATCH`` for grokking (the function's own defaults are far longer
+  chains for a standalone estimate: 4 chains of 1000 + 4000 steps, about 600
+  training epochs of the MNIST-1D width-64 MLP);
 * ``before``: the earlier settings (4 chains of 100 + 200 steps, step size
-  3e-4; for grokking, the function's defaults on 64 pairs), for the cost
-  before and after in the same run;
+  3e-4; for grokking, ``LLC_MINIBATCH`` on 64 pairs), for the cost before
+  and after in the same run;
 * ``long``: 4 chains of 400 + 800 steps at the step size and batch of
   ``default``, the reference the short chains are compared with.
 
@@ -60,7 +63,7 @@ from torch import nn
 from effcomplexity import datasets
 from effcomplexity import nn as ecnn
 from effcomplexity.models.torch_models import make_mlp
-from effcomplexity.sweeps.families._network import LLC_FULL_BATCH
+from effcomplexity.sweeps.families._network import LLC_FULL_BATCH, LLC_MINIBATCH
 
 MINIBATCH = 100
 P = 97
@@ -104,15 +107,22 @@ def _timed(fn) -> float:
 
 #: Settings timed at every MNIST-1D checkpoint (see the module docstring).
 RUNS = {
-    "default": {},
-    "before": {"n_chains": 4, "n_burnin": 100, "n_samples": 200, "step_size": 3e-4},
-    "long": {"n_chains": 4, "n_burnin": 400, "n_samples": 800},
+    "default": dict(LLC_MINIBATCH),
+    "before": {
+        **LLC_MINIBATCH,
+        "n_chains": 4,
+        "n_burnin": 100,
+        "n_samples": 200,
+        "step_size": 3e-4,
+    },
+    "long": {**LLC_MINIBATCH, "n_chains": 4, "n_burnin": 400, "n_samples": 800},
 }
 #: The same for the full-batch grokking MLP.
 RUNS_FULL_BATCH = {
     "default": dict(LLC_FULL_BATCH),
-    "before": {"batch_size": 64},
+    "before": {**LLC_MINIBATCH, "batch_size": 64},
     "long": {
+        **LLC_MINIBATCH,
         "n_chains": 4,
         "n_burnin": 400,
         "n_samples": 800,

@@ -176,9 +176,12 @@ def test_grokking_measures_equal_direct_computation(tmp_path):
             torch.nn.MSELoss(),
             (X, Y),
             batch_size=min(32, len(X)),
+            n_chains=2,
             n_burnin=10,
             n_samples=30,
             step_size=2e-3,
+            localization=100.0,
+            integrator="euler",
             random_state=measure_seed,
         )
         assert row["llc"] == pytest.approx(llc.estimate, rel=1e-9)
@@ -386,12 +389,21 @@ def test_modular_addition_dataset():
 
 
 def test_llc_settings_follow_the_training_batch():
-    """Minibatch training keeps the function's default chains on its batch; full batch
-    uses 2 chains of 10 + 30 steps on 32 rows at step size 2e-3; never more rows than n."""
+    """Minibatch training runs 2 Euler chains of 20 + 40 steps (step size 1e-3, localization
+    100) on its batch; full batch 2 chains of 10 + 30 steps on 32 rows at step size 2e-3;
+    never more rows than n."""
     from effcomplexity.sweeps.families._network import llc_settings
 
-    assert llc_settings(100, 4000) == {"batch_size": 100}
-    assert llc_settings(100, 60) == {"batch_size": 60}
-    full = {"batch_size": 32, "n_burnin": 10, "n_samples": 30, "step_size": 2e-3}
+    short = {
+        "n_chains": 2,
+        "n_burnin": 20,
+        "n_samples": 40,
+        "step_size": 1e-3,
+        "localization": 100.0,
+        "integrator": "euler",
+    }
+    assert llc_settings(100, 4000) == {**short, "batch_size": 100}
+    assert llc_settings(100, 60) == {**short, "batch_size": 60}
+    full = {**short, "batch_size": 32, "n_burnin": 10, "n_samples": 30, "step_size": 2e-3}
     assert llc_settings(None, 1882) == full
     assert llc_settings(None, 20) == {**full, "batch_size": 20}

@@ -11,23 +11,28 @@ Oracles:
 * reduced-rank regression (a two-layer linear network): the closed form of
   Aoyagi and Watanabe (2005), written out in :func:`_aoyagi_rrr`.
 
-Every SGLD setting below is chosen for the model at hand, as the docstring of
-``local_learning_coefficient`` asks: ``step_size`` times the largest
-posterior precision stays small (the step-size bias is a factor of about
+The closed-form tests with explicit settings use the Euler (plain SGLD) step,
+chosen for the model at hand: ``step_size`` times the largest posterior
+precision stays small (the step-size bias is a factor of about
 :math:`1/(1 - \\epsilon a / 4)`) and the chains run several relaxation times
-:math:`1/(\\epsilon\\gamma)` of the flattest direction.
+:math:`1/(\\epsilon\\gamma)` of the flattest direction. The default settings
+(Leimkuhler-Matthews step) are tested on the same models separately, and the
+Euler step against devinterp 2.0.1.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 from scipy.integrate import quad
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -64,6 +69,7 @@ def _regression(seed: int, n: int = 1000, d: int = 6, sigma: float = 0.5):
 # The closed-form tests run longer chains than the defaults (sized for cost per
 # checkpoint), so that the standard error is small enough to test against.
 REGULAR = {
+    "integrator": "euler",
     "step_size": 1e-4,
     "localization": 1.0,
     "n_samples": 2000,
@@ -160,6 +166,7 @@ def _product_data(seed: int, n: int = 1000):
 
 
 SINGULAR = {
+    "integrator": "euler",
     "step_size": 1e-3,
     "localization": 1.0,
     "n_samples": 6000,
@@ -247,6 +254,7 @@ def test_deep_linear_network_matches_aoyagi():
         model,
         _gaussian_loss(sigma),
         (X, Y),
+        integrator="euler",
         step_size=2e-4,
         localization=1.0,
         n_samples=4000,
@@ -362,9 +370,14 @@ def test_result_fields_and_series():
         result.chain_estimates, n_beta * (result.loss_trace.mean(axis=1) - result.init_loss)
     )
     assert result.estimate == pytest.approx(result.chain_estimates.mean())
+    # Oracle: sd of the draws over the square root of the plain ESS of the split chains.
+    draws = n_beta * result.loss_trace
+    half = draws.shape[1] // 2
+    split = np.concatenate([draws[:, :half], draws[:, -half:]])
     assert result.std_error == pytest.approx(
-        result.chain_estimates.std(ddof=1) / math.sqrt(QUICK["n_chains"])
+        draws.std(ddof=1) / math.sqrt(_plain_ess(split)), rel=1e-9
     )
+    assert result.ess_bulk == pytest.approx(_plain_ess(_plain_z(split)), rel=1e-9)
     with torch.no_grad():
         model.eval()
         direct = float(nn.MSELoss()(model(X), y))
@@ -375,6 +388,7 @@ def test_result_fields_and_series():
     row = result.to_series()
     assert isinstance(row, pd.Series)
     assert row["llc"] == result.estimate and row["llc_se"] == result.std_error
+    assert row["ess_bulk"] == result.ess_bulk and row["ess_tail"] == result.ess_tail
     assert row["step_size"] == QUICK["step_size"] and row["n"] == n
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.estimate = 0.0
@@ -396,7 +410,20 @@ def test_explicit_temperature_and_single_chain():
     one = ecnn.local_learning_coefficient(
         model, nn.MSELoss(), (X, y), random_state=0, **{**QUICK, "n_chains": 1}
     )
-    assert math.isnan(one.std_error) and math.isfinite(one.estimate)
+    # One chain still has a standard error: its two halves and its autocorrelation.
+    assert math.isfinite(one.std_error) and math.isfinite(one.estimate)
+    direct = ecnn.local_learning_coefficient(
+        model, nn.MSELoss(), (X, y), n_beta=n / math.log(n), random_state=0, **QUICK
+    )
+    assert direct.estimate == default.estimate
+    agreeing = ecnn.local_learning_coefficient(
+        model, nn.MSELoss(), (X, y), n_beta=n, temperature=1.0, random_state=0, **QUICK
+    )
+    assert agreeing.estimate == hot.estimate and agreeing.settings["temperature"] == 1.0
+    with pytest.raises(ValueError, match="disagree"):
+        ecnn.local_learning_coefficient(
+            model, nn.MSELoss(), (X, y), n_beta=10.0, temperature=1.0, **QUICK
+        )
 
 
 @untrained
@@ -522,15 +549,212 @@ def test_point_that_is_not_a_minimum_is_flagged():
     assert result.diverged and result.estimate < 0
 
 
-def test_split_r_hat_against_a_plain_formula():
-    """Oracle: Gelman et al.'s split-R-hat written out for 2 chains of 6 draws."""
-    trace = np.array([[1.0, 2.0, 3.0, 2.0, 1.0, 4.0], [2.0, 3.0, 5.0, 3.0, 4.0, 6.0]])
-    halves = [trace[0, :3], trace[0, 3:], trace[1, :3], trace[1, 3:]]
-    means = [h.mean() for h in halves]
-    W = np.mean([h.var(ddof=1) for h in halves])
-    B = 3 * np.var(means, ddof=1)
-    expected = np.sqrt(((3 - 1) / 3 * W + B / 3) / W)
-    assert llc_module._split_r_hat(trace) == pytest.approx(expected)
+def _plain_z(trace: np.ndarray) -> np.ndarray:
+    """Rank normalisation as published (Vehtari et al. 2021, eq. 14), pooled average ranks."""
+    flat = trace.ravel()
+    ranks = np.array([(flat < v).sum() + ((flat == v).sum() + 1) / 2 for v in flat])
+    return stats.norm.ppf((ranks - 3 / 8) / (flat.size + 1 / 4)).reshape(trace.shape)
+
+
+def _plain_ess(chains: np.ndarray) -> float:
+    """ESS as published (Vehtari et al. 2021, eqs. 10-11, Geyer's initial monotone
+    sequence, Stan's last positive term and cap), autocovariances summed directly."""
+    m, n = chains.shape
+    means = chains.mean(axis=1)
+    acov = np.array(
+        [
+            [np.sum((c[: n - t] - c.mean()) * (c[t:] - c.mean())) / n for t in range(n)]
+            for c in chains
+        ]
+    )
+    W = np.mean(acov[:, 0] * n / (n - 1))
+    var_plus = W * (n - 1) / n + (np.var(means, ddof=1) if m > 1 else 0.0)
+    # rho_0 = 1; later lags from the biased autocovariances, as Stan and arviz compute them.
+    rho = [1.0] + [1 - (W - acov[:, t].mean()) / var_plus for t in range(1, n)]
+    # Sums of pairs P_k = rho_2k + rho_2k+1 while positive (and lags remain).
+    pairs, k, last, even = [rho[0] + rho[1]], 1, rho[0] + rho[1], rho[0]
+    while 2 * k - 1 < n - 3 and last > 0:
+        even, last = rho[2 * k], rho[2 * k] + rho[2 * k + 1]
+        if last >= 0:
+            pairs.append(last)
+        k += 1
+    if last >= 0:  # stopped for want of lags: the last pair adds its even lag alone
+        even = rho[2 * (len(pairs) - 1)]
+        pairs.pop()
+    for j in range(1, len(pairs)):  # initial monotone sequence
+        pairs[j] = min(pairs[j], pairs[j - 1])
+    tau = -1 + 2 * sum(pairs) + max(even, 0.0)
+    return m * n / max(tau, 1 / math.log10(m * n))
+
+
+def _plain_split(trace):
+    half = trace.shape[1] // 2
+    return np.concatenate([trace[:, :half], trace[:, trace.shape[1] - half :]])
+
+
+def _plain_r_hat(chains):
+    n = chains.shape[1]
+    W = np.mean([c.var(ddof=1) for c in chains])
+    B = n * np.var([c.mean() for c in chains], ddof=1)
+    return math.sqrt(((n - 1) / n * W + B / n) / W)
+
+
+def _ar1(phi: float, m: int, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.empty((m, n))
+    x[:, 0] = rng.standard_normal(m) / math.sqrt(1 - phi**2)
+    for t in range(1, n):
+        x[:, t] = phi * x[:, t - 1] + rng.standard_normal(m)
+    return x
+
+
+@pytest.mark.parametrize(("phi", "m", "n"), [(0.0, 4, 101), (0.5, 4, 200), (0.9, 2, 151)])
+def test_rank_normalised_diagnostics_against_the_published_formulas(phi, m, n):
+    """Oracle: Vehtari et al. (2021) written out plainly (direct sums, loops) in this file."""
+    trace = _ar1(phi, m, n, seed=int(10 * phi) + m)
+    split = _plain_split(trace)
+    assert llc_module._ess_bulk(trace) == pytest.approx(_plain_ess(_plain_z(split)), rel=1e-9)
+    folded = np.abs(split - np.median(split))  # folded about the median of the split draws
+    r_hat = max(_plain_r_hat(_plain_z(split)), _plain_r_hat(_plain_z(folded)))
+    assert llc_module._rank_r_hat(trace) == pytest.approx(r_hat, rel=1e-12)
+    tails = [
+        _plain_ess(_plain_split((trace <= np.quantile(trace, q)).astype(float)))
+        for q in (0.05, 0.95)
+    ]
+    assert llc_module._ess_tail(trace) == pytest.approx(min(tails), rel=1e-9)
+
+
+def test_diagnostics_match_arviz():
+    """Oracle: arviz's rank-normalised R-hat, bulk and tail ESS and MCSE of the mean on
+    stored traces (tests/data/arviz/make_reference.py)."""
+    reference = json.loads(
+        (Path(__file__).resolve().parents[1] / "data" / "arviz" / "diagnostics.json").read_text()
+    )
+    for case in reference["cases"]:
+        trace = np.array(case["trace"])
+        assert llc_module._rank_r_hat(trace) == pytest.approx(case["r_hat"], rel=1e-10)
+        assert llc_module._ess_bulk(trace) == pytest.approx(case["ess_bulk"], rel=1e-10)
+        assert llc_module._ess_tail(trace) == pytest.approx(case["ess_tail"], rel=1e-10)
+        assert llc_module._mcse_mean(trace) == pytest.approx(case["mcse_mean"], rel=1e-10)
+
+
+def test_ess_of_an_autoregressive_chain_matches_its_closed_form():
+    """Oracle: an AR(1) chain with coefficient phi has ESS = S (1 - phi) / (1 + phi)."""
+    for phi in (0.0, 0.5, 0.8):
+        trace = _ar1(phi, 4, 5000, seed=7)
+        expected = trace.size * (1 - phi) / (1 + phi)
+        assert llc_module._ess_bulk(trace) == pytest.approx(expected, rel=0.1), phi
+    stuck = np.stack([np.zeros(50) + c for c in range(4)]) + 1e-3 * _ar1(0.0, 4, 50, seed=1)
+    assert llc_module._rank_r_hat(stuck) > 2  # chains at different levels: not mixed
+
+
+def test_unmixed_chains_raise_a_runtime_warning():
+    """The singular model with 2 short chains: R-hat and ESS say they have not mixed."""
+    x, y = _product_data(0)
+    with pytest.warns(RuntimeWarning, match="not mixed"):
+        result = ecnn.local_learning_coefficient(
+            _ProductModel(),
+            _gaussian_loss(1.0),
+            (x, y),
+            n_chains=2,
+            n_burnin=20,
+            n_samples=40,
+            random_state=0,
+        )
+    assert not result.diverged and "not mixed" in result.message
+    assert result.ess_bulk < llc_module.MIN_ESS or result.r_hat > llc_module.R_HAT_THRESHOLD
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def test_defaults_give_d_over_2_for_a_regular_model():
+    """Default settings on least squares with d = 6 at n = 1000: lambda = d/2 = 3
+    (Watanabe 2009) within two standard errors, no warning, at least 4 chains."""
+    model, X, y = _regression(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = ecnn.local_learning_coefficient(model, _gaussian_loss(0.5), (X, y), random_state=0)
+    assert result.settings["n_chains"] >= 4
+    assert result.loss_trace.shape[1] == result.settings["n_samples"]  # burn-in excluded
+    assert abs(result.estimate - 3.0) <= 2 * result.std_error
+    assert result.std_error < 0.05 and result.r_hat < 1.01 and result.ess_bulk > 1000
+
+
+def test_defaults_give_the_finite_n_value_of_the_singular_model():
+    """Default settings on f(x) = a b x at 0: the exact localised posterior mean
+    (about 0.35 at n = 1000; quadrature oracle above) within two standard errors."""
+    x, y = _product_data(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = ecnn.local_learning_coefficient(
+            _ProductModel(), _gaussian_loss(1.0), (x, y), random_state=1
+        )
+    kappa = result.settings["n_beta"] * float((x * x).mean()) / result.settings["localization"] ** 2
+    exact = _ab_posterior_mean(kappa)
+    assert 0.33 < exact < 0.37
+    assert abs(result.estimate - exact) <= 2 * result.std_error
+    assert result.std_error < 0.05 and result.r_hat < llc_module.R_HAT_THRESHOLD
+
+
+def test_default_step_size_follows_the_batch():
+    """Minibatches scale the default step size by b / n: the gradient noise would
+    otherwise inflate the estimate by about eps a n / (4 b log n), +45% here.
+    Oracle: lambda = d/2 = 3; the remaining bias, about eps a / (4 log n) = 5%,
+    is allowed for."""
+    model, X, y = _regression(0)
+    result = ecnn.local_learning_coefficient(
+        model, _gaussian_loss(0.5), (X, y), batch_size=100, random_state=0
+    )
+    assert result.settings["step_size"] == pytest.approx(llc_module.DEFAULT_STEP_SIZE / 10)
+    assert abs(result.estimate - 3.0) <= 0.08 * 3.0 + 2 * result.std_error
+    loader = DataLoader(TensorDataset(X, y), batch_size=250)
+    short = {"n_chains": 2, "n_burnin": 0, "n_samples": 4}
+    with pytest.warns(RuntimeWarning, match="not mixed"):  # chains this short never mix
+        from_loader = ecnn.local_learning_coefficient(model, _gaussian_loss(0.5), loader, **short)
+        full = ecnn.local_learning_coefficient(model, _gaussian_loss(0.5), (X, y), **short)
+    assert from_loader.settings["step_size"] == pytest.approx(llc_module.DEFAULT_STEP_SIZE / 4)
+    assert full.settings["step_size"] == llc_module.DEFAULT_STEP_SIZE
+
+
+# --------------------------------------------------------------------------- devinterp
+
+DEVINTERP = Path(__file__).resolve().parents[1] / "data" / "devinterp"
+
+
+@pytest.mark.parametrize("case", ["regular", "singular"])
+def test_agrees_with_devinterp(case):
+    """Oracle: devinterp 2.0.1 at the same settings (tests/data/devinterp/make_reference.py).
+
+    Both run Euler SGLD from w* with the same step size, localization, n beta,
+    chains and draws, full batch, no burn-in, on the same data; their noise
+    streams differ, so the two estimates must agree within 3 standard errors
+    of their difference (devinterp's over its chains, ours the Monte Carlo
+    standard error), and the initial losses to devinterp's float32 precision.
+    """
+    reference = json.loads((DEVINTERP / f"llc_{case}.json").read_text())
+    settings = reference["settings"]
+    if case == "regular":
+        model, X, y = _regression(reference["data_seed"])
+    else:
+        (X, y), model = _product_data(reference["data_seed"]), _ProductModel()
+    result = ecnn.local_learning_coefficient(
+        model,
+        _gaussian_loss(reference["sigma"]),
+        (X, y),
+        step_size=settings["step_size"],
+        localization=settings["localization"],
+        n_beta=settings["n_beta"],
+        n_chains=settings["n_chains"],
+        n_samples=settings["n_samples"],
+        n_burnin=settings["n_burnin"],
+        integrator="euler",
+        random_state=0,
+    )
+    assert result.init_loss == pytest.approx(reference["init_loss"], rel=1e-6)
+    theirs_se = reference["llc_std"] / math.sqrt(len(reference["llc_per_chain"]))
+    gap = abs(result.estimate - reference["llc_mean"])
+    assert gap <= 3 * math.hypot(result.std_error, theirs_se)
 
 
 # --------------------------------------------------------------------------- validation
@@ -546,6 +770,8 @@ def test_split_r_hat_against_a_plain_formula():
         ({"step_size": float("nan")}, "step_size"),
         ({"localization": -1.0}, "localization"),
         ({"temperature": 0.0}, "temperature"),
+        ({"n_beta": -1.0}, "n_beta"),
+        ({"integrator": "rk4"}, "integrator"),
         ({"batch_size": 0}, "batch_size"),
     ],
 )
@@ -573,3 +799,49 @@ def test_bad_loss_and_data_raise():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="requires_grad"):
         ecnn.local_learning_coefficient(frozen, nn.MSELoss(), (X, y))
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_data_is_refused(where, value):
+    model, (X, y) = _small_net(), _net_data()
+    X, y = X.clone(), y.clone()
+    (X if where == "X" else y)[3, 1] = value
+    with pytest.raises(ValueError, match=f"{where} contains NaN or infinity"):
+        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), **QUICK)
+    loader = DataLoader(TensorDataset(X, y), batch_size=16)
+    with pytest.raises(ValueError, match=f"{where} contains NaN or infinity"):
+        ecnn.local_learning_coefficient(model, nn.MSELoss(), loader, **QUICK)
+
+
+def test_non_finite_loss_at_w_star_is_refused():
+    model, (X, y) = _small_net(), _net_data()
+    with torch.no_grad():
+        model[4].bias.fill_(float("inf"))
+    with pytest.raises(ValueError, match="non-finite"):
+        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), **QUICK)
+
+
+def test_one_dimensional_y_against_one_output_column_is_refused():
+    """MSELoss would broadcast (n, 1) against (n,) to (n, n): refused, with the fix."""
+    model, X, y = _regression(0)
+    with pytest.raises(ValueError, match=r"reshape\(-1, 1\)"):
+        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y[:, 0]), **QUICK)
+    loader = DataLoader(TensorDataset(X, y[:, 0]), batch_size=100)
+    with pytest.raises(ValueError, match=r"reshape\(-1, 1\)"):
+        ecnn.local_learning_coefficient(model, nn.MSELoss(), loader, **QUICK)
+
+
+@untrained
+def test_class_labels_against_class_scores_are_accepted():
+    """The 1-D y check applies only to one output column: CrossEntropyLoss takes (n, C)
+    scores and 1-D integer labels, and the loss at w* is that of the whole data."""
+    model, (X, _) = _small_net(), _net_data()
+    labels = (X[:, 0] > 0).long()
+    result = ecnn.local_learning_coefficient(
+        model, nn.CrossEntropyLoss(), (X, labels), random_state=0, **QUICK
+    )
+    with torch.no_grad():
+        model.eval()
+        expected = float(nn.CrossEntropyLoss()(model(X), labels))
+    assert result.init_loss == pytest.approx(expected, rel=1e-12)
