@@ -480,19 +480,29 @@ def _pooled_smooth(df: pd.DataFrame, measure: str, error: str, verdict: pd.Serie
     """The pooled curve a verdict read, with its noise band, on the scale of the data.
 
     The path means sorted by the measure (ties averaged), smoothed by the
-    verdict's own LOWESS with the span, scales and noise scale it reports
-    (``frac``, ``log_x``, ``log_error``, ``noise_sd``); the band is the smooth
-    plus or minus two noise standard deviations of one point.
+    verdict's own LOWESS with the span and scales it reports (``frac``,
+    ``log_x``, ``log_error``). The band reaches ``LACK_OF_FIT_MAX`` noise
+    units either side, the unit being the verdict's ``noise_sd`` (at least
+    the noise floor): the distance from the smooth at which the lack-of-fit
+    test stops calling the error one function of the measure.
     """
+    from .analysis import smoothing
+
     path, _ = _path_means(df, [measure, error])
     y = path[error].to_numpy(float)
     logged = bool(verdict["log_error"])
     y_fit = np.log10(y) if logged else y
-    ux, _, _, weights, _ = analysis._smoother(
+    ux, _, _, weights, _ = smoothing._smoother(
         path[measure].to_numpy(float), bool(verdict["log_x"]), float(verdict["frac"]), y_fit
     )
     smooth = weights @ y_fit
-    low, high = smooth - 2 * verdict["noise_sd"], smooth + 2 * verdict["noise_sd"]
+    floor = (
+        np.log10(1 + smoothing.NOISE_FLOOR)
+        if logged
+        else smoothing.NOISE_FLOOR * float(np.median(np.abs(y_fit)))
+    )
+    reach = smoothing.LACK_OF_FIT_MAX * max(float(verdict["noise_sd"]), floor)
+    low, high = smooth - reach, smooth + reach
     if logged:
         smooth, low, high = 10**smooth, 10**low, 10**high
     return ux, smooth, low, high
@@ -634,8 +644,8 @@ def _shape_pieces(df, path: pd.DataFrame, measure: str, error: str) -> list:
         grid = f" = {_grid_text(min(values))}–{_grid_text(max(values))}" if values else ""
         direction = "stays flat" if row.measure_direction == "flat" else row.measure_direction
         text = (
-            f"along {label(row.segment)}{grid}: {label(measure)} {direction}, "
-            f"error {row.error_shape}"
+            f"along {label(row.segment)}{grid}: {label(measure)} {direction}; "
+            f"error against it {row.error_shape}"
         )
         pieces.append((first, last, colour.get(row.segment, 0), text))
         first = last
@@ -686,9 +696,10 @@ def back_to_u(
         them, nothing is recomputed.
     smooth : bool
         Draw the pooled smooth the verdict read (path means against the
-        measure, smoothed with the verdict's span and scales) and its noise
-        band, plus or minus two noise standard deviations of a point: points
-        outside the band are not on one curve of the measure.
+        measure, smoothed by the verdict's LOWESS with its span and scales)
+        and its noise band, three noise standard deviations of a point either
+        side (the lack-of-fit limit): points far outside the band are not on
+        one curve of the measure, and the verdict then claims no pooled shape.
     grid_labels : bool
         Label the points with their raw-axis values.
     **test_kwargs
@@ -715,8 +726,8 @@ def back_to_u(
     ...     "test_error": [.5, .3, .6, .4, .3, .25]})
     >>> fig = plotting.back_to_u(t)
     >>> ax = fig.axes[0]
-    >>> ax.get_xlabel(), [t.get_text() for t in ax.texts if t.get_visible()][:3]
-    ('$\\hat p_{test}$', ['2', '10', '50'])
+    >>> ax.get_xlabel(), [t.get_text() for t in ax.texts if t.get_gid()]
+    ('$\\hat p_{test}$', ['2', '10', '50', '2', '5', '10'])
     """
     fig = _draw_back_to_u(df, measure, error, ax, title, verdicts, smooth, grid_labels, test_kwargs)
     if grid_labels:
@@ -751,10 +762,13 @@ def _draw_back_to_u(df, measure, error, ax, title, verdicts, smooth, grid_labels
         )
     if smooth:
         ux, curve, low, high = _pooled_smooth(df, measure, error, verdict)
-        ax.fill_between(
-            ux, low, high, color="#222222", alpha=0.1, linewidth=0, label="noise band (±2 sd)"
-        )
-        ax.plot(ux, curve, color="#222222", linewidth=1.3, zorder=2, label="pooled smooth")
+        from .analysis.smoothing import LACK_OF_FIT_MAX
+
+        band = f"noise band (±{LACK_OF_FIT_MAX:g} noise sd)"
+        ax.fill_between(ux, low, high, color="#222222", alpha=0.1, linewidth=0, label=band)
+        fit = verdict.get("lack_of_fit", float("nan"))
+        text = "pooled smooth" + ("" if pd.isna(fit) else f" (lack of fit {fit:.1f} sd)")
+        ax.plot(ux, curve, color="#222222", linewidth=1.3, zorder=2, label=text)
     _segment_lines(ax, df, path, measure, error, pieces=_shape_pieces(df, path, measure, error))
     if len(path) >= 2:
         end, before = path.iloc[-1], path.iloc[-2]
