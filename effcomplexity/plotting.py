@@ -272,7 +272,13 @@ def _segment_lines(ax, df, path, x, y, *, pieces=None, linewidth=2.0, zorder=3) 
     return lines
 
 
-def composite(df: pd.DataFrame, error: str = "test_error", *, title: str | None = None):
+def composite(
+    df: pd.DataFrame,
+    error: str = "test_error",
+    *,
+    title: str | None = None,
+    verdicts: pd.DataFrame | None = None,
+):
     """The classic double-descent plot: error against the raw parameter count.
 
     The composite path is drawn in order, one colour per axis segment, with
@@ -287,10 +293,19 @@ def composite(df: pd.DataFrame, error: str = "test_error", *, title: str | None 
     error : str
         Error column.
     title : str, optional
+    verdicts : pandas.DataFrame, optional
+        :func:`~effcomplexity.analysis.illusion_test` results on ``df`` with a
+        row for ``n_params``: the default title then states its verdict.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, or ``verdicts`` judge another error column or
+        lack ``n_params``.
 
     Examples
     --------
@@ -319,7 +334,12 @@ def composite(df: pd.DataFrame, error: str = "test_error", *, title: str | None 
     ax.set_xlabel(label("n_params"))
     ax.set_ylabel(label(error))
     _legend(ax, fontsize=8, seeds=df["seed"].nunique())
-    ax.set_title(title or _default_title(df, "double descent on the composite axis"))
+    what = "double descent on the composite axis"
+    if verdicts is not None:
+        what = (
+            f"against {label('n_params')}: {_verdict_row(verdicts, 'n_params', error)['verdict']}"
+        )
+    ax.set_title(title or _default_title(df, what))
     return fig
 
 
