@@ -403,11 +403,11 @@ def decomposed(df: pd.DataFrame, error: str = "test_error", *, title: str | None
                     continue
                 text = f"{label(other)} = {level:g}"
                 sns.lineplot(data=part, x=axis, y=error, ax=ax, color=colour, label=text, **style)
-            _legend(ax, fontsize=7, ncols=1 + len(levels) // 6, seeds=df["seed"].nunique())
+            _legend_below(ax, fontsize=7, ncols=3, seeds=df["seed"].nunique())
         else:
             sns.lineplot(data=data, x=axis, y=error, ax=ax, color=COLORS[0], **style)
             if errorbar is not None:
-                _legend(ax, [], [], fontsize=7, seeds=df["seed"].nunique())
+                _legend_below(ax, [], [], fontsize=7, seeds=df["seed"].nunique())
         if _geometric(data[axis]):
             ax.set_xscale("log")
         ax.set_xlabel(label(axis))
@@ -588,13 +588,16 @@ def _declutter(fig) -> None:
             continue
         frame = ax.get_window_extent()
         taken = _occupied(ax)
+        gap = (
+            2.5 * fig.dpi / 72
+        )  # 2.5 points between two labels, so "100" "200" never read "100200"
         for text in sorted(texts, key=lambda t: t.get_gid()):
             text.set_visible(True)
             for offset, ha, va in _LABEL_SPOTS:
                 text.xyann = offset
                 text.set_horizontalalignment(ha)
                 text.set_verticalalignment(va)
-                x0, y0, x1, y1 = text.get_window_extent().padded(1.5).extents
+                x0, y0, x1, y1 = text.get_window_extent().padded(gap).extents
                 inside = frame.x0 <= x0 and x1 <= frame.x1 and frame.y0 <= y0 and y1 <= frame.y1
                 clear = not np.any(
                     (taken[:, 0] < x1)
@@ -989,7 +992,7 @@ def training_curves(
                 fontsize=8,
                 loc="upper center",
                 bbox_to_anchor=(0.5, -0.2),
-                ncols=len(errors) + 1 + (seeds > 1),
+                ncols=2 if len(errors) + 1 + (seeds > 1) > 3 else 3,
                 seeds=seeds,
                 spread="band",
             )
