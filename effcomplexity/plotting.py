@@ -544,8 +544,8 @@ _LABEL_SPOTS = (
     ((-5, 6), "right", "bottom"),
     ((5, -6), "left", "top"),
     ((-5, -6), "right", "top"),
-    ((0, 8), "center", "bottom"),
-    ((0, -8), "center", "top"),
+    ((0, 9), "center", "bottom"),
+    ((0, -9), "center", "top"),
 )
 _GRID_LABEL = "grid-label"
 
@@ -620,7 +620,7 @@ def _occupied(ax) -> np.ndarray:
     """
     from matplotlib.collections import LineCollection, PathCollection
 
-    pad = 3.5 * ax.figure.dpi / 72
+    pad = 3.0 * ax.figure.dpi / 72  # a marker of 4.5 points, and a little air
     points, boxes = [], []
     for line in ax.lines:
         if not line.get_visible():
@@ -818,6 +818,8 @@ def _draw_back_to_u(df, measure, error, ax, title, verdicts, smooth, grid_labels
     if title is not None:
         ax.set_title(title, fontsize=10)
     if grid_labels:
+        # Room inside the frame for the labels of the points at its edges.
+        ax.margins(0.08)
         _label_grid(ax, path, measure, error)
     return fig
 
