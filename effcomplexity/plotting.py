@@ -185,8 +185,9 @@ def _axis_pieces(path: pd.DataFrame) -> list[tuple[int, int, int, str]]:
     pieces = []
     for segment, part in path.reset_index(drop=True).groupby("segment", sort=True):
         first, last = int(part.index[0]), int(part.index[-1])
-        pieces.append((max(first - 1, 0) if segment else first, last, int(segment), ""))
-    return [(a, b, s, f"along {label(path['axis'].iloc[b])}") for a, b, s, _ in pieces]
+        text = f"along {label(part['axis'].iloc[0])}"
+        pieces.append((max(first - 1, 0) if segment else first, last, int(segment), text))
+    return pieces
 
 
 def _path_rows(df: pd.DataFrame, path: pd.DataFrame, x: str, pieces) -> pd.DataFrame:
@@ -194,7 +195,9 @@ def _path_rows(df: pd.DataFrame, path: pd.DataFrame, x: str, pieces) -> pd.DataF
 
     Each row carries its path position (``_order``), its piece and, as
     ``_x``, the seed mean of ``x`` at its grid point, so that the seeds of one
-    grid point share one x and seaborn draws their spread in y.
+    grid point share one x and seaborn draws their spread in y (grid points of
+    one piece that tie in x are averaged, as the verdict's smooth averages
+    ties in the measure).
     """
     keys = ["axis", "n_params"]
     points = path[keys].assign(_x=path[x].to_numpy(), _order=np.arange(len(path)))
@@ -546,6 +549,10 @@ _LABEL_SPOTS = (
     ((-5, -6), "right", "top"),
     ((0, 9), "center", "bottom"),
     ((0, -9), "center", "top"),
+    ((8, 11), "left", "bottom"),
+    ((-8, 11), "right", "bottom"),
+    ((8, -11), "left", "top"),
+    ((-8, -11), "right", "top"),
 )
 _GRID_LABEL = "grid-label"
 
