@@ -195,17 +195,24 @@ def _path_rows(df: pd.DataFrame, path: pd.DataFrame, x: str, pieces) -> pd.DataF
 
     Each row carries its path position (``_order``), its piece and, as
     ``_x``, the seed mean of ``x`` at its grid point, so that the seeds of one
-    grid point share one x and seaborn draws their spread in y (grid points of
-    one piece that tie in x are averaged, as the verdict's smooth averages
-    ties in the measure).
+    grid point share one x and seaborn draws their spread in y. Grid points
+    of one piece that tie in x (``p_train`` held at n while the ensemble
+    grows) are kept apart by a relative 1e-12 in x, invisible, since seaborn
+    would otherwise pool them into one point.
     """
     keys = ["axis", "n_params"]
-    points = path[keys].assign(_x=path[x].to_numpy(), _order=np.arange(len(path)))
+    points = path[keys].assign(_x=path[x].to_numpy(float), _order=np.arange(len(path)))
     rows = df[df["axis"].notna()].merge(points, on=keys, how="inner")
-    parts = [
-        rows[(rows["_order"] >= first) & (rows["_order"] <= last)].assign(_piece=k)
-        for k, (first, last, _, _) in enumerate(pieces)
-    ]
+    parts = []
+    for k, (first, last, _, _) in enumerate(pieces):
+        part = rows[(rows["_order"] >= first) & (rows["_order"] <= last)].assign(_piece=k)
+        own = part[["_order", "_x"]].drop_duplicates("_order")
+        ties = own.groupby("_x").cumcount()
+        rank = part["_order"].map(dict(zip(own["_order"], ties, strict=True)))
+        x_values = part["_x"].to_numpy()
+        step = 1e-12 * rank.to_numpy()
+        part["_x"] = np.where(x_values == 0, step, x_values * (1 + step))
+        parts.append(part)
     return pd.concat(parts).sort_values(["_piece", "_order"], kind="stable")
 
 

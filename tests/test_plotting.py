@@ -318,3 +318,14 @@ def test_missing_column_and_missing_folder():
         plotting.save(plotting.composite(table), "/no/such/folder/fig.png")
     with pytest.raises(ValueError, match="no composite path"):
         plotting.composite(table.assign(axis=None))
+
+
+def test_back_to_u_keeps_grid_points_that_tie_in_the_measure_apart():
+    """Along P_ens p_train stays at n = 64: seaborn would pool those points into one."""
+    table = _noisy()
+    (ax,) = plotting.back_to_u(table, "p_train").axes
+    path = table[table["axis"].notna()].groupby("n_params")[["p_train", "test_error"]].mean()
+    (flat,) = [c for c in _segment_curves(ax) if c.get_label().startswith("along $P_{ens}$")]
+    # The switch point and the four points along P_ens, each with its own mean.
+    np.testing.assert_allclose(flat.get_xdata(), 64.0, rtol=1e-9)
+    np.testing.assert_allclose(flat.get_ydata(), path["test_error"].to_numpy()[5:], rtol=1e-12)
