@@ -61,26 +61,45 @@ def _describe_shape(values: np.ndarray, threshold) -> tuple[str, int, list]:
     return verdict, n_descents, list(zip(legs, kinds, strict=True))
 
 
+def _prefix_antitonic_sse(y: np.ndarray) -> np.ndarray:
+    """SSE of the non-increasing least-squares fit of every prefix ``y[:k]``, k = 1..n.
+
+    Pool-adjacent-violators run left to right: after point k its stack of
+    blocks is the fit of the first k points, so one pass gives every prefix.
+    """
+    sums, counts, squares = [], [], []
+    out = np.empty(y.size)
+    total = 0.0  # SSE of the blocks on the stack
+    for k, v in enumerate(y):
+        s, c, q = float(v), 1, float(v) ** 2
+        while sums and sums[-1] / counts[-1] < s / c:
+            ps, pc, pq = sums.pop(), counts.pop(), squares.pop()
+            total -= pq - ps**2 / pc
+            s, c, q = s + ps, c + pc, q + pq
+        sums.append(s)
+        counts.append(c)
+        squares.append(q)
+        total += q - s**2 / c
+        out[k] = total
+    return np.maximum(out, 0.0)
+
+
 def _valley_r2(x: np.ndarray, y: np.ndarray) -> float:
     """R^2 of the best unimodal valley: isotonic decreasing, then increasing.
 
-    Least squares over every split point, each side by pool-adjacent-violators
-    (scipy.optimize.isotonic_regression).
+    Least squares over every split point: a non-increasing fit of the points
+    before it, a non-decreasing fit of those after, each by
+    pool-adjacent-violators (one pass for all prefixes, one for all suffixes).
     """
-    from scipy.optimize import isotonic_regression
-
-    ys = y[np.argsort(x, kind="stable")]
+    ys = np.asarray(y, float)[np.argsort(x, kind="stable")]
     sst = float(np.sum((ys - ys.mean()) ** 2))
     if sst == 0:
         return 1.0
-    best = np.inf
-    for k in range(1, ys.size + 1):
-        sse = float(np.sum((ys[:k] - isotonic_regression(ys[:k], increasing=False).x) ** 2))
-        if k < ys.size:
-            rest = ys[k:]
-            sse += float(np.sum((rest - isotonic_regression(rest, increasing=True).x) ** 2))
-        best = min(best, sse)
-    return 1.0 - best / sst
+    head = _prefix_antitonic_sse(ys)  # head[k - 1]: the first k points
+    tail = _prefix_antitonic_sse(ys[::-1])[::-1]  # tail[k]: points k..n-1 (reversed: antitonic)
+    sse = head.copy()
+    sse[:-1] += tail[1:]
+    return 1.0 - float(sse.min()) / sst
 
 
 def _quadratic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -122,12 +141,30 @@ def _pieces(m: np.ndarray, segment: np.ndarray, threshold: float) -> list[tuple[
     return pieces
 
 
-def _read_path(y: np.ndarray, m: np.ndarray, pieces, threshold: float) -> dict:
+def _spike(y: np.ndarray, threshold: float, floor: float) -> int | None:
+    """A one-point peak between two descents: the highest such point, or None.
+
+    The point stands above both neighbours by more than ``threshold``, and
+    before it the error fell by more than the noise ``floor`` (the classical
+    descent, which a spike two decades high dwarfs).
+    """
+    best = None
+    for p in range(1, y.size - 1):
+        if y[p] - max(y[p - 1], y[p + 1]) <= threshold:
+            continue
+        valley = int(np.argmin(y[:p]))
+        if valley > 0 and y[:valley].max() - y[valley] > floor:
+            best = p if best is None or y[p] > y[best] else best
+    return best
+
+
+def _read_path(y: np.ndarray, m: np.ndarray, pieces, threshold: float, floor: float) -> dict:
     """Descents of the error along the path, counted by the direction of the measure.
 
     Returns the number of significant falls of ``y`` (in path order) while the
     measure rises (``rise``) and while it falls (``fold``), whether the measure
-    falls anywhere, and the shape of error against the measure in each piece.
+    falls anywhere or stays flat, the shape of error against the measure in
+    each piece, the highest peak and a one-point spike (:func:`_spike`).
     """
     rise = fold = 0
     shapes, peak = [], None
@@ -145,12 +182,15 @@ def _read_path(y: np.ndarray, m: np.ndarray, pieces, threshold: float) -> dict:
         order = np.argsort(m[start : end + 1], kind="stable")
         ordered = part if direction == "flat" else part[order]
         shapes.append(_describe_shape(ordered, lambda i, j: threshold)[0])
+    spike = _spike(y, threshold, floor)
     return {
         "rise": rise,
         "fold": fold,
         "measure_falls": any(d == "falls" for _, _, d in pieces),
+        "measure_flat": any(d == "flat" for _, _, d in pieces),
         "shapes": shapes,
-        "peak": peak,
+        "peak": spike if spike is not None else peak,
+        "spike": spike,
     }
 
 
@@ -158,9 +198,12 @@ def _path_verdict(read: dict, pooled: str, pooled_descents: int, lack_of_fit: fl
     """The verdict from the path reading, the pooled shape and its lack of fit."""
     if read["fold"] >= 1:
         return "folds back", read["fold"] + read["rise"]
-    if not read["measure_falls"] and read["rise"] >= 2:
-        return "double descent", read["rise"]
-    if lack_of_fit > lof_max:
+    if not read["measure_falls"]:
+        if read["rise"] >= 2:
+            return "double descent", read["rise"]
+        if read["spike"] is not None:
+            return "double descent", 2
+    if (read["measure_falls"] or read["measure_flat"]) and lack_of_fit > lof_max:
         return "no single curve", pooled_descents
     return pooled, pooled_descents
 
@@ -239,7 +282,7 @@ def segments(
         labels = dict(zip(by_cols, key, strict=True))
         prep = _prepare(part, measure, error, [error, measure])
         path, curve = prep["path"], prep["curve"]
-        read = _read_path(prep["y"], prep["m"], prep["pieces"], prep["y_threshold"])
+        read = _read_path(prep["y"], prep["m"], prep["pieces"], prep["y_threshold"], prep["floor"])
         for order, ((start, end, direction), shape) in enumerate(
             zip(prep["pieces"], read["shapes"], strict=True)
         ):
