@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .grid import _grid_keys, _interpolation_index, _per_seed, _threshold_known
-from .shapes import _describe_shape, _path_verdict, _pieces, _read_path, _valley_r2
+from .paths import _path_verdict, _pieces, _read_path
+from .shapes import _describe_shape, _valley_r2
 from .smoothing import (
     LACK_OF_FIT_MAX,
     LOG_ERROR_SPAN,
