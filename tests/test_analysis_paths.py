@@ -18,9 +18,8 @@ import pandas as pd
 import pytest
 
 from effcomplexity import analysis
-from effcomplexity.analysis import VERDICTS, illusion_test, segments
+from effcomplexity.analysis import VERDICTS, illusion_test, segments, smoothing
 from effcomplexity.analysis import calibration as cal
-from effcomplexity.analysis import smoothing
 from effcomplexity.sweeps import table as sweep_table
 
 

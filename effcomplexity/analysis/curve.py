@@ -263,11 +263,21 @@ def _evidence(stats: dict, measure: str, error: str, n_seeds: int) -> str:
     parts = [head]
     if stats["peak_location"] != "no peak":
         where = stats["peak_location"]
-        parts.append(
-            f"its highest peak is at n_params = {stats['peak_n_params']:.4g} ("
-            + ("not at the threshold or the switch" if where == "elsewhere" else f"the {where}")
-            + ")"
-        )
+        spot = {
+            "elsewhere": "not at the threshold or the switch",
+            "unknown": "the table does not locate the interpolation threshold",
+        }.get(where, f"the {where}")
+        parts.append(f"its highest peak is at n_params = {stats['peak_n_params']:.4g} ({spot})")
+    read = stats["_read"]
+    parts.append(
+        f"along the path the error falls {read['rise']} time(s) beyond noise while {measure} "
+        f"rises and {read['fold']} time(s) while it falls"
+        + (" (with a one-point spike)" if read["spike"] is not None else "")
+    )
+    parts.append(
+        f"the points lie {stats['lack_of_fit']:.2g} noise units from the smooth (a pooled "
+        f"{stats['pooled_shape']!r})"
+    )
     if not np.isnan(stats["fold_back"]):
         parts.append(f"{measure} falls in {stats['fold_back']:.0%} of steps along the second axis")
     parts.append(f"a single valley explains R^2 = {stats['u_r2']:.2f} of the grid")

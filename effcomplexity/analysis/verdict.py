@@ -111,12 +111,20 @@ def illusion_test(
 
         * ``measure``, ``error``, ``n_points`` (path points), ``n_grid`` (grid
           points), ``n_seeds``;
-        * ``n_descents``: significant falls of the smoothed curve; ``verdict``
-          (one of :data:`VERDICTS`) and ``evidence`` (one sentence why);
+        * ``verdict`` (one of :data:`VERDICTS`) and ``evidence`` (one
+          sentence why); ``n_descents``: the descents behind the verdict;
+          ``pooled_shape``: the shape of the pooled smooth alone;
+          ``n_rising_descents``, ``n_fold_descents``: significant falls of
+          the error along the path while the measure rises, and while it
+          falls (see :func:`segments`); ``lack_of_fit``: root-mean-square
+          distance of the path points from the pooled smooth, in units of
+          the noise scale (at least the noise floor);
         * ``peak_measure``, ``peak_n_params``: the highest interior peak;
           ``peak_location``: "interpolation threshold" (first path point with
           ``p_train`` = n or zero train error), "axis switch" (last point of
-          the first axis), both, "elsewhere" or "no peak";
+          the first axis), both, "elsewhere", "no peak", or "unknown" where
+          the table records neither ``p_train`` with ``n_train``, nor a
+          train MSE or train error (the threshold cannot be located);
           ``peak_steps_from_threshold``, ``peak_steps_from_switch``;
         * ``fold_back``: share of steps along the later axis of the path
           (from the switch on) in which the measure decreases;
@@ -138,9 +146,10 @@ def illusion_test(
     Raises
     ------
     ValueError
-        If a required column is missing, the error or a measure has missing
-        values, or a curve has fewer than :data:`MIN_POINTS` distinct
-        measure values (a single-row table, say).
+        If a required column is missing, the error or a measure has missing,
+        infinite or non-numeric values, a seed has two rows at one grid point
+        (see :func:`effcomplexity.sweeps.table.check_table`), or a curve has
+        fewer than :data:`MIN_POINTS` distinct measure values.
 
     Notes
     -----
@@ -173,10 +182,32 @@ def illusion_test(
     spanning a factor 100 or more (the MSE at a min-norm threshold) is read
     on a :math:`\log_{10}` scale.
 
+    The pooled smooth assumes the error is a function of the measure. The
+    path is therefore also read in its own order, piece by piece
+    (:func:`segments`): each raw axis, cut where the measure turns by more
+    than its noise (and 1% of its median). Moves of the unsmoothed error
+    count when larger than a simultaneous critical value (level 0.01) times
+    the noise of a difference of two points (from seed-paired differences of
+    neighbours when there are seeds, which cancel what a seed shares along
+    the path; from pseudo-residuals with one seed) and than the noise
+    floor. The verdict is then, in order: "folds back" when the error falls
+    beyond noise while the measure falls (the curve against the measure
+    turns back on itself, Curth et al.'s signature); "double descent" when
+    the measure never falls and the error makes two descents while it rises,
+    or shows a one-point spike (a point above both neighbours beyond noise,
+    after a fall beyond the floor; present in every seed, the seed-paired
+    noise stays small); "no single curve" when the measure falls or stalls
+    somewhere and the path points lie further than ``LACK_OF_FIT_MAX`` (3)
+    noise units from the pooled smooth (no pooled shape is claimed: the
+    error is not one function of the measure); otherwise the pooled shape.
+    The rates at which synthetic curves get each verdict are in
+    :mod:`effcomplexity.analysis.calibration` and the documentation.
+
     With several seeds, each statistic gets a percentile interval from
     ``n_boot`` resamples of the seeds (with replacement), the span, the
     critical value and the noise scale held fixed (the noise scale times
-    :math:`\sqrt 2`: a replicate's means carry the sampling noise twice); a
+    :math:`\sqrt 2`: a replicate's means carry the sampling noise twice, and
+    so does the path threshold); a
     verdict that fewer than ``level`` of the
     replicates reach is replaced by "inconclusive".
 
