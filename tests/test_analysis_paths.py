@@ -270,6 +270,6 @@ def test_calibration_table_is_markdown_with_one_row_per_setting():
     text = cal.markdown(rates)
     lines = text.strip().splitlines()
     assert len(lines) == 2 + 2
-    assert lines[0].startswith("| case | expected | seeds | noise | double descent")
+    assert lines[0].startswith("| case | expected | seeds | noise | draws | double descent")
     with pytest.raises(ValueError, match="Unknown case"):
         cal.synthetic_table("S", 1, 0.01, np.random.default_rng(0))

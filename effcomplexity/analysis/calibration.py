@@ -203,10 +203,11 @@ def markdown(rates: pd.DataFrame) -> str:
     """The rates of :func:`calibrate` as a markdown table (percent, empty for zero)."""
     from .verdict import VERDICTS
 
-    head = ["case", "expected", "seeds", "noise", *VERDICTS]
+    head = ["case", "expected", "seeds", "noise", "draws", *VERDICTS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in rates.iterrows():
         cells = [r["case"], r["expected"], str(r["n_seeds"]), f"{r['noise']:g}"]
+        cells.append(str(r["n_draws"]))
         cells += [f"{100 * r[v]:.0f}%" if r[v] > 0 else "" for v in VERDICTS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

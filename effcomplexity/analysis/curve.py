@@ -219,9 +219,11 @@ def _peak(stats: dict, path: pd.DataFrame, switch: int | None, train_error: str 
             best = window[np.argmax(y_path[window])]
             if peak is None or y_path[best] > y_path[peak]:
                 peak = int(best)
-    if peak is None and stats["verdict"] in ("double descent", "folds back"):
-        # Read on the raw path (a one-point spike the smoother absorbs): its highest turn.
-        peak = stats["_read"]["peak"]
+    read = stats["_read"]
+    if stats["verdict"] == "double descent" and read["spike"] is not None:
+        peak = read["spike"]  # a one-point spike, which the smoother absorbs
+    elif peak is None and stats["verdict"] in ("double descent", "folds back"):
+        peak = read["peak"]  # the highest turn of the raw path
     interp = _interpolation_index(path, train_error)
     nan = float("nan")
     if peak is None:

@@ -55,7 +55,8 @@ def _one_group(
         "tol": options["tol"],
         "floor": prep["floor"],
         "pieces": prep["pieces"],
-        "y_threshold": prep["y_threshold"],
+        # A fixed tolerance replaces the noise threshold on the path too.
+        "y_threshold": prep["y_threshold"] if options["tol"] is None else options["tol"],
     }
     values = {c: means[c].to_numpy(float) for c in columns}
     if gap:

@@ -83,8 +83,9 @@ def illusion_test(
         LOWESS span (fraction of points). Default: chosen by leave-one-out
         cross-validation over spans of 3 to all points (see Notes).
     tol : float, optional
-        A fixed smallest rise or fall counted as a move of the smoothed curve,
-        in place of the data-driven threshold of ``z`` standard errors.
+        A fixed smallest rise or fall counted as a move of the smoothed curve
+        (and of the error along the path), in place of the data-driven
+        thresholds.
     z : float, optional
         A move of the smoothed curve counts when it exceeds ``z`` standard
         errors of the difference of the two smoothed values (see Notes).

@@ -137,6 +137,7 @@ def check_table(
     by: Sequence[str] = (),
     *,
     complete: Sequence[str] | None = None,
+    finite: Sequence[str] | None = None,
 ) -> None:
     """Check a sweep table; raise one clear error for the first problem found.
 
@@ -151,6 +152,9 @@ def check_table(
         Grouping columns: a (seed, grid point) may repeat across groups.
     complete : sequence of str, optional
         Columns that may hold no missing value (default: ``columns``).
+    finite : sequence of str, optional
+        Columns besides ``seed`` and ``n_params`` that may hold no infinite
+        value (default: ``columns``).
 
     Raises
     ------
@@ -183,9 +187,10 @@ def check_table(
             f"(see effcomplexity.sweeps.table)."
         )
     complete = list(columns) if complete is None else list(complete)
+    finite = ["seed", "n_params", *(columns if finite is None else finite)]
     for name in dict.fromkeys(["seed", "n_params", *columns]):
         values = _numeric(df, name, "")
-        if np.isinf(values).any():
+        if name in finite and np.isinf(values).any():
             raise ValueError(
                 f"Column {name!r} has {int(np.isinf(values).sum())} infinite value(s); an "
                 f"infinite error or measure has no place on a curve (drop those rows)."
