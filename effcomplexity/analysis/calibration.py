@@ -98,8 +98,8 @@ def synthetic_table(
     Examples
     --------
     >>> import numpy as np
-    >>> from effcomplexity.analysis.calibration import synthetic_table
-    >>> t = synthetic_table("U", 3, 0.01, np.random.default_rng(0))
+    >>> from effcomplexity.analysis import calibration
+    >>> t = calibration.synthetic_table("U", 3, 0.01, np.random.default_rng(0))
     >>> t.shape, t["seed"].unique().tolist()
     ((45, 6), [0, 1, 2])
     """

@@ -13,8 +13,9 @@ Required columns (every reader needs them):
   segment of the path and orders it.
 
 Optional columns: ``sweep`` and ``dataset`` (strings); the raw axes (one
-column each, e.g. ``P_leaf``, ``P_ens``, ``n_features``, ``width``; a
-missing value means "no limit"); the measures ``train_mse``, ``test_mse``,
+column each, e.g. ``P_leaf``, ``P_ens``, ``n_features``, ``width``, with the
+dtype the family declares; trees grown to purity are recorded with
+``P_leaf`` = ``n_train``); the measures ``train_mse``, ``test_mse``,
 ``train_error``, ``test_error``, ``p_train``, ``p_test``, ``df_trace``,
 ``p_train_se``, ``p_test_se`` (floats, NaN where a measure does not apply);
 ``n_train`` and ``n_test`` (integers), which the interpolation threshold
