@@ -173,9 +173,8 @@ def _stats(curve: _Curve, values: Mapping[str, np.ndarray], shape: dict, full: b
         return max(z * noise_sd * float(np.linalg.norm(weights[i] - weights[j])), floor)
 
     pooled, pooled_descents, legs = _describe_shape(smooth, threshold)
-    y_scale = y_fit
     xs_path = np.log10(x_path) if shape["log_x"] else x_path
-    lack_of_fit = _lack_of_fit(xs, smooth, xs_path, y_scale, max(noise_sd, shape["floor"]))
+    lack_of_fit = _lack_of_fit(xs, smooth, xs_path, y_fit, max(noise_sd, shape["floor"]))
     read = _read_path(y_fit, x_path, shape["pieces"], shape["y_threshold"], shape["floor"])
     verdict, n_descents = _path_verdict(read, pooled, pooled_descents, lack_of_fit, LACK_OF_FIT_MAX)
     steps = np.diff(x_path[curve.switch :]) if curve.switch is not None else np.array([])

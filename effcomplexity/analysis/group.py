@@ -16,6 +16,7 @@ from .tau import _granulated
 
 _BOOT_STATS = (
     "n_descents",
+    "lack_of_fit",
     "fold_back",
     "fold_back_grid",
     "u_r2",
