@@ -36,7 +36,7 @@ from .grid import (
     composite_path,
     grid_means,
 )
-from .shapes import segments
+from .paths import segments
 from .smoothing import _lowess_matrix  # noqa: F401
 from .tau import granulated_tau
 from .verdict import MIN_POINTS, VERDICTS, illusion_test

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .grid import _grid_keys, _interpolation_index, _per_seed, _threshold_known
-from .shapes import _describe_shape, _path_verdict, _pieces, _read_path, _valley_r2
+from .paths import _path_verdict, _pieces, _read_path
+from .shapes import _describe_shape, _valley_r2
 from .smoothing import (
     LACK_OF_FIT_MAX,
     LOG_ERROR_SPAN,
@@ -172,10 +173,9 @@ def _stats(curve: _Curve, values: Mapping[str, np.ndarray], shape: dict, full: b
         return max(z * noise_sd * float(np.linalg.norm(weights[i] - weights[j])), floor)
 
     pooled, pooled_descents, legs = _describe_shape(smooth, threshold)
-    y_scale = y_fit
     xs_path = np.log10(x_path) if shape["log_x"] else x_path
-    lack_of_fit = _lack_of_fit(xs, smooth, xs_path, y_scale, max(noise_sd, shape["floor"]))
-    read = _read_path(y_fit, x_path, shape["pieces"], shape["y_threshold"])
+    lack_of_fit = _lack_of_fit(xs, smooth, xs_path, y_fit, max(noise_sd, shape["floor"]))
+    read = _read_path(y_fit, x_path, shape["pieces"], shape["y_threshold"], shape["floor"])
     verdict, n_descents = _path_verdict(read, pooled, pooled_descents, lack_of_fit, LACK_OF_FIT_MAX)
     steps = np.diff(x_path[curve.switch :]) if curve.switch is not None else np.array([])
     a, b = curve.off_steps
@@ -218,9 +218,11 @@ def _peak(stats: dict, path: pd.DataFrame, switch: int | None, train_error: str 
             best = window[np.argmax(y_path[window])]
             if peak is None or y_path[best] > y_path[peak]:
                 peak = int(best)
-    if peak is None and stats["verdict"] in ("double descent", "folds back"):
-        # Read on the raw path (a one-point spike the smoother absorbs): its highest turn.
-        peak = stats["_read"]["peak"]
+    read = stats["_read"]
+    if stats["verdict"] == "double descent" and read["spike"] is not None:
+        peak = read["spike"]  # a one-point spike, which the smoother absorbs
+    elif peak is None and stats["verdict"] in ("double descent", "folds back"):
+        peak = read["peak"]  # the highest turn of the raw path
     interp = _interpolation_index(path, train_error)
     nan = float("nan")
     if peak is None:
@@ -262,11 +264,21 @@ def _evidence(stats: dict, measure: str, error: str, n_seeds: int) -> str:
     parts = [head]
     if stats["peak_location"] != "no peak":
         where = stats["peak_location"]
-        parts.append(
-            f"its highest peak is at n_params = {stats['peak_n_params']:.4g} ("
-            + ("not at the threshold or the switch" if where == "elsewhere" else f"the {where}")
-            + ")"
-        )
+        spot = {
+            "elsewhere": "not at the threshold or the switch",
+            "unknown": "the table does not locate the interpolation threshold",
+        }.get(where, f"the {where}")
+        parts.append(f"its highest peak is at n_params = {stats['peak_n_params']:.4g} ({spot})")
+    read = stats["_read"]
+    parts.append(
+        f"along the path the error falls {read['rise']} time(s) beyond noise while {measure} "
+        f"rises and {read['fold']} time(s) while it falls"
+        + (" (with a one-point spike)" if read["spike"] is not None else "")
+    )
+    parts.append(
+        f"the points lie {stats['lack_of_fit']:.2g} noise units from the smooth (a pooled "
+        f"{stats['pooled_shape']!r})"
+    )
     if not np.isnan(stats["fold_back"]):
         parts.append(f"{measure} falls in {stats['fold_back']:.0%} of steps along the second axis")
     parts.append(f"a single valley explains R^2 = {stats['u_r2']:.2f} of the grid")

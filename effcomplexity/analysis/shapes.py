@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-import pandas as pd
-
-#: Directions a measure may take along one segment of the path.
-DIRECTIONS = ("rises", "falls", "flat")
 
 
 def _zigzag(values: np.ndarray, threshold) -> list[tuple[int, int]]:
@@ -61,26 +55,45 @@ def _describe_shape(values: np.ndarray, threshold) -> tuple[str, int, list]:
     return verdict, n_descents, list(zip(legs, kinds, strict=True))
 
 
+def _prefix_antitonic_sse(y: np.ndarray) -> np.ndarray:
+    """SSE of the non-increasing least-squares fit of every prefix ``y[:k]``, k = 1..n.
+
+    Pool-adjacent-violators run left to right: after point k its stack of
+    blocks is the fit of the first k points, so one pass gives every prefix.
+    """
+    sums, counts, squares = [], [], []
+    out = np.empty(y.size)
+    total = 0.0  # SSE of the blocks on the stack
+    for k, v in enumerate(y):
+        s, c, q = float(v), 1, float(v) ** 2
+        while sums and sums[-1] / counts[-1] < s / c:
+            ps, pc, pq = sums.pop(), counts.pop(), squares.pop()
+            total -= pq - ps**2 / pc
+            s, c, q = s + ps, c + pc, q + pq
+        sums.append(s)
+        counts.append(c)
+        squares.append(q)
+        total += q - s**2 / c
+        out[k] = total
+    return np.maximum(out, 0.0)
+
+
 def _valley_r2(x: np.ndarray, y: np.ndarray) -> float:
     """R^2 of the best unimodal valley: isotonic decreasing, then increasing.
 
-    Least squares over every split point, each side by pool-adjacent-violators
-    (scipy.optimize.isotonic_regression).
+    Least squares over every split point: a non-increasing fit of the points
+    before it, a non-decreasing fit of those after, each by
+    pool-adjacent-violators (one pass for all prefixes, one for all suffixes).
     """
-    from scipy.optimize import isotonic_regression
-
-    ys = y[np.argsort(x, kind="stable")]
+    ys = np.asarray(y, float)[np.argsort(x, kind="stable")]
     sst = float(np.sum((ys - ys.mean()) ** 2))
     if sst == 0:
         return 1.0
-    best = np.inf
-    for k in range(1, ys.size + 1):
-        sse = float(np.sum((ys[:k] - isotonic_regression(ys[:k], increasing=False).x) ** 2))
-        if k < ys.size:
-            rest = ys[k:]
-            sse += float(np.sum((rest - isotonic_regression(rest, increasing=True).x) ** 2))
-        best = min(best, sse)
-    return 1.0 - best / sst
+    head = _prefix_antitonic_sse(ys)  # head[k - 1]: the first k points
+    tail = _prefix_antitonic_sse(ys[::-1])[::-1]  # tail[k]: points k..n-1 (reversed: antitonic)
+    sse = head.copy()
+    sse[:-1] += tail[1:]
+    return 1.0 - float(sse.min()) / sst
 
 
 def _quadratic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -93,182 +106,3 @@ def _quadratic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     design = np.column_stack([np.ones_like(xc), xc, xc**2])
     fit = sm.OLS(y, design).fit()
     return float(fit.rsquared), float(fit.params[2])
-
-
-# -- the path, segment by segment ----------------------------------------------------------
-
-
-def _pieces(m: np.ndarray, segment: np.ndarray, threshold: float) -> list[tuple[int, int, str]]:
-    """(start, end, direction) of every monotone run of the measure along the path.
-
-    Each raw-axis segment (from the last point of the previous one, so that the
-    step across the switch belongs to the axis that grows) is cut where the
-    measure turns by more than ``threshold``; a segment without such a move is
-    one "flat" piece.
-    """
-    pieces = []
-    for s in np.unique(segment):
-        idx = np.flatnonzero(segment == s)
-        lo, hi = max(int(idx[0]) - 1, 0), int(idx[-1])
-        if hi - lo < 1:
-            continue
-        legs = _zigzag(m[lo : hi + 1], lambda i, j: threshold)
-        if not legs:
-            pieces.append((lo, hi, "flat"))
-            continue
-        cuts = [lo, *(lo + b for _, b in legs[:-1]), hi]
-        for (a, b), start, end in zip(legs, cuts[:-1], cuts[1:], strict=True):
-            pieces.append((start, end, "rises" if m[lo + b] > m[lo + a] else "falls"))
-    return pieces
-
-
-def _read_path(y: np.ndarray, m: np.ndarray, pieces, threshold: float) -> dict:
-    """Descents of the error along the path, counted by the direction of the measure.
-
-    Returns the number of significant falls of ``y`` (in path order) while the
-    measure rises (``rise``) and while it falls (``fold``), whether the measure
-    falls anywhere, and the shape of error against the measure in each piece.
-    """
-    rise = fold = 0
-    shapes, peak = [], None
-    for start, end, direction in pieces:
-        part = y[start : end + 1]
-        legs = _zigzag(part, lambda i, j: threshold)
-        downs = sum(part[b] < part[a] for a, b in legs)
-        for a, b in legs:
-            if part[b] < part[a] and start + a > 0 and (peak is None or part[a] > y[peak]):
-                peak = start + a
-        if direction == "falls":
-            fold += downs
-        elif direction == "rises":
-            rise += downs
-        order = np.argsort(m[start : end + 1], kind="stable")
-        ordered = part if direction == "flat" else part[order]
-        shapes.append(_describe_shape(ordered, lambda i, j: threshold)[0])
-    return {
-        "rise": rise,
-        "fold": fold,
-        "measure_falls": any(d == "falls" for _, _, d in pieces),
-        "shapes": shapes,
-        "peak": peak,
-    }
-
-
-def _path_verdict(read: dict, pooled: str, pooled_descents: int, lack_of_fit: float, lof_max):
-    """The verdict from the path reading, the pooled shape and its lack of fit."""
-    if read["fold"] >= 1:
-        return "folds back", read["fold"] + read["rise"]
-    if not read["measure_falls"] and read["rise"] >= 2:
-        return "double descent", read["rise"]
-    if lack_of_fit > lof_max:
-        return "no single curve", pooled_descents
-    return pooled, pooled_descents
-
-
-def segments(
-    df: pd.DataFrame,
-    error: str = "test_error",
-    measure: str = "p_test",
-    by: str | Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """The composite path read segment by segment: where the measure rises or falls.
-
-    The path (see :func:`composite_path`) is cut at every switch of raw axis
-    and, within an axis, wherever the measure turns beyond its noise; each
-    piece is a *segment*. For each, the direction of the measure and the shape
-    of the error against the measure are judged as :func:`illusion_test`
-    judges them (seed-paired noise, the noise floor, a log scale for an error
-    spanning two decades).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        A sweep table (see :mod:`effcomplexity.sweeps.table`).
-    error : str
-        Error column.
-    measure : str
-        Complexity measure on the x-axis.
-    by : str or sequence of str, optional
-        Columns to group by; one block of rows per group.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per group and segment, in path order, with the ``by``
-        columns and: ``measure``, ``error``; ``segment`` (the raw axis that
-        grows), ``segment_order`` (0, 1, ... along the path); ``grid`` (the
-        raw-axis values of its points, a tuple, the first being the last
-        point of the previous segment after a switch); ``n_points``;
-        ``measure_from``, ``measure_to`` (the mean measure at its ends);
-        ``measure_direction`` ("rises", "falls" or "flat", beyond noise);
-        ``error_shape`` (a word of :data:`VERDICTS`: the shape of error
-        against the measure within the segment); ``n_descents`` (falls of
-        the error along the path within the segment).
-
-    Raises
-    ------
-    ValueError
-        As :func:`illusion_test` for a bad table.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from effcomplexity.analysis import segments
-    >>> path = pd.DataFrame({"axis": ["P_leaf"] * 4 + ["P_ens"] * 3,
-    ...                      "P_leaf": [2, 4, 8, 16, 16, 16, 16], "P_ens": [1, 1, 1, 1, 2, 4, 8],
-    ...                      "n_params": [2, 4, 8, 16, 32, 64, 128],
-    ...                      "p_test": [2.0, 4.0, 8.0, 16.0, 12.0, 9.0, 7.0],
-    ...                      "test_error": [0.40, 0.30, 0.25, 0.45, 0.35, 0.28, 0.24]})
-    >>> t = pd.concat([path.assign(seed=s, test_error=path["test_error"] + 0.01 * s)
-    ...                for s in range(3)])
-    >>> segments(t)[["segment", "grid", "measure_direction", "error_shape"]]
-      segment           grid measure_direction          error_shape
-    0  P_leaf  (2, 4, 8, 16)             rises             single U
-    1   P_ens   (1, 2, 4, 8)             falls  monotone increasing
-    """
-    from .curve import _prepare
-
-    by_cols = [] if by is None else [by] if isinstance(by, str) else list(by)
-    from ..sweeps import table as _table
-
-    _table.check_table(df, [error, measure], by_cols)
-    groups = df.groupby(by_cols, sort=False, dropna=False) if by_cols else [((), df)]
-    rows = []
-    for key, part in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        labels = dict(zip(by_cols, key, strict=True))
-        prep = _prepare(part, measure, error, [error, measure])
-        path, curve = prep["path"], prep["curve"]
-        read = _read_path(prep["y"], prep["m"], prep["pieces"], prep["y_threshold"])
-        for order, ((start, end, direction), shape) in enumerate(
-            zip(prep["pieces"], read["shapes"], strict=True)
-        ):
-            axis = curve.axes[int(path["segment"].iloc[end])] if curve.axes else "path"
-            grid = path[axis] if axis in path else path["n_params"]
-            y = prep["y"][start : end + 1]
-            threshold = prep["y_threshold"]
-            legs = _zigzag(y, lambda i, j, t=threshold: t)
-            rows.append(
-                {
-                    **labels,
-                    "measure": measure,
-                    "error": error,
-                    "segment": axis,
-                    "segment_order": order,
-                    "grid": tuple(_plain(v) for v in grid.iloc[start : end + 1]),
-                    "n_points": end - start + 1,
-                    "measure_from": float(prep["m"][start]),
-                    "measure_to": float(prep["m"][end]),
-                    "measure_direction": direction,
-                    "error_shape": shape,
-                    "n_descents": int(sum(y[b] < y[a] for a, b in legs)),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def _plain(value):
-    """A grid value as a plain Python number (None for 'no limit')."""
-    if pd.isna(value):
-        return None
-    return int(value) if float(value).is_integer() else float(value)

@@ -31,12 +31,43 @@ def _log_x(x: np.ndarray, span: float = LOG_MEASURE_SPAN) -> tuple[np.ndarray, b
     return x.astype(float), False
 
 
-def _lowess(x, y, frac, xvals=None):
-    from statsmodels.nonparametric.smoothers_lowess import lowess
+def _lowess_weights(x: np.ndarray, frac: float, xvals: np.ndarray | None = None) -> np.ndarray:
+    """Rows mapping y (at sorted ``x``) to LOWESS fits at ``xvals`` (default ``x``).
 
-    if xvals is None:
-        return lowess(y, x, frac=frac, it=0, delta=0.0, return_sorted=False)
-    return lowess(y, x, frac=frac, it=0, delta=0.0, xvals=xvals)
+    Local linear fits with tricube weights over the ``int(frac * n)`` nearest
+    points, no robustness iterations: statsmodels' ``lowess(it=0, delta=0)``
+    step by step, as a matrix (a fit with fewer than two positive weights is
+    y itself at ``x``, NaN elsewhere, as there).
+    """
+    n = x.size
+    k = min(max(int(frac * n + 1e-10), 2), n)
+    at_x = xvals is None
+    xvals = x if at_x else np.asarray(xvals, float)
+    W = np.zeros((xvals.size, n))
+    left = 0
+    for i, xval in enumerate(xvals):
+        while left + k < n and xval > (x[left] + x[left + k]) / 2.0:
+            left += 1
+        right = left + k
+        xj = x[left:right]
+        radius = max(xval - x[left], x[right - 1] - xval)
+        w = (1.0 - (np.abs(xj - xval) / radius) ** 3) ** 3 if radius > 0 else np.ones(k)
+        if np.count_nonzero(w > 1e-12) < 2:
+            if at_x:
+                W[i, i] = 1.0
+            else:
+                W[i] = np.nan
+            continue
+        w = w / w.sum()
+        mean = w @ xj
+        var = max(float(w @ (xj - mean) ** 2), 1e-12)
+        W[i, left:right] = w * (1.0 + (xval - mean) * (xj - mean) / var)
+    return W
+
+
+def _lowess(x, y, frac, xvals=None):
+    """LOWESS fit of y at sorted x (or at ``xvals``), without robustness iterations."""
+    return _lowess_weights(np.asarray(x, float), frac, xvals) @ np.asarray(y, float)
 
 
 def _choose_frac(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
@@ -119,8 +150,8 @@ def _critical_z(
 
 
 def _lowess_matrix(x: np.ndarray, frac: float) -> np.ndarray:
-    """The LOWESS smoother matrix (it is linear in y without robustness iterations)."""
-    return np.column_stack([_lowess(x, e, frac) for e in np.eye(x.size)])
+    """The LOWESS smoother matrix at sorted x (it is linear in y without robustness iterations)."""
+    return _lowess_weights(np.asarray(x, float), frac)
 
 
 def _smoother(x_path: np.ndarray, logged: bool, frac: float | None, y_fit: np.ndarray):

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..sweeps import table as _table
-from .bootstrap import _bootstrap_draws, _exact_bootstrap, _weighted_quantile
-from .curve import MIN_POINTS, _evidence, _peak, _prepare, _stats
-from .grid import THRESHOLD_COLUMNS, _paired
-from .shapes import _quadratic
-from .smoothing import _log_x
-from .tau import _granulated
+from .curve import MIN_POINTS
+from .grid import _paired
+from .group import _one_group
 
 logger = logging.getLogger(__name__)
 
@@ -27,17 +24,6 @@ VERDICTS = (
     "monotone increasing",
     "no single curve",
     "inconclusive",
-)
-
-_BOOT_STATS = (
-    "n_descents",
-    "fold_back",
-    "fold_back_grid",
-    "u_r2",
-    "tau_error",
-    "tau_gap",
-    "granulated_tau_error",
-    "granulated_tau_gap",
 )
 
 
@@ -53,123 +39,6 @@ def _check_real(value, name, low=None, high=None, allow_none=True):
 def _check_count(value, name, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def _one_group(
-    table: pd.DataFrame,
-    measure: str,
-    error: str,
-    gap_cols: tuple[str, str] | None,
-    train_error: str | None,
-    options: Mapping,
-    rng,
-    where: str,
-) -> dict:
-    columns = list(dict.fromkeys([error, measure, *(gap_cols or ())]))
-    extra = [c for c in THRESHOLD_COLUMNS if c in table and c not in columns]
-    if train_error is not None and train_error in table and train_error not in columns + extra:
-        extra.append(train_error)
-    prep = _prepare(table, measure, error, columns, extra, gap_cols, where)
-    means, curve, path, gap = prep["means"], prep["curve"], prep["path"], prep["gap"]
-    per_seed, n_seeds, log_y = prep["per_seed"], prep["n_seeds"], prep["log_y"]
-    noise_sd = prep["noise_sd"]
-    shape = {
-        "log_x": _log_x(path[measure].to_numpy(float))[1],
-        "log_y": log_y,
-        "frac": options["frac"],
-        "noise_sd": noise_sd,
-        "studentize": prep["studentize"],
-        "z": options["z"],
-        "alpha": options["alpha"],
-        "tol": options["tol"],
-        "floor": prep["floor"],
-        "pieces": prep["pieces"],
-        "y_threshold": prep["y_threshold"],
-    }
-    values = {c: means[c].to_numpy(float) for c in columns}
-    if gap:
-        values[gap] = means[gap].to_numpy(float)
-    stats = _stats(curve, values, shape, full=True)
-    stats["noise_sd"] = noise_sd
-    stats["log_x"], stats["log_error"] = shape["log_x"], log_y
-    stats.update(_peak(stats, path, curve.switch, train_error))
-    import statsmodels.api  # noqa: F401  (imported once, outside the bootstrap)
-    from scipy.stats import kendalltau
-
-    grid_m = values[measure]
-    for name, target in (("error", error), ("gap", gap)):
-        if target is None:
-            stats[f"tau_{name}"] = stats[f"tau_{name}_p"] = float("nan")
-            continue
-        res = kendalltau(grid_m, values[target])
-        stats[f"tau_{name}"], stats[f"tau_{name}_p"] = float(res.statistic), float(res.pvalue)
-        stats[f"granulated_tau_{name}"], stats[f"granulated_tau_{name}_p"] = _granulated(
-            means, measure, target, n_perm=options["n_perm"], rng=rng
-        )
-    if gap is None:
-        stats["granulated_tau_gap"] = stats["granulated_tau_gap_p"] = float("nan")
-    stats["quad_r2"], stats["quad_curvature"] = _quadratic(stats["_gx"], values[error])
-
-    row = {
-        "measure": measure,
-        "error": error,
-        "n_points": len(path),
-        "n_grid": len(means),
-        "n_seeds": n_seeds,
-    }
-    row.update({k: v for k, v in stats.items() if not k.startswith("_")})
-    row["evidence"] = _evidence(stats, measure, error, n_seeds)
-    row["verdict_support"] = float("nan")
-    for name in _BOOT_STATS:
-        row[f"{name}_lo"] = row[f"{name}_hi"] = float("nan")
-    if n_seeds == 1:
-        row["uncertainty"] = "one seed: statistics without intervals"
-        return row
-
-    # A replicate's means carry the sampling noise twice (the data's, then the resample's),
-    # so its moves are judged against sqrt(2) sigma.
-    fixed = {
-        **shape,
-        "frac": stats["frac"],
-        "z": stats["z"],
-        "noise_sd": np.sqrt(2) * noise_sd,
-        "y_threshold": np.sqrt(2) * shape["y_threshold"],
-    }
-    counts, weights = _bootstrap_draws(n_seeds, options["n_boot"], rng)
-    boot = {name: [] for name in _BOOT_STATS}
-    verdicts = []
-    present = ~np.isnan(per_seed)
-    for c in counts:
-        w = c[:, None, None] * present
-        with np.errstate(invalid="ignore"):
-            sample = np.nansum(per_seed * c[:, None, None], axis=0) / w.sum(axis=0)
-        replicate = {col: sample[:, j] for j, col in enumerate(columns)}
-        if gap:
-            replicate[gap] = replicate[gap_cols[0]] - replicate[gap_cols[1]]
-        s = _stats(curve, replicate, fixed, full=False)
-        verdicts.append(s["verdict"])
-        for name in _BOOT_STATS:
-            boot[name].append(s[name])
-    alpha = (1 - options["level"]) / 2
-    for name in _BOOT_STATS:
-        vals = np.asarray(boot[name], dtype=float)
-        row[f"{name}_lo"] = _weighted_quantile(vals, weights, alpha)
-        row[f"{name}_hi"] = _weighted_quantile(vals, weights, 1 - alpha)
-    support = float(np.sum(weights[np.asarray(verdicts) == row["verdict"]]))
-    row["verdict_support"] = support
-    exact = _exact_bootstrap(n_seeds, options["n_boot"])
-    row["uncertainty"] = (
-        f"bootstrap over {n_seeds} seeds ("
-        + ("all resamples, exact" if exact else f"{len(counts)} resamples")
-        + ")"
-    )
-    if support < options["level"]:
-        row["evidence"] += (
-            f" Only {support:.0%} of bootstrap resamples of the seeds agree on "
-            f"'{row['verdict']}' (needs {options['level']:.0%}), so the verdict is withheld."
-        )
-        row["verdict"] = "inconclusive"
-    return row
 
 
 def illusion_test(
@@ -214,8 +83,9 @@ def illusion_test(
         LOWESS span (fraction of points). Default: chosen by leave-one-out
         cross-validation over spans of 3 to all points (see Notes).
     tol : float, optional
-        A fixed smallest rise or fall counted as a move of the smoothed curve,
-        in place of the data-driven threshold of ``z`` standard errors.
+        A fixed smallest rise or fall counted as a move of the smoothed curve
+        (and of the error along the path), in place of the data-driven
+        thresholds.
     z : float, optional
         A move of the smoothed curve counts when it exceeds ``z`` standard
         errors of the difference of the two smoothed values (see Notes).
@@ -242,12 +112,20 @@ def illusion_test(
 
         * ``measure``, ``error``, ``n_points`` (path points), ``n_grid`` (grid
           points), ``n_seeds``;
-        * ``n_descents``: significant falls of the smoothed curve; ``verdict``
-          (one of :data:`VERDICTS`) and ``evidence`` (one sentence why);
+        * ``verdict`` (one of :data:`VERDICTS`) and ``evidence`` (one
+          sentence why); ``n_descents``: the descents behind the verdict;
+          ``pooled_shape``: the shape of the pooled smooth alone;
+          ``n_rising_descents``, ``n_fold_descents``: significant falls of
+          the error along the path while the measure rises, and while it
+          falls (see :func:`segments`); ``lack_of_fit``: root-mean-square
+          distance of the path points from the pooled smooth, in units of
+          the noise scale (at least the noise floor);
         * ``peak_measure``, ``peak_n_params``: the highest interior peak;
           ``peak_location``: "interpolation threshold" (first path point with
           ``p_train`` = n or zero train error), "axis switch" (last point of
-          the first axis), both, "elsewhere" or "no peak";
+          the first axis), both, "elsewhere", "no peak", or "unknown" where
+          the table records neither ``p_train`` with ``n_train``, nor a
+          train MSE or train error (the threshold cannot be located);
           ``peak_steps_from_threshold``, ``peak_steps_from_switch``;
         * ``fold_back``: share of steps along the later axis of the path
           (from the switch on) in which the measure decreases;
@@ -269,9 +147,10 @@ def illusion_test(
     Raises
     ------
     ValueError
-        If a required column is missing, the error or a measure has missing
-        values, or a curve has fewer than :data:`MIN_POINTS` distinct
-        measure values (a single-row table, say).
+        If a required column is missing, the error or a measure has missing,
+        infinite or non-numeric values, a seed has two rows at one grid point
+        (see :func:`effcomplexity.sweeps.table.check_table`), or a curve has
+        fewer than :data:`MIN_POINTS` distinct measure values.
 
     Notes
     -----
@@ -304,10 +183,32 @@ def illusion_test(
     spanning a factor 100 or more (the MSE at a min-norm threshold) is read
     on a :math:`\log_{10}` scale.
 
+    The pooled smooth assumes the error is a function of the measure. The
+    path is therefore also read in its own order, piece by piece
+    (:func:`segments`): each raw axis, cut where the measure turns by more
+    than its noise (and 1% of its median). Moves of the unsmoothed error
+    count when larger than a simultaneous critical value (level 0.01) times
+    the noise of a difference of two points (from seed-paired differences of
+    neighbours when there are seeds, which cancel what a seed shares along
+    the path; from pseudo-residuals with one seed) and than the noise
+    floor. The verdict is then, in order: "folds back" when the error falls
+    beyond noise while the measure falls (the curve against the measure
+    turns back on itself, Curth et al.'s signature); "double descent" when
+    the measure never falls and the error makes two descents while it rises,
+    or shows a one-point spike (a point above both neighbours beyond noise,
+    after a fall beyond the floor; present in every seed, the seed-paired
+    noise stays small); "no single curve" when the measure falls or stalls
+    somewhere and the path points lie further than ``LACK_OF_FIT_MAX`` (3)
+    noise units from the pooled smooth (no pooled shape is claimed: the
+    error is not one function of the measure); otherwise the pooled shape.
+    The rates at which synthetic curves get each verdict are in
+    :mod:`effcomplexity.analysis.calibration` and the documentation.
+
     With several seeds, each statistic gets a percentile interval from
     ``n_boot`` resamples of the seeds (with replacement), the span, the
     critical value and the noise scale held fixed (the noise scale times
-    :math:`\sqrt 2`: a replicate's means carry the sampling noise twice); a
+    :math:`\sqrt 2`: a replicate's means carry the sampling noise twice, and
+    so does the path threshold); a
     verdict that fewer than ``level`` of the
     replicates reach is replaced by "inconclusive".
 

@@ -13,8 +13,9 @@ Required columns (every reader needs them):
   segment of the path and orders it.
 
 Optional columns: ``sweep`` and ``dataset`` (strings); the raw axes (one
-column each, e.g. ``P_leaf``, ``P_ens``, ``n_features``, ``width``; a
-missing value means "no limit"); the measures ``train_mse``, ``test_mse``,
+column each, e.g. ``P_leaf``, ``P_ens``, ``n_features``, ``width``, with the
+dtype the family declares; trees grown to purity are recorded with
+``P_leaf`` = ``n_train``); the measures ``train_mse``, ``test_mse``,
 ``train_error``, ``test_error``, ``p_train``, ``p_test``, ``df_trace``,
 ``p_train_se``, ``p_test_se`` (floats, NaN where a measure does not apply);
 ``n_train`` and ``n_test`` (integers), which the interpolation threshold
@@ -137,6 +138,7 @@ def check_table(
     by: Sequence[str] = (),
     *,
     complete: Sequence[str] | None = None,
+    finite: Sequence[str] | None = None,
 ) -> None:
     """Check a sweep table; raise one clear error for the first problem found.
 
@@ -151,6 +153,9 @@ def check_table(
         Grouping columns: a (seed, grid point) may repeat across groups.
     complete : sequence of str, optional
         Columns that may hold no missing value (default: ``columns``).
+    finite : sequence of str, optional
+        Columns besides ``seed`` and ``n_params`` that may hold no infinite
+        value (default: ``columns``).
 
     Raises
     ------
@@ -183,9 +188,10 @@ def check_table(
             f"(see effcomplexity.sweeps.table)."
         )
     complete = list(columns) if complete is None else list(complete)
+    finite = ["seed", "n_params", *(columns if finite is None else finite)]
     for name in dict.fromkeys(["seed", "n_params", *columns]):
         values = _numeric(df, name, "")
-        if np.isinf(values).any():
+        if name in finite and np.isinf(values).any():
             raise ValueError(
                 f"Column {name!r} has {int(np.isinf(values).sum())} infinite value(s); an "
                 f"infinite error or measure has no place on a curve (drop those rows)."
