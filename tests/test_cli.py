@@ -432,6 +432,8 @@ def test_plot_reuses_the_verdicts_analyze_wrote(tmp_path, capsys, monkeypatch):
         capsys, ["plot", str(path), "--kind", "decomposed", "--verdicts", str(verdicts)]
     )
     assert "--kind decomposed shows no verdict" in line
+    line = _one_error_line(capsys, ["plot", str(path), "--kind", "composite", "--smooth"])
+    assert "--smooth: --kind composite draws no smooth" in line
     line = _one_error_line(
         capsys, ["plot", str(path), "--kind", "grid", *measures, "--verdicts", str(path)]
     )

@@ -229,6 +229,11 @@ def test_given_verdicts_are_used_not_recomputed(monkeypatch):
         plotting.verdict_grid(table, ["m_down"], "train_error", verdicts=verdicts)
     with pytest.raises(ValueError, match="no row for measure 'p_train'"):
         plotting.verdict_grid(table, ["p_train"], verdicts=verdicts)
+    raw = verdicts.loc[verdicts["measure"] == "n_params", "verdict"].iloc[0]
+    assert (
+        f"against raw parameters $P$: {raw}"
+        in plotting.composite(table, verdicts=verdicts).axes[0].get_title()
+    )
     twice = pd.concat([verdicts.assign(sweep="a"), verdicts.assign(sweep="b")])
     with pytest.raises(ValueError, match="one per group"):
         plotting.back_to_u(table, "m_down", verdicts=twice)
