@@ -477,7 +477,7 @@ def measures_along_path(
             ax.axhline(n, color="#2CA02C", linestyle=":", linewidth=1.5, label=f"n = {n:,.0f}")
         ax.set_xlabel(label("n_params"))
         ax.set_ylabel(label(measure))
-        _legend(ax, fontsize=8, seeds=df["seed"].nunique())
+        _legend_below(ax, fontsize=8, ncols=2, seeds=df["seed"].nunique())
     fig.suptitle(title or _default_title(df, "complexity measures along the path"))
     return fig
 
@@ -681,7 +681,7 @@ def _shape_pieces(df, path: pd.DataFrame, measure: str, error: str) -> list:
         grid = f" = {_grid_text(min(values))}–{_grid_text(max(values))}" if values else ""
         direction = "stays flat" if row.measure_direction == "flat" else row.measure_direction
         text = (
-            f"along {label(row.segment)}{grid}: {label(measure)} {direction}; "
+            f"along {label(row.segment)}{grid}:\n{label(measure)} {direction}; "
             f"error against it {row.error_shape}"
         )
         pieces.append((first, last, colour.get(row.segment, 0), text))

@@ -145,7 +145,7 @@ def test_back_to_u_draws_each_segment_with_its_shape_and_grid():
         )
         text = line.get_label()
         assert text.startswith(f"along {plotting.label(row.segment)} = ")
-        assert f"m down {row.measure_direction}" in text
+        assert f":\nm down {row.measure_direction}" in text
         assert text.endswith(f"error against it {row.error_shape}")
         first = last
     # Along P_ens m_down falls at every step: its curve runs back towards lower complexity.
