@@ -423,7 +423,7 @@ def _analyze(args) -> int:
 
 #: Columns of the verdict table ``analyze --csv`` writes that ``plot --verdicts`` checks.
 _VERDICT_COLUMNS = ("measure", "error", "verdict", "n_seeds", "n_grid", "n_points", "tau_error")
-#: The plot kinds that show verdicts, and the measures whose verdicts each shows.
+#: The plot kinds that show verdicts (composite that of n_params, the others their measures').
 _VERDICT_KINDS = ("composite", "back-to-u", "grid")
 
 
