@@ -670,8 +670,13 @@ def _shape_pieces(df, path: pd.DataFrame, measure: str, error: str) -> list:
 
     Each piece is (first, last path position, colour segment, legend text);
     the text gives its grid, the direction of the measure and the shape of the
-    error against it.
+    error against it. A path too short to be read (fewer than
+    :data:`~effcomplexity.analysis.MIN_POINTS` distinct measure values) is
+    drawn by raw axis, and its legend says so.
     """
+    if path[measure].nunique() < analysis.MIN_POINTS:
+        short = f" (under {analysis.MIN_POINTS} points: no shape read)"
+        return [(a, b, s, text + short) for a, b, s, text in _axis_pieces(path)]
     shapes = analysis.segments(df, error=error, measure=measure)
     colour = {axis: i for i, axis in enumerate(dict.fromkeys(path["axis"]))}
     pieces, first = [], 0

@@ -334,3 +334,14 @@ def test_back_to_u_keeps_grid_points_that_tie_in_the_measure_apart():
     # The switch point and the four points along P_ens, each with its own mean.
     np.testing.assert_allclose(flat.get_xdata(), 64.0, rtol=1e-9)
     np.testing.assert_allclose(flat.get_ydata(), path["test_error"].to_numpy()[5:], rtol=1e-12)
+
+
+def test_back_to_u_of_a_path_too_short_to_read_draws_its_axes():
+    table = two_axis()
+    short = table[table["n_params"].isin([2, 4, 64, 128])]
+    (ax,) = plotting.back_to_u(short, "m_down").axes
+    labels = [line.get_label() for line in _segment_curves(ax)]
+    assert labels == [
+        "along $P_{leaf}$ (under 5 points: no shape read)",
+        "along $P_{ens}$ (under 5 points: no shape read)",
+    ]
