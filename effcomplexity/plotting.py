@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 
 from . import analysis
 
@@ -567,8 +568,12 @@ _GRID_LABEL = "grid-label"
 def _label_grid(ax, path: pd.DataFrame, x: str, y: str) -> None:
     """Write at each path point its value on the raw axis of its segment.
 
-    The labels are placed (or dropped where no spot is free) by :func:`_declutter`.
+    The labels are placed (or dropped where no spot is free) at every draw, by
+    a :class:`_GridLabelPlacer` added to the axes, so a title or legend set
+    afterwards cannot make them overlap.
     """
+    if not any(isinstance(a, _GridLabelPlacer) for a in ax.artists):
+        ax.add_artist(_GridLabelPlacer())
     last = len(path) - 1
     for i, point in path.reset_index(drop=True).iterrows():
         segment = int(point["segment"])
@@ -588,45 +593,52 @@ def _label_grid(ax, path: pd.DataFrame, x: str, y: str) -> None:
         text.set_in_layout(False)
 
 
-def _declutter(fig) -> None:
+def _place_labels(ax, renderer) -> None:
     """Put each grid label in the first spot that overlaps no label, line, marker or bar.
 
     A label with no free spot is hidden; labels at the ends of a segment are
-    placed first. Run after the layout is final (titles and legends set):
-    positions are read from a draw.
+    placed first. Positions are those of the current draw (final layout).
     """
-    fig.draw_without_rendering()
-    for ax in fig.axes:
-        texts = [t for t in ax.texts if str(t.get_gid()).startswith(_GRID_LABEL)]
-        if not texts:
-            continue
-        frame = ax.get_window_extent()
-        taken = _occupied(ax)
-        gap = (
-            2.5 * fig.dpi / 72
-        )  # 2.5 points between two labels, so "100" "200" never read "100200"
-        for text in sorted(texts, key=lambda t: t.get_gid()):
-            text.set_visible(True)
-            for offset, ha, va in _LABEL_SPOTS:
-                text.xyann = offset
-                text.set_horizontalalignment(ha)
-                text.set_verticalalignment(va)
-                x0, y0, x1, y1 = text.get_window_extent().padded(gap).extents
-                inside = frame.x0 <= x0 and x1 <= frame.x1 and frame.y0 <= y0 and y1 <= frame.y1
-                clear = not np.any(
-                    (taken[:, 0] < x1)
-                    & (taken[:, 2] > x0)
-                    & (taken[:, 1] < y1)
-                    & (taken[:, 3] > y0)
-                )
-                if inside and clear:
-                    taken = np.vstack([taken, [x0, y0, x1, y1]])
-                    break
-            else:
-                text.set_visible(False)
+    texts = [t for t in ax.texts if str(t.get_gid()).startswith(_GRID_LABEL)]
+    frame = ax.get_window_extent(renderer)
+    taken = _occupied(ax, renderer)
+    # 2.5 points between two labels, so that "100" and "200" never read "100200".
+    gap = 2.5 * ax.figure.dpi / 72
+    for text in sorted(texts, key=lambda t: t.get_gid()):
+        text.set_visible(True)
+        for offset, ha, va in _LABEL_SPOTS:
+            text.xyann = offset
+            text.set_horizontalalignment(ha)
+            text.set_verticalalignment(va)
+            x0, y0, x1, y1 = text.get_window_extent(renderer).padded(gap).extents
+            inside = frame.x0 <= x0 and x1 <= frame.x1 and frame.y0 <= y0 and y1 <= frame.y1
+            hits = (taken[:, 0] < x1) & (taken[:, 2] > x0) & (taken[:, 1] < y1) & (taken[:, 3] > y0)
+            if inside and not hits.any():
+                taken = np.vstack([taken, [x0, y0, x1, y1]])
+                break
+        else:
+            text.set_visible(False)
 
 
-def _occupied(ax) -> np.ndarray:
+class _GridLabelPlacer(Artist):
+    """Draws nothing: places the grid labels of its axes when the axes is drawn.
+
+    Its z-order puts it just below the labels, so it runs after the layout
+    and before they are drawn.
+    """
+
+    zorder = 4.99
+
+    def __init__(self):
+        super().__init__()
+        self.set_in_layout(False)
+
+    def draw(self, renderer) -> None:
+        _place_labels(self.axes, renderer)
+        self.stale = False
+
+
+def _occupied(ax, renderer) -> np.ndarray:
     """Display boxes (x0, y0, x1, y1) of what labels must not cover in an axes.
 
     Markers, points along the drawn lines (every 2 pixels), error bars,
@@ -660,7 +672,7 @@ def _occupied(ax) -> np.ndarray:
         xy = np.vstack(points)
         boxes.append(np.hstack([xy - 1.0, xy + 1.0]))
     if ax.get_legend() is not None:
-        boxes.append(np.asarray(ax.get_legend().get_window_extent().extents)[None, :])
+        boxes.append(np.asarray(ax.get_legend().get_window_extent(renderer).extents)[None, :])
     boxes = np.vstack(boxes) if boxes else np.empty((0, 4))
     return boxes[np.all(np.isfinite(boxes), axis=1)]
 
@@ -771,14 +783,6 @@ def back_to_u(
     >>> ax.get_xlabel(), [t.get_text() for t in ax.texts if t.get_gid()]
     ('$\\hat p_{test}$', ['2', '10', '50', '2', '5', '10'])
     """
-    fig = _draw_back_to_u(df, measure, error, ax, title, verdicts, smooth, grid_labels, test_kwargs)
-    if grid_labels:
-        _declutter(fig)
-    return fig
-
-
-def _draw_back_to_u(df, measure, error, ax, title, verdicts, smooth, grid_labels, test_kwargs):
-    """:func:`back_to_u` without placing the grid labels (done once the figure is complete)."""
     _check(df, ["seed", "axis", "n_params", measure, error])
     path, means = _path_means(df, [measure, error])
     verdict = _verdict_row(verdicts, measure, error) if verdicts is not None else None
@@ -910,9 +914,9 @@ def verdict_grid(
     fig, panels = _figure(len(measures), ncols=ncols or min(len(measures), 4), size=(4.6, 4.4))
     fig.suptitle(title or _default_title(df, f"{label(error)} against each measure"))
     for ax, measure in zip(panels, measures, strict=True):
-        _draw_back_to_u(df, measure, error, ax, None, verdicts, smooth, grid_labels, {})
-    if grid_labels:
-        _declutter(fig)
+        back_to_u(
+            df, measure, error, ax=ax, verdicts=verdicts, smooth=smooth, grid_labels=grid_labels
+        )
     return fig
 
 
@@ -1083,14 +1087,13 @@ def summary(
             row = rows[rows["measure"] == x]
             verdict = row["verdict"].iloc[0] if len(row) else "not tested"
             text = f"{name}: against {label(x)}: {verdict}"
-            _draw_back_to_u(table, x, error, ax, text, None, False, True, {})
+            back_to_u(table, x, error, ax=ax, title=text)
             if x == "n_params":
                 extra = [c for c in analysis.THRESHOLD_COLUMNS if c in table]
                 path, _ = _path_means(table, [error, *extra])
                 _mark_switch(ax, path, "n_params")
                 _mark_threshold(ax, path, "n_params", error)
                 _legend_below(ax, fontsize=7, seeds=table["seed"].nunique())
-    _declutter(fig)
     return fig
 
 

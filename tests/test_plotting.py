@@ -158,22 +158,31 @@ def test_back_to_u_draws_each_segment_with_its_shape_and_grid():
     assert _bars(ax).size == shapes["n_points"].sum()
 
 
-def test_back_to_u_labels_the_grid_without_overlap():
-    table = _noisy()
-    fig = plotting.back_to_u(table, "m_down")
-    (ax,) = fig.axes
-    labels = [t for t in ax.texts if str(t.get_gid()).startswith("grid-label")]
-    # One label per path point: its value on the raw axis of its segment.
-    assert [t.get_text() for t in labels] == ["2", "4", "8", "16", "32", "64", "2", "4", "8", "16"]
-    shown = [t for t in labels if t.get_visible()]
-    assert {"2", "64", "16"} <= {t.get_text() for t in shown}
+def _check_labels(fig, ax):
+    """The shown grid labels lie inside the frame and overlap no other."""
     fig.draw_without_rendering()
+    labels = [t for t in ax.texts if str(t.get_gid()).startswith("grid-label")]
+    shown = [t for t in labels if t.get_visible()]
     boxes = [t.get_window_extent() for t in shown]
     frame = ax.get_window_extent()
     for i, box in enumerate(boxes):
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1
         assert frame.y0 <= box.y0 and box.y1 <= frame.y1
         assert not any(box.overlaps(other) for other in boxes[i + 1 :])
+    return labels, shown
+
+
+def test_back_to_u_labels_the_grid_without_overlap():
+    table = _noisy()
+    fig = plotting.back_to_u(table, "m_down")
+    (ax,) = fig.axes
+    labels, shown = _check_labels(fig, ax)
+    # One label per path point: its value on the raw axis of its segment.
+    assert [t.get_text() for t in labels] == ["2", "4", "8", "16", "32", "64", "2", "4", "8", "16"]
+    assert {"2", "64", "16"} <= {t.get_text() for t in shown}
+    # Placed at each draw: a long title set afterwards squeezes the panel, nothing overlaps.
+    ax.set_title("a title\non three\nlines", fontsize=14)
+    _check_labels(fig, ax)
     bare = plotting.back_to_u(table, "m_down", grid_labels=False).axes[0]
     assert not [t for t in bare.texts if t.get_gid()]
 
