@@ -168,8 +168,11 @@ def _parser() -> argparse.ArgumentParser:
             "along the path), back-to-u (error against a measure, coloured by axis segment) "
             "or grid (error against several measures, with the verdict in each title)."
         ),
-        epilog="example: effcomplexity plot trees.csv --kind back-to-u --error test_mse "
-        "--out back_to_u.png",
+        epilog="examples:\n  effcomplexity plot trees.csv --kind back-to-u --error test_mse "
+        "--out back_to_u.png\n"
+        "  effcomplexity analyze trees.csv --error test_mse --csv verdicts.csv\n"
+        "  effcomplexity plot trees.csv --kind grid --error test_mse --verdicts verdicts.csv "
+        "--smooth",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     plot.add_argument("results", metavar="RESULTS", help="sweep table (.csv or .parquet)")
@@ -183,6 +186,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     plot.add_argument(
         "--out", metavar="PATH", help="image file (.png, .pdf, .svg; default: KIND.png)"
+    )
+    plot.add_argument(
+        "--verdicts",
+        metavar="FILE",
+        help="verdict table written by 'effcomplexity analyze RESULTS --csv FILE' (same "
+        "--error): composite, back-to-u and grid take their verdicts from it instead of "
+        "recomputing them; a file of another sweep or error column is refused",
+    )
+    plot.add_argument(
+        "--smooth",
+        action="store_true",
+        help="back-to-u and grid: draw the pooled smooth each verdict read, with its noise band",
     )
     return parser
 
@@ -406,6 +421,83 @@ def _analyze(args) -> int:
     return 0
 
 
+#: Columns of the verdict table ``analyze --csv`` writes that ``plot --verdicts`` checks.
+_VERDICT_COLUMNS = ("measure", "error", "verdict", "n_seeds", "n_grid", "n_points", "tau_error")
+#: The plot kinds that show verdicts (composite that of n_params, the others their measures').
+_VERDICT_KINDS = ("composite", "back-to-u", "grid")
+
+
+def _read_verdicts(path: str, table: pd.DataFrame, error: str, measures: Sequence[str]):
+    """The verdict table of ``path``, refused unless ``analyze`` wrote it for this table.
+
+    It must judge ``error``, hold one row for each of ``measures``, and match
+    the table: its seeds, grid points, path points and the Kendall tau of each
+    measure with the error over the grid (scipy), recomputed here.
+    """
+    from pathlib import Path
+
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    from . import analysis
+
+    if not Path(path).is_file():
+        raise ValueError(f"--verdicts: no such file {path!r}.")
+    try:
+        verdicts = pd.read_csv(path)
+    except Exception as exc:  # a damaged or foreign file: say so in one line
+        raise ValueError(f"--verdicts: cannot read {path!r} as a verdict table ({exc}).") from None
+    written = "'effcomplexity analyze RESULTS --csv FILE' writes one"
+    missing = [c for c in _VERDICT_COLUMNS if c not in verdicts]
+    if missing:
+        raise ValueError(
+            f"--verdicts: {path!r} is not a verdict table (no column(s) {missing}); {written}."
+        )
+    judged = list(dict.fromkeys(verdicts["error"]))
+    if error not in judged:
+        raise ValueError(
+            f"--verdicts: {path!r} judges {', '.join(map(str, judged))}, not --error {error}; "
+            f"plot with the --error analyze used, or rerun analyze with --error {error}."
+        )
+    verdicts = verdicts[verdicts["error"] == error]
+    if verdicts.duplicated(["measure"]).any():
+        raise ValueError(
+            f"--verdicts: {path!r} holds several groups (analyze --by); plot draws one table, "
+            f"so write the verdicts of this table alone."
+        )
+    absent = [m for m in measures if m not in set(verdicts["measure"])]
+    if absent:
+        raise ValueError(
+            f"--verdicts: {path!r} has no verdict for {absent}; rerun analyze with "
+            f"--measures {' '.join(dict.fromkeys([*verdicts['measure'], *absent]))}."
+        )
+    if "sweep" in verdicts and "sweep" in table:
+        theirs, ours = set(verdicts["sweep"].astype(str)), set(table["sweep"].astype(str))
+        if theirs != ours:
+            raise ValueError(
+                f"--verdicts: {path!r} judges sweep {sorted(theirs)}, RESULTS holds {sorted(ours)}."
+            )
+    means = analysis.grid_means(table, [error, *measures])
+    found = {
+        "n_seeds": table["seed"].nunique(),
+        "n_grid": len(means),
+        "n_points": int(means["axis"].notna().sum()) or len(means),
+    }
+    for measure in measures:
+        row = verdicts[verdicts["measure"] == measure].iloc[0]
+        mismatch = [f"{k} {row[k]:g} against {v}" for k, v in found.items() if row[k] != v]
+        tau = float(kendalltau(means[measure], means[error]).statistic)
+        if pd.notna(row["tau_error"]) and not np.isclose(row["tau_error"], tau, atol=1e-9):
+            mismatch.append(f"tau_error of {measure} {row['tau_error']:.4g} against {tau:.4g}")
+        if mismatch:
+            raise ValueError(
+                f"--verdicts: {path!r} was not computed from {error} of this RESULTS table "
+                f"({'; '.join(mismatch)}); rerun 'effcomplexity analyze RESULTS --error "
+                f"{error} --csv FILE'."
+            )
+    return verdicts.reset_index(drop=True)
+
+
 def _plot(args) -> int:
     from . import plotting
 
@@ -424,18 +516,26 @@ def _plot(args) -> int:
     if args.kind != "measures":
         flags = {"--error": [args.error], **flags}
     _check_table(table, args.results, flags)
+    if args.smooth and args.kind not in ("back-to-u", "grid"):
+        raise ValueError(f"--smooth: --kind {args.kind} draws no smooth; use back-to-u or grid.")
+    verdicts = None
+    if args.verdicts:
+        if args.kind not in _VERDICT_KINDS:
+            raise ValueError(
+                f"--verdicts: --kind {args.kind} shows no verdict; use one of {_VERDICT_KINDS}."
+            )
+        judged = ["n_params"] if args.kind == "composite" else used
+        verdicts = _read_verdicts(args.verdicts, table, args.error, judged)
     if args.kind == "composite":
-        fig = plotting.composite(table, args.error)
+        fig = plotting.composite(table, args.error, verdicts=verdicts)
     elif args.kind == "decomposed":
         fig = plotting.decomposed(table, args.error)
     elif args.kind == "measures":
         fig = plotting.measures_along_path(table, measures or ("p_train", "p_test"))
     elif args.kind == "back-to-u":
-        fig = plotting.back_to_u(table, (measures or ["p_test"])[0], args.error)
+        fig = plotting.back_to_u(table, used[0], args.error, verdicts=verdicts, smooth=args.smooth)
     else:
-        fig = plotting.verdict_grid(
-            table, measures or ("n_params", "p_train", "p_test"), args.error
-        )
+        fig = plotting.verdict_grid(table, used, args.error, verdicts=verdicts, smooth=args.smooth)
     out = args.out or f"{args.kind}.png"
     try:
         plotting.save(fig, out)

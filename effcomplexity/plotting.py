@@ -7,6 +7,11 @@ is ever shown and no global state changes; save it with :func:`save` (or
 :math:`P_{leaf}`), geometric grids get log axes, and each segment of the
 composite path keeps one colour throughout: the first axis blue, the second
 vermilion, grid points off the path grey.
+
+Where a table has several seeds, every line is the mean over seeds and
+seaborn draws its spread as error bars of one standard error of that mean
+(:data:`ERRORBAR`; a band along the time axis of training curves); the
+legend says so. With one seed there are no bars.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 
 from . import analysis
 
 __all__ = [
     "COLORS",
+    "ERRORBAR",
     "back_to_u",
     "composite",
     "decomposed",
@@ -34,6 +41,11 @@ __all__ = [
 
 #: Colours of the first and second segment of the composite path, and off the path.
 COLORS = ("#0072B2", "#D55E00", "#9A9A9A")
+
+#: The spread over seeds every figure draws (seaborn's ``errorbar``): one standard
+#: error of the seed mean. Deterministic, unlike a bootstrap interval, so a figure
+#: saved twice has the same bytes.
+ERRORBAR = ("se", 1)
 
 _LABELS = {
     "n_params": "raw parameters $P$",
@@ -104,9 +116,42 @@ def _style(ax) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _legend(ax, *args, **kwargs) -> None:
-    """A legend on a translucent white box, so grid and marker lines never cross its text."""
+def _legend(ax, *args, seeds: int = 1, spread: str = "bars", **kwargs) -> None:
+    """A legend on a translucent white box, so grid and marker lines never cross its text.
+
+    With several ``seeds`` it ends with an entry saying what the error
+    ``spread`` ("bars" or "band") shows.
+    """
+    if seeds > 1:
+        handles, labels = args if args else ax.get_legend_handles_labels()
+        entry = _spread_handle(seeds, spread)
+        args = ([*handles, entry], [*labels, entry.get_label()])
     ax.legend(*args, frameon=True, framealpha=0.85, edgecolor="none", **kwargs)
+
+
+def _legend_below(ax, *args, **kwargs) -> None:
+    """A legend under the panel's x label: curves that fold back leave no free corner."""
+    from matplotlib.transforms import offset_copy
+
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-34, units="points")
+    place = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.0), "bbox_transform": below}
+    _legend(ax, *args, **place | kwargs)
+
+
+def _spread_handle(seeds: int, spread: str = "bars"):
+    """A legend entry (drawn nowhere) for the error bars or band over ``seeds`` seeds."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    text = f"{spread}: ±1 s.e. over {seeds} seeds"
+    if spread == "band":
+        return Patch(color="#444444", alpha=0.2, linewidth=0, label=text)
+    return Line2D([], [], color="#444444", marker="|", markersize=9, linestyle="none", label=text)
+
+
+def _errorbar(df: pd.DataFrame):
+    """seaborn's ``errorbar`` for a table: the seed spread with several seeds, none with one."""
+    return ERRORBAR if df["seed"].nunique() > 1 else None
 
 
 def _geometric(values) -> bool:
@@ -132,25 +177,44 @@ def _path_means(df: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame,
     return analysis.composite_path(means), means
 
 
-def _seed_band(ax, df, path, x, y):
-    """Shade +-1 standard error over seeds around a path line, when there are seeds."""
-    if df["seed"].nunique() < 2:
-        return
+def _axis_pieces(path: pd.DataFrame) -> list[tuple[int, int, int, str]]:
+    """(first, last path position, segment, legend text) of each raw-axis segment.
+
+    A later segment starts at the last point of the one before, so the path
+    is drawn whole.
+    """
+    pieces = []
+    for segment, part in path.reset_index(drop=True).groupby("segment", sort=True):
+        first, last = int(part.index[0]), int(part.index[-1])
+        text = f"along {label(part['axis'].iloc[0])}"
+        pieces.append((max(first - 1, 0) if segment else first, last, int(segment), text))
+    return pieces
+
+
+def _path_rows(df: pd.DataFrame, path: pd.DataFrame, x: str, pieces) -> pd.DataFrame:
+    """Every seed's rows of each piece of the path, ready for seaborn to average over seeds.
+
+    Each row carries its path position (``_order``), its piece and, as
+    ``_x``, the seed mean of ``x`` at its grid point, so that the seeds of one
+    grid point share one x and seaborn draws their spread in y. Grid points
+    of one piece that tie in x (``p_train`` held at n while the ensemble
+    grows) are kept apart by a relative 1e-12 in x, invisible, since seaborn
+    would otherwise pool them into one point.
+    """
     keys = ["axis", "n_params"]
-    spread = df[df["axis"].notna()].groupby(keys, dropna=False)[y].agg(["std", "count"])
-    merged = path.merge(spread.reset_index(), on=keys, how="left")
-    merged["se"] = merged["std"] / np.sqrt(merged["count"])
-    for segment, part in merged.groupby("segment", sort=True):
-        if segment > 0:
-            part = pd.concat([merged[merged["segment"] == segment - 1].iloc[[-1]], part])
-        ax.fill_between(
-            part[x].to_numpy(float),
-            (part[y] - part["se"]).to_numpy(float),
-            (part[y] + part["se"]).to_numpy(float),
-            color=COLORS[min(int(segment), 1)],
-            alpha=0.18,
-            linewidth=0,
-        )
+    points = path[keys].assign(_x=path[x].to_numpy(float), _order=np.arange(len(path)))
+    rows = df[df["axis"].notna()].merge(points, on=keys, how="inner")
+    parts = []
+    for k, (first, last, _, _) in enumerate(pieces):
+        part = rows[(rows["_order"] >= first) & (rows["_order"] <= last)].assign(_piece=k)
+        own = part[["_order", "_x"]].drop_duplicates("_order")
+        ties = own.groupby("_x").cumcount()
+        rank = part["_order"].map(dict(zip(own["_order"], ties, strict=True)))
+        x_values = part["_x"].to_numpy()
+        step = 1e-12 * rank.to_numpy()
+        part["_x"] = np.where(x_values == 0, step, x_values * (1 + step))
+        parts.append(part)
+    return pd.concat(parts).sort_values(["_piece", "_order"], kind="stable")
 
 
 def _mark_switch(ax, path, x: str) -> None:
@@ -179,31 +243,59 @@ def _mark_threshold(ax, path, x: str, error: str) -> None:
         )
 
 
-def _segment_lines(ax, path, x, y, *, markers=True, linewidth=2.0, zorder=3) -> None:
-    """The path in order, one colour per segment; consecutive segments joined."""
-    for segment, part in path.groupby("segment", sort=True):
-        if segment > 0:
-            # Start each later segment at the last point of the one before, so the path is whole.
-            previous = path[path["segment"] == segment - 1].iloc[[-1]]
-            part = pd.concat([previous, part])
-        ax.plot(
-            part[x],
-            part[y],
+def _segment_lines(ax, df, path, x, y, *, pieces=None, linewidth=2.0, zorder=3) -> list:
+    """The path in order, seeds averaged with seaborn's error bars, one curve per piece.
+
+    ``pieces`` are (first, last path position, segment, legend text), by
+    default the raw-axis segments (:func:`_axis_pieces`). Each segment keeps
+    its colour; later pieces of one segment are dashed, then dotted. Returns
+    the line of each piece.
+    """
+    import seaborn as sns
+
+    pieces = _axis_pieces(path) if pieces is None else pieces
+    rows = _path_rows(df, path, x, pieces)
+    errorbar = _errorbar(df)
+    lines, seen = [], []
+    for k, part in rows.groupby("_piece", sort=True):
+        _, _, segment, text = pieces[k]
+        style = ("-", "--", ":", "-.")[min(seen.count(segment), 3)]
+        seen.append(segment)
+        sns.lineplot(
+            data=part,
+            x="_x",
+            y=y,
+            ax=ax,
+            sort=False,
+            errorbar=errorbar,
+            err_style="bars",
+            err_kws={"capsize": 2.5, "elinewidth": 1.0, "zorder": zorder},
             color=COLORS[min(segment, 1)],
-            marker="o" if markers else None,
+            linestyle=style,
+            marker="o",
             markersize=4.5,
             linewidth=linewidth,
             zorder=zorder,
-            label=f"along {label(part['axis'].iloc[-1])}",
+            label=text,
+            legend=False,
         )
+        lines.append(next(line for line in ax.lines[::-1] if line.get_label() == text))
+    return lines
 
 
-def composite(df: pd.DataFrame, error: str = "test_error", *, title: str | None = None):
+def composite(
+    df: pd.DataFrame,
+    error: str = "test_error",
+    *,
+    title: str | None = None,
+    verdicts: pd.DataFrame | None = None,
+):
     """The classic double-descent plot: error against the raw parameter count.
 
     The composite path is drawn in order, one colour per axis segment, with
     the axis switch (dashed) and the interpolation threshold (dotted) marked;
-    with several seeds a band shows one standard error.
+    with several seeds each point is their mean, with seaborn's error bars of
+    one standard error (:data:`ERRORBAR`).
 
     Parameters
     ----------
@@ -212,10 +304,19 @@ def composite(df: pd.DataFrame, error: str = "test_error", *, title: str | None 
     error : str
         Error column.
     title : str, optional
+    verdicts : pandas.DataFrame, optional
+        :func:`~effcomplexity.analysis.illusion_test` results on ``df`` with a
+        row for ``n_params``: the default title then states its verdict.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, or ``verdicts`` judge another error column or
+        lack ``n_params``.
 
     Examples
     --------
@@ -234,8 +335,7 @@ def composite(df: pd.DataFrame, error: str = "test_error", *, title: str | None 
     path, _ = _path_means(df, [error, *extra])
     fig, (ax,) = _figure(1, size=(6.0, 4.0))
     _style(ax)
-    _segment_lines(ax, path, "n_params", error)
-    _seed_band(ax, df, path, "n_params", error)
+    _segment_lines(ax, df, path, "n_params", error)
     _mark_switch(ax, path, "n_params")
     _mark_threshold(ax, path, "n_params", error)
     if _geometric(path["n_params"]):
@@ -244,8 +344,13 @@ def composite(df: pd.DataFrame, error: str = "test_error", *, title: str | None 
         ax.set_yscale("log")
     ax.set_xlabel(label("n_params"))
     ax.set_ylabel(label(error))
-    _legend(ax, fontsize=8)
-    ax.set_title(title or _default_title(df, "double descent on the composite axis"))
+    _legend(ax, fontsize=8, seeds=df["seed"].nunique())
+    what = "double descent on the composite axis"
+    if verdicts is not None:
+        what = (
+            f"against {label('n_params')}: {_verdict_row(verdicts, 'n_params', error)['verdict']}"
+        )
+    ax.set_title(title or _default_title(df, what))
     return fig
 
 
@@ -261,7 +366,8 @@ def decomposed(df: pd.DataFrame, error: str = "test_error", *, title: str | None
 
     Along the first axis of a tree or boosting sweep the curve is a U, along
     the second an L (Curth et al. 2023); this figure shows each axis on its
-    own panel, using every grid point of a product grid.
+    own panel, using every grid point of a product grid (seed means, with
+    error bars of one standard error where there are several seeds).
 
     Parameters
     ----------
@@ -286,35 +392,33 @@ def decomposed(df: pd.DataFrame, error: str = "test_error", *, title: str | None
     ['$P_{leaf}$', '$P_{ens}$']
     """
     _check(df, ["seed", "axis", "n_params", error])
-    path, means = _path_means(df, [error])
+    path, _ = _path_means(df, [error])
     axes_order = list(dict.fromkeys(path["axis"]))
     fig, panels = _figure(len(axes_order), sharey=True)
     import seaborn as sns
 
+    errorbar = _errorbar(df)
+    style = {"marker": "o", "markersize": 3.5, "errorbar": errorbar, "err_style": "bars"}
+    style |= {"err_kws": {"capsize": 2.0, "elinewidth": 0.9}, "legend": False}
     for i, (ax, axis) in enumerate(zip(panels, axes_order, strict=True)):
         _style(ax)
         others = [a for a in axes_order if a != axis]
-        data = means.dropna(subset=[axis])
+        data = df.dropna(subset=[axis])
         if others:
             other = others[0]
             levels = sorted(data[other].dropna().unique())
             palette = sns.light_palette(COLORS[min(i, 1)], n_colors=len(levels) + 2)[2:]
             for level, colour in zip(levels, palette, strict=True):
-                part = data[data[other] == level].sort_values(axis)
-                if len(part) < 2:
+                part = data[data[other] == level]
+                if part[axis].nunique() < 2:
                     continue
-                ax.plot(
-                    part[axis],
-                    part[error],
-                    marker="o",
-                    markersize=3.5,
-                    color=colour,
-                    label=f"{label(other)} = {level:g}",
-                )
-            _legend(ax, fontsize=7, ncols=1 + len(levels) // 6)
+                text = f"{label(other)} = {level:g}"
+                sns.lineplot(data=part, x=axis, y=error, ax=ax, color=colour, label=text, **style)
+            _legend_below(ax, fontsize=7, ncols=3, seeds=df["seed"].nunique())
         else:
-            part = data.sort_values(axis)
-            ax.plot(part[axis], part[error], marker="o", markersize=3.5, color=COLORS[0])
+            sns.lineplot(data=data, x=axis, y=error, ax=ax, color=COLORS[0], **style)
+            if errorbar is not None:
+                _legend_below(ax, [], [], fontsize=7, seeds=df["seed"].nunique())
         if _geometric(data[axis]):
             ax.set_xscale("log")
         ax.set_xlabel(label(axis))
@@ -333,7 +437,8 @@ def measures_along_path(
     r"""Complexity measures along the composite path, against the raw count.
 
     Shows that :math:`\hat p_{train}` saturates at the switch while
-    :math:`\hat p_{test}` falls along the second axis.
+    :math:`\hat p_{test}` falls along the second axis; with several seeds,
+    error bars of one standard error of the seed mean (:data:`ERRORBAR`).
 
     Parameters
     ----------
@@ -362,7 +467,7 @@ def measures_along_path(
     fig, panels = _figure(len(measures))
     for ax, measure in zip(panels, measures, strict=True):
         _style(ax)
-        _segment_lines(ax, path, "n_params", measure)
+        _segment_lines(ax, df, path, "n_params", measure)
         _mark_switch(ax, path, "n_params")
         if _geometric(path["n_params"]):
             ax.set_xscale("log")
@@ -373,9 +478,232 @@ def measures_along_path(
             ax.axhline(n, color="#2CA02C", linestyle=":", linewidth=1.5, label=f"n = {n:,.0f}")
         ax.set_xlabel(label("n_params"))
         ax.set_ylabel(label(measure))
-        _legend(ax, fontsize=8)
+        _legend_below(ax, fontsize=8, ncols=2, seeds=df["seed"].nunique())
     fig.suptitle(title or _default_title(df, "complexity measures along the path"))
     return fig
+
+
+def _verdict_row(verdicts: pd.DataFrame, measure: str, error: str) -> pd.Series:
+    """The one verdict of ``measure`` in a verdict table; one of another error is refused."""
+    _check(verdicts, ["measure", "error", "verdict"])
+    errors = list(dict.fromkeys(verdicts["error"]))
+    if error not in errors:
+        raise ValueError(
+            f"The verdicts judge {errors}, not {error!r}: they belong to another error column "
+            f"(pass the illusion_test verdicts of error={error!r})."
+        )
+    rows = verdicts[(verdicts["measure"] == measure) & (verdicts["error"] == error)]
+    if rows.empty:
+        held = list(dict.fromkeys(verdicts["measure"]))
+        raise ValueError(
+            f"The verdicts have no row for measure {measure!r} (they hold {held}); "
+            f"test it with illusion_test(..., measures=[{measure!r}])."
+        )
+    if len(rows) > 1:
+        raise ValueError(
+            f"The verdicts hold {len(rows)} rows for {measure!r} against {error!r} (one per "
+            f"group of by=); pass the rows of the group this table holds."
+        )
+    return rows.iloc[0]
+
+
+def _pooled_smooth(df: pd.DataFrame, measure: str, error: str, verdict: pd.Series):
+    """The pooled curve a verdict read, with its noise band, on the scale of the data.
+
+    The path means sorted by the measure (ties averaged), smoothed by the
+    verdict's own LOWESS with the span and scales it reports (``frac``,
+    ``log_x``, ``log_error``). The band reaches ``LACK_OF_FIT_MAX`` noise
+    units either side, the unit being the verdict's ``noise_sd`` (at least
+    the noise floor): the distance from the smooth at which the lack-of-fit
+    test stops calling the error one function of the measure.
+    """
+    from .analysis import smoothing
+
+    path, _ = _path_means(df, [measure, error])
+    y = path[error].to_numpy(float)
+    logged = bool(verdict["log_error"])
+    y_fit = np.log10(y) if logged else y
+    ux, _, _, weights, _ = smoothing._smoother(
+        path[measure].to_numpy(float), bool(verdict["log_x"]), float(verdict["frac"]), y_fit
+    )
+    smooth = weights @ y_fit
+    floor = (
+        np.log10(1 + smoothing.NOISE_FLOOR)
+        if logged
+        else smoothing.NOISE_FLOOR * float(np.median(np.abs(y_fit)))
+    )
+    reach = smoothing.LACK_OF_FIT_MAX * max(float(verdict["noise_sd"]), floor)
+    low, high = smooth - reach, smooth + reach
+    if logged:
+        smooth, low, high = 10**smooth, 10**low, 10**high
+    return ux, smooth, low, high
+
+
+def _grid_text(value: float) -> str:
+    """A grid value as a short label: 500, 2500, 10k."""
+    if value >= 10_000 and value % 1000 == 0:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
+
+
+#: Where a grid label may sit around its point (offset in points, alignment), in order of
+#: preference: beside the point first, where vertical error bars leave room.
+_LABEL_SPOTS = (
+    ((6, 0), "left", "center"),
+    ((-6, 0), "right", "center"),
+    ((5, 6), "left", "bottom"),
+    ((-5, 6), "right", "bottom"),
+    ((5, -6), "left", "top"),
+    ((-5, -6), "right", "top"),
+    ((0, 9), "center", "bottom"),
+    ((0, -9), "center", "top"),
+    ((8, 11), "left", "bottom"),
+    ((-8, 11), "right", "bottom"),
+    ((8, -11), "left", "top"),
+    ((-8, -11), "right", "top"),
+)
+_GRID_LABEL = "grid-label"
+
+
+def _label_grid(ax, path: pd.DataFrame, x: str, y: str) -> None:
+    """Write at each path point its value on the raw axis of its segment.
+
+    The labels are placed (or dropped where no spot is free) at every draw, by
+    a :class:`_GridLabelPlacer` added to the axes, so a title or legend set
+    afterwards cannot make them overlap.
+    """
+    if not any(isinstance(a, _GridLabelPlacer) for a in ax.artists):
+        ax.add_artist(_GridLabelPlacer())
+    last = len(path) - 1
+    for i, point in path.reset_index(drop=True).iterrows():
+        segment = int(point["segment"])
+        ends = i in (0, last) or path["segment"].iloc[max(i - 1, 0)] != segment
+        ends = ends or (i < last and path["segment"].iloc[i + 1] != segment)
+        axis = point["axis"] if point["axis"] in point.index else "n_params"
+        text = ax.annotate(
+            _grid_text(float(point[axis])),
+            xy=(point[x], point[y]),
+            xytext=_LABEL_SPOTS[0][0],
+            textcoords="offset points",
+            fontsize=7,
+            color=COLORS[min(segment, 1)],
+            gid=f"{_GRID_LABEL}:{0 if ends else 1}:{i:06d}",
+            zorder=5,
+        )
+        text.set_in_layout(False)
+
+
+def _place_labels(ax, renderer) -> None:
+    """Put each grid label in the first spot that overlaps no label, line, marker or bar.
+
+    A label with no free spot is hidden; labels at the ends of a segment are
+    placed first. Positions are those of the current draw (final layout).
+    """
+    texts = [t for t in ax.texts if str(t.get_gid()).startswith(_GRID_LABEL)]
+    frame = ax.get_window_extent(renderer)
+    taken = _occupied(ax, renderer)
+    # 2.5 points between two labels, so that "100" and "200" never read "100200".
+    gap = 2.5 * ax.figure.dpi / 72
+    for text in sorted(texts, key=lambda t: t.get_gid()):
+        text.set_visible(True)
+        for offset, ha, va in _LABEL_SPOTS:
+            text.xyann = offset
+            text.set_horizontalalignment(ha)
+            text.set_verticalalignment(va)
+            x0, y0, x1, y1 = text.get_window_extent(renderer).padded(gap).extents
+            inside = frame.x0 <= x0 and x1 <= frame.x1 and frame.y0 <= y0 and y1 <= frame.y1
+            hits = (taken[:, 0] < x1) & (taken[:, 2] > x0) & (taken[:, 1] < y1) & (taken[:, 3] > y0)
+            if inside and not hits.any():
+                taken = np.vstack([taken, [x0, y0, x1, y1]])
+                break
+        else:
+            text.set_visible(False)
+
+
+class _GridLabelPlacer(Artist):
+    """Draws nothing: places the grid labels of its axes when the axes is drawn.
+
+    Its z-order puts it just below the labels, so it runs after the layout
+    and before they are drawn.
+    """
+
+    zorder = 4.99
+
+    def __init__(self):
+        super().__init__()
+        self.set_in_layout(False)
+
+    def draw(self, renderer) -> None:
+        _place_labels(self.axes, renderer)
+        self.stale = False
+
+
+def _occupied(ax, renderer) -> np.ndarray:
+    """Display boxes (x0, y0, x1, y1) of what labels must not cover in an axes.
+
+    Markers, points along the drawn lines (every 2 pixels), error bars,
+    scatter points and the legend.
+    """
+    from matplotlib.collections import LineCollection, PathCollection
+
+    pad = 3.0 * ax.figure.dpi / 72  # a marker of 4.5 points, and a little air
+    points, boxes = [], []
+    for line in ax.lines:
+        if not line.get_visible():
+            continue
+        xy = line.get_transform().transform(line.get_xydata())
+        xy = xy[np.all(np.isfinite(xy), axis=1)]
+        if line.get_marker() not in (None, "", "None", "none", " "):
+            boxes.append(np.hstack([xy - pad, xy + pad]))
+        if line.get_linestyle() not in ("None", "", " ", "none") and len(xy) > 1:
+            for a, b in zip(xy[:-1], xy[1:], strict=True):
+                steps = int(np.ceil(np.hypot(*(b - a)) / 2)) + 1
+                points.append(a + np.linspace(0, 1, steps)[:, None] * (b - a))
+    for collection in ax.collections:
+        if isinstance(collection, LineCollection):
+            transform = collection.get_transform()
+            for segment in collection.get_segments():
+                xy = transform.transform(segment)
+                boxes.append(np.hstack([xy.min(axis=0), xy.max(axis=0)])[None, :])
+        elif isinstance(collection, PathCollection):
+            xy = collection.get_offset_transform().transform(collection.get_offsets())
+            boxes.append(np.hstack([xy - pad, xy + pad]))
+    if points:
+        xy = np.vstack(points)
+        boxes.append(np.hstack([xy - 1.0, xy + 1.0]))
+    if ax.get_legend() is not None:
+        boxes.append(np.asarray(ax.get_legend().get_window_extent(renderer).extents)[None, :])
+    boxes = np.vstack(boxes) if boxes else np.empty((0, 4))
+    return boxes[np.all(np.isfinite(boxes), axis=1)]
+
+
+def _shape_pieces(df, path: pd.DataFrame, measure: str, error: str) -> list:
+    """The segments of :func:`effcomplexity.analysis.segments` as pieces of the path.
+
+    Each piece is (first, last path position, colour segment, legend text);
+    the text gives its grid, the direction of the measure and the shape of the
+    error against it. A path too short to be read (fewer than
+    :data:`~effcomplexity.analysis.MIN_POINTS` distinct measure values) is
+    drawn by raw axis, and its legend says so.
+    """
+    if path[measure].nunique() < analysis.MIN_POINTS:
+        short = f" (under {analysis.MIN_POINTS} points: no shape read)"
+        return [(a, b, s, text + short) for a, b, s, text in _axis_pieces(path)]
+    shapes = analysis.segments(df, error=error, measure=measure)
+    colour = {axis: i for i, axis in enumerate(dict.fromkeys(path["axis"]))}
+    pieces, first = [], 0
+    for row in shapes.itertuples(index=False):
+        last = first + int(row.n_points) - 1
+        values = [v for v in row.grid if v is not None]
+        grid = f" = {_grid_text(min(values))}–{_grid_text(max(values))}" if values else ""
+        direction = "stays flat" if row.measure_direction == "flat" else row.measure_direction
+        text = (
+            f"along {label(row.segment)}{grid}:\n{label(measure)} {direction}; "
+            f"error against it {row.error_shape}"
+        )
+        pieces.append((first, last, colour.get(row.segment, 0), text))
+        first = last
+    return pieces
 
 
 def back_to_u(
@@ -385,13 +713,23 @@ def back_to_u(
     *,
     ax=None,
     title: str | None = None,
+    verdicts: pd.DataFrame | None = None,
+    smooth: bool = False,
+    grid_labels: bool = True,
+    **test_kwargs,
 ):
-    r"""Error against a complexity measure, points coloured by axis segment.
+    r"""Error against a complexity measure, one curve per segment of the composite path.
 
     Against :math:`\hat p_{test}` the second segment of the composite path
     runs back towards lower complexity, and the double descent folds into a
-    U (Curth et al. 2023, "back to U"). The path is drawn in order, with an
-    arrow at its end; grid points off the path are grey.
+    U (Curth et al. 2023, "back to U"). Each segment is its own curve, in
+    path order with an arrow at the end; every point is labelled with its
+    value on the segment's raw axis (leaf count, tree count, width; labels
+    that would overlap are left out), and the legend gives each segment's
+    grid and its shape (:func:`effcomplexity.analysis.segments`: whether the
+    measure rises or falls along it, and the shape of the error). With
+    several seeds, each point is their mean with seaborn's error bars of
+    one standard error (:data:`ERRORBAR`). Grid points off the path are grey.
 
     Parameters
     ----------
@@ -404,26 +742,56 @@ def back_to_u(
     ax : matplotlib.axes.Axes, optional
         Draw into this axes (of a figure you own) instead of a new figure.
     title : str, optional
+        Default: the verdict, where there is one (``verdicts`` or ``smooth``).
+    verdicts : pandas.DataFrame, optional
+        :func:`~effcomplexity.analysis.illusion_test` results on ``df`` (for
+        instance read back from the file ``effcomplexity analyze --csv``
+        wrote); their verdict titles the plot and the smooth is drawn from
+        them, nothing is recomputed.
+    smooth : bool
+        Draw the pooled smooth the verdict read (path means against the
+        measure, smoothed by the verdict's LOWESS with its span and scales)
+        and its noise band, three noise standard deviations of a point either
+        side (the lack-of-fit limit): points far outside the band are not on
+        one curve of the measure, and the verdict then claims no pooled shape.
+    grid_labels : bool
+        Label the points with their raw-axis values.
+    **test_kwargs
+        Passed to ``illusion_test`` when ``smooth`` is set and ``verdicts``
+        is None.
 
     Returns
     -------
     matplotlib.figure.Figure
 
+    Raises
+    ------
+    ValueError
+        If a column is missing, or ``verdicts`` judge another error column or
+        lack ``measure``.
+
     Examples
     --------
     >>> import pandas as pd
     >>> from effcomplexity import plotting
-    >>> t = pd.DataFrame({"seed": 0, "axis": ["P_leaf"] * 3 + ["P_ens"] * 2,
-    ...     "n_params": [2, 10, 50, 100, 250], "p_test": [2, 10, 60, 30, 15],
-    ...     "test_error": [.5, .3, .6, .4, .3]})
+    >>> t = pd.DataFrame({"seed": 0, "axis": ["P_leaf"] * 3 + ["P_ens"] * 3,
+    ...     "P_leaf": [2, 10, 50, 50, 50, 50], "P_ens": [1, 1, 1, 2, 5, 10],
+    ...     "n_params": [2, 10, 50, 100, 250, 500], "p_test": [2, 10, 60, 30, 15, 9],
+    ...     "test_error": [.5, .3, .6, .4, .3, .25]})
     >>> fig = plotting.back_to_u(t)
-    >>> fig.axes[0].get_xlabel(), len(fig.axes[0].lines) >= 2
-    ('$\\hat p_{test}$', True)
+    >>> ax = fig.axes[0]
+    >>> ax.get_xlabel(), [t.get_text() for t in ax.texts if t.get_gid()]
+    ('$\\hat p_{test}$', ['2', '10', '50', '2', '5', '10'])
     """
     _check(df, ["seed", "axis", "n_params", measure, error])
     path, means = _path_means(df, [measure, error])
-    if ax is None:
-        fig, (ax,) = _figure(1, size=(5.4, 4.0))
+    verdict = _verdict_row(verdicts, measure, error) if verdicts is not None else None
+    if smooth and verdict is None:
+        tested = analysis.illusion_test(df, error=error, measures=[measure], **test_kwargs)
+        verdict = _verdict_row(tested, measure, error)
+    own = ax is None
+    if own:
+        fig, (ax,) = _figure(1, size=(5.6, 4.6))
     else:
         fig = ax.figure
     _style(ax)
@@ -438,7 +806,16 @@ def back_to_u(
             label="grid off the path",
             zorder=1,
         )
-    _segment_lines(ax, path, measure, error)
+    if smooth:
+        ux, curve, low, high = _pooled_smooth(df, measure, error, verdict)
+        from .analysis.smoothing import LACK_OF_FIT_MAX
+
+        band = f"noise band (±{LACK_OF_FIT_MAX:g} noise sd)"
+        ax.fill_between(ux, low, high, color="#222222", alpha=0.1, linewidth=0, label=band)
+        fit = verdict.get("lack_of_fit", float("nan"))
+        text = "pooled smooth" + ("" if pd.isna(fit) else f" (lack of fit {fit:.1f} sd)")
+        ax.plot(ux, curve, color="#222222", linewidth=1.3, zorder=2, label=text)
+    _segment_lines(ax, df, path, measure, error, pieces=_shape_pieces(df, path, measure, error))
     if len(path) >= 2:
         end, before = path.iloc[-1], path.iloc[-2]
         ax.annotate(
@@ -458,9 +835,15 @@ def back_to_u(
         ax.set_yscale("log")
     ax.set_xlabel(label(measure))
     ax.set_ylabel(label(error))
-    _legend(ax, fontsize=8)
+    _legend_below(ax, fontsize=7.5, seeds=df["seed"].nunique())
+    if title is None and verdict is not None:
+        title = f"{label(measure)}: {verdict['verdict']}"
     if title is not None:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
+    if grid_labels:
+        # Room inside the frame for the labels of the points at its edges.
+        ax.margins(0.08)
+        _label_grid(ax, path, measure, error)
     return fig
 
 
@@ -470,13 +853,16 @@ def verdict_grid(
     error: str = "test_error",
     *,
     verdicts: pd.DataFrame | None = None,
+    smooth: bool = False,
+    grid_labels: bool = True,
     ncols: int | None = None,
     title: str | None = None,
     **test_kwargs,
 ):
     """Error against several measures, each panel titled with its verdict.
 
-    The verdicts are those of :func:`~effcomplexity.analysis.illusion_test`.
+    Each panel is a :func:`back_to_u` figure; the verdicts are those of
+    :func:`~effcomplexity.analysis.illusion_test`, computed once or passed in.
 
     Parameters
     ----------
@@ -487,7 +873,14 @@ def verdict_grid(
     error : str
         Error column.
     verdicts : pandas.DataFrame, optional
-        The output of ``illusion_test`` on ``df``; computed when not given.
+        The output of ``illusion_test`` on ``df`` (for instance read back from
+        the file ``effcomplexity analyze --csv`` wrote); computed when not
+        given. Verdicts of another error column are refused.
+    smooth : bool
+        Draw in each panel the pooled smooth its verdict read, with its noise
+        band (see :func:`back_to_u`).
+    grid_labels : bool
+        Label the points with their raw-axis values.
     ncols : int, optional
         Panels per row (default: all in one row, up to 4).
     title : str, optional
@@ -497,6 +890,11 @@ def verdict_grid(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``verdicts`` judge another error column or lack one of ``measures``.
 
     Examples
     --------
@@ -513,13 +911,12 @@ def verdict_grid(
     measures = [measures] if isinstance(measures, str) else list(measures)
     if verdicts is None:
         verdicts = analysis.illusion_test(df, error=error, measures=measures, **test_kwargs)
-    fig, panels = _figure(len(measures), ncols=ncols or min(len(measures), 4))
-    for ax, measure in zip(panels, measures, strict=True):
-        back_to_u(df, measure, error, ax=ax)
-        row = verdicts[verdicts["measure"] == measure]
-        verdict = row["verdict"].iloc[0] if len(row) else "not tested"
-        ax.set_title(f"{label(measure)}: {verdict}", fontsize=10)
+    fig, panels = _figure(len(measures), ncols=ncols or min(len(measures), 4), size=(4.6, 4.4))
     fig.suptitle(title or _default_title(df, f"{label(error)} against each measure"))
+    for ax, measure in zip(panels, measures, strict=True):
+        back_to_u(
+            df, measure, error, ax=ax, verdicts=verdicts, smooth=smooth, grid_labels=grid_labels
+        )
     return fig
 
 
@@ -570,29 +967,43 @@ def training_curves(
     groups = list(df.groupby(by, sort=True)) if by else [(None, df)]
     fig, panels = _figure(len(groups) * len(measures), ncols=len(measures), size=(5.0, 3.4))
     palette = ("#555555", "#000000")
+    import seaborn as sns
+
+    seeds = df["seed"].nunique() if "seed" in df else 1
+    # Along a dense time axis the seed spread is a band; bars would hide the curve.
+    style = {"errorbar": ERRORBAR if seeds > 1 else None, "err_style": "band", "legend": False}
     for g, (value, part) in enumerate(groups):
-        means = part.groupby(x, sort=True)[[*errors, *measures]].mean().reset_index()
         for j, measure in enumerate(measures):
             ax = panels[g * len(measures) + j]
             _style(ax)
             for k, error in enumerate(errors):
                 last = k == len(errors) - 1
-                ax.plot(
-                    means[x],
-                    means[error],
+                sns.lineplot(
+                    data=part,
+                    x=x,
+                    y=error,
+                    ax=ax,
                     color=palette[int(last)],
                     linestyle="-" if last else "--",
                     linewidth=1.8,
                     label=label(error),
+                    **style,
                 )
             twin = ax.twinx()
-            twin.plot(
-                means[x], means[measure], color=COLORS[1], linewidth=1.8, label=label(measure)
+            sns.lineplot(
+                data=part,
+                x=x,
+                y=measure,
+                ax=twin,
+                color=COLORS[1],
+                linewidth=1.8,
+                label=label(measure),
+                **style,
             )
             twin.set_ylabel(label(measure), color=COLORS[1])
             twin.tick_params(axis="y", colors=COLORS[1])
             twin.spines["top"].set_visible(False)
-            if _geometric(means[x]):
+            if _geometric(part[x]):
                 ax.set_xscale("log")
             ax.set_xlabel(label(x))
             ax.set_ylabel("error")
@@ -606,7 +1017,9 @@ def training_curves(
                 fontsize=8,
                 loc="upper center",
                 bbox_to_anchor=(0.5, -0.2),
-                ncols=len(errors) + 1,
+                ncols=2 if len(errors) + 1 + (seeds > 1) > 3 else 3,
+                seeds=seeds,
+                spread="band",
             )
             if by:
                 ax.set_title(f"{label(by)} = {value:g}", fontsize=10)
@@ -658,7 +1071,8 @@ def summary(
     """
     _check(df, ["sweep", "seed", "axis", "n_params", measure])
     names = list(dict.fromkeys(df["sweep"]))
-    fig, panels = _figure(2 * len(names), ncols=2, size=(5.0, 3.5))
+    fig, panels = _figure(2 * len(names), ncols=2, size=(5.0, 4.4))
+    fig.suptitle("Double descent against raw parameters, and against effective parameters")
     for i, name in enumerate(names):
         table = df[df["sweep"] == name]
         error = errors.get(name, "test_error") if isinstance(errors, Mapping) else errors
@@ -670,17 +1084,16 @@ def summary(
             )
         left, right = panels[2 * i], panels[2 * i + 1]
         for ax, x in ((left, "n_params"), (right, measure)):
-            back_to_u(table, x, error, ax=ax)
+            row = rows[rows["measure"] == x]
+            verdict = row["verdict"].iloc[0] if len(row) else "not tested"
+            text = f"{name}: against {label(x)}: {verdict}"
+            back_to_u(table, x, error, ax=ax, title=text)
             if x == "n_params":
                 extra = [c for c in analysis.THRESHOLD_COLUMNS if c in table]
                 path, _ = _path_means(table, [error, *extra])
                 _mark_switch(ax, path, "n_params")
                 _mark_threshold(ax, path, "n_params", error)
-                _legend(ax, fontsize=7)
-            row = rows[rows["measure"] == x]
-            verdict = row["verdict"].iloc[0] if len(row) else "not tested"
-            ax.set_title(f"{name}: against {label(x)}: {verdict}", fontsize=9.5)
-    fig.suptitle("Double descent against raw parameters, and against effective parameters")
+                _legend_below(ax, fontsize=7, seeds=table["seed"].nunique())
     return fig
 
 

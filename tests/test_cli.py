@@ -367,3 +367,74 @@ def test_network_and_disk_errors_print_no_traceback(tmp_path):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_plot_reuses_the_verdicts_analyze_wrote(tmp_path, capsys, monkeypatch):
+    """Oracle: a verdict edited in the file analyze wrote reaches the figure's title, and
+    illusion_test never runs; files of another table or error column are refused."""
+    from effcomplexity import plotting
+
+    from .test_analysis import two_axis
+
+    table = two_axis(seeds=(0, 1, 2))
+    path, verdicts = tmp_path / "t.csv", tmp_path / "v.csv"
+    table.to_csv(path, index=False)
+    measures = ["--measures", "n_params", "m_down"]
+    assert main(["analyze", str(path), *measures, "--csv", str(verdicts)]) == 0
+    written = pd.read_csv(verdicts)
+    written.loc[written["measure"] == "m_down", "verdict"] = "folds back (from the file)"
+    written.to_csv(verdicts, index=False)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("plot --verdicts must not recompute the verdicts")
+
+    drawn = []
+    monkeypatch.setattr(analysis, "illusion_test", refuse)
+    monkeypatch.setattr(plotting, "save", lambda fig, out: drawn.append(fig))
+    capsys.readouterr()
+    for kind in ("grid", "back-to-u"):
+        argv = ["plot", str(path), "--kind", kind, *measures, "--verdicts", str(verdicts)]
+        argv += ["--smooth"] if kind == "grid" else []
+        assert main(argv) == 0
+    assert drawn[0].axes[1].get_title() == "m down: folds back (from the file)"
+    assert drawn[1].axes[0].get_title() == "raw parameters $P$: " + written["verdict"].iloc[0]
+    assert main(["plot", str(path), "--kind", "composite", "--verdicts", str(verdicts)]) == 0
+    assert written["verdict"].iloc[0] in drawn[2].axes[0].get_title()
+    monkeypatch.undo()
+
+    other = tmp_path / "other.csv"
+    table.assign(test_error=table["test_error"].to_numpy()[::-1]).to_csv(other, index=False)
+    line = _one_error_line(
+        capsys, ["plot", str(other), "--kind", "grid", *measures, "--verdicts", str(verdicts)]
+    )
+    assert "was not computed from test_error of this RESULTS table" in line
+    assert "tau_error of n_params" in line
+    smaller = tmp_path / "smaller.csv"
+    table[table["seed"] < 2].to_csv(smaller, index=False)
+    line = _one_error_line(
+        capsys,
+        ["plot", str(smaller), "--kind", "back-to-u", *measures, "--verdicts", str(verdicts)],
+    )
+    assert "n_seeds 3 against 2" in line
+    line = _one_error_line(
+        capsys,
+        ["plot", str(path), "--kind", "grid", "--error", "train_error", *measures]
+        + ["--verdicts", str(verdicts)],
+    )
+    assert "judges test_error, not --error train_error" in line
+    line = _one_error_line(
+        capsys,
+        ["plot", str(path), "--kind", "grid", "--measures", "n_params", "p_train"]
+        + ["--verdicts", str(verdicts)],
+    )
+    assert "has no verdict for ['p_train']" in line
+    line = _one_error_line(
+        capsys, ["plot", str(path), "--kind", "decomposed", "--verdicts", str(verdicts)]
+    )
+    assert "--kind decomposed shows no verdict" in line
+    line = _one_error_line(capsys, ["plot", str(path), "--kind", "composite", "--smooth"])
+    assert "--smooth: --kind composite draws no smooth" in line
+    line = _one_error_line(
+        capsys, ["plot", str(path), "--kind", "grid", *measures, "--verdicts", str(path)]
+    )
+    assert "is not a verdict table" in line

@@ -1,0 +1,213 @@
+"""The composite path read segment by segment: the measure's direction, the error's descents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .shapes import _describe_shape, _zigzag
+
+#: Directions a measure may take along one segment of the path.
+DIRECTIONS = ("rises", "falls", "flat")
+
+
+def _pieces(m: np.ndarray, segment: np.ndarray, threshold: float) -> list[tuple[int, int, str]]:
+    """(start, end, direction) of every monotone run of the measure along the path.
+
+    Each raw-axis segment (from the last point of the previous one, so that the
+    step across the switch belongs to the axis that grows) is cut where the
+    measure turns by more than ``threshold``; a segment without such a move is
+    one "flat" piece.
+    """
+    pieces = []
+    for s in np.unique(segment):
+        idx = np.flatnonzero(segment == s)
+        lo, hi = max(int(idx[0]) - 1, 0), int(idx[-1])
+        if hi - lo < 1:
+            continue
+        legs = _zigzag(m[lo : hi + 1], lambda i, j: threshold)
+        if not legs:
+            pieces.append((lo, hi, "flat"))
+            continue
+        cuts = [lo, *(lo + b for _, b in legs[:-1]), hi]
+        for (a, b), start, end in zip(legs, cuts[:-1], cuts[1:], strict=True):
+            pieces.append((start, end, "rises" if m[lo + b] > m[lo + a] else "falls"))
+    return pieces
+
+
+def _spike(y: np.ndarray, threshold: float, floor: float) -> int | None:
+    """A one-point peak between two descents: the highest such point, or None.
+
+    The point stands above both neighbours by more than ``threshold``, and
+    before it the error fell by more than the noise ``floor`` (the classical
+    descent, which a spike two decades high dwarfs).
+    """
+    best = None
+    for p in range(1, y.size - 1):
+        if y[p] - max(y[p - 1], y[p + 1]) <= threshold:
+            continue
+        valley = int(np.argmin(y[:p]))
+        if valley > 0 and y[:valley].max() - y[valley] > floor:
+            best = p if best is None or y[p] > y[best] else best
+    return best
+
+
+def _read_path(y: np.ndarray, m: np.ndarray, pieces, threshold: float, floor: float) -> dict:
+    """Descents of the error along the path, counted by the direction of the measure.
+
+    Returns the number of significant falls of ``y`` (in path order) while the
+    measure rises (``rise``) and while it falls (``fold``), whether the measure
+    falls anywhere or stays flat, the shape of error against the measure in
+    each piece, the highest peak and a one-point spike (:func:`_spike`).
+    """
+    rise = fold = 0
+    shapes, peak = [], None
+    for start, end, direction in pieces:
+        part = y[start : end + 1]
+        legs = _zigzag(part, lambda i, j: threshold)
+        downs = sum(part[b] < part[a] for a, b in legs)
+        for a, b in legs:
+            if part[b] < part[a] and start + a > 0 and (peak is None or part[a] > y[peak]):
+                peak = start + a
+        if direction == "falls":
+            fold += downs
+        elif direction == "rises":
+            rise += downs
+        order = np.argsort(m[start : end + 1], kind="stable")
+        ordered = part if direction == "flat" else part[order]
+        shapes.append(_describe_shape(ordered, lambda i, j: threshold)[0])
+    spike = _spike(y, threshold, floor)
+    return {
+        "rise": rise,
+        "fold": fold,
+        "measure_falls": any(d == "falls" for _, _, d in pieces),
+        "measure_flat": any(d == "flat" for _, _, d in pieces),
+        "shapes": shapes,
+        "peak": spike if spike is not None else peak,
+        "spike": spike,
+    }
+
+
+def _path_verdict(read: dict, pooled: str, pooled_descents: int, lack_of_fit: float, lof_max):
+    """The verdict from the path reading, the pooled shape and its lack of fit."""
+    if read["fold"] >= 1:
+        return "folds back", read["fold"] + read["rise"]
+    if not read["measure_falls"]:
+        if read["rise"] >= 2:
+            return "double descent", read["rise"]
+        if read["spike"] is not None:
+            return "double descent", 2
+    if (read["measure_falls"] or read["measure_flat"]) and lack_of_fit > lof_max:
+        return "no single curve", pooled_descents
+    return pooled, pooled_descents
+
+
+def segments(
+    df: pd.DataFrame,
+    error: str = "test_error",
+    measure: str = "p_test",
+    by: str | Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The composite path read segment by segment: where the measure rises or falls.
+
+    The path (see :func:`composite_path`) is cut at every switch of raw axis
+    and, within an axis, wherever the measure turns beyond its noise; each
+    piece is a *segment*. For each, the direction of the measure and the shape
+    of the error against the measure are judged as :func:`illusion_test`
+    judges them (seed-paired noise, the noise floor, a log scale for an error
+    spanning two decades).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A sweep table (see :mod:`effcomplexity.sweeps.table`).
+    error : str
+        Error column.
+    measure : str
+        Complexity measure on the x-axis.
+    by : str or sequence of str, optional
+        Columns to group by; one block of rows per group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and segment, in path order, with the ``by``
+        columns and: ``measure``, ``error``; ``segment`` (the raw axis that
+        grows), ``segment_order`` (0, 1, ... along the path); ``grid`` (the
+        raw-axis values of its points, a tuple, the first being the last
+        point of the previous segment after a switch); ``n_points``;
+        ``measure_from``, ``measure_to`` (the mean measure at its ends);
+        ``measure_direction`` ("rises", "falls" or "flat", beyond noise);
+        ``error_shape`` (a word of :data:`VERDICTS`: the shape of error
+        against the measure within the segment); ``n_descents`` (falls of
+        the error along the path within the segment).
+
+    Raises
+    ------
+    ValueError
+        As :func:`illusion_test` for a bad table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from effcomplexity.analysis import segments
+    >>> path = pd.DataFrame({"axis": ["P_leaf"] * 4 + ["P_ens"] * 3,
+    ...                      "P_leaf": [2, 4, 8, 16, 16, 16, 16], "P_ens": [1, 1, 1, 1, 2, 4, 8],
+    ...                      "n_params": [2, 4, 8, 16, 32, 64, 128],
+    ...                      "p_test": [2.0, 4.0, 8.0, 16.0, 12.0, 9.0, 7.0],
+    ...                      "test_error": [0.40, 0.30, 0.25, 0.45, 0.35, 0.28, 0.24]})
+    >>> t = pd.concat([path.assign(seed=s, test_error=path["test_error"] + 0.01 * s)
+    ...                for s in range(3)])
+    >>> segments(t)[["segment", "grid", "measure_direction", "error_shape"]]
+      segment           grid measure_direction          error_shape
+    0  P_leaf  (2, 4, 8, 16)             rises             single U
+    1   P_ens   (1, 2, 4, 8)             falls  monotone increasing
+    """
+    from .curve import _prepare
+
+    by_cols = [] if by is None else [by] if isinstance(by, str) else list(by)
+    from ..sweeps import table as _table
+
+    _table.check_table(df, [error, measure], by_cols)
+    groups = df.groupby(by_cols, sort=False, dropna=False) if by_cols else [((), df)]
+    rows = []
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        labels = dict(zip(by_cols, key, strict=True))
+        prep = _prepare(part, measure, error, [error, measure])
+        path, curve = prep["path"], prep["curve"]
+        read = _read_path(prep["y"], prep["m"], prep["pieces"], prep["y_threshold"], prep["floor"])
+        for order, ((start, end, direction), shape) in enumerate(
+            zip(prep["pieces"], read["shapes"], strict=True)
+        ):
+            axis = curve.axes[int(path["segment"].iloc[end])] if curve.axes else "path"
+            grid = path[axis] if axis in path else path["n_params"]
+            y = prep["y"][start : end + 1]
+            threshold = prep["y_threshold"]
+            legs = _zigzag(y, lambda i, j, t=threshold: t)
+            rows.append(
+                {
+                    **labels,
+                    "measure": measure,
+                    "error": error,
+                    "segment": axis,
+                    "segment_order": order,
+                    "grid": tuple(_plain(v) for v in grid.iloc[start : end + 1]),
+                    "n_points": end - start + 1,
+                    "measure_from": float(prep["m"][start]),
+                    "measure_to": float(prep["m"][end]),
+                    "measure_direction": direction,
+                    "error_shape": shape,
+                    "n_descents": int(sum(y[b] < y[a] for a, b in legs)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _plain(value):
+    """A grid value as a plain Python number (None for 'no limit')."""
+    if pd.isna(value):
+        return None
+    return int(value) if float(value).is_integer() else float(value)

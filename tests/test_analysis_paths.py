@@ -1,0 +1,275 @@
+"""The verdict read segment by segment: fold-backs, double descents, spikes, the table.
+
+Oracles: every curve is built with a known shape along a known path (the
+measure rising or falling on each segment by construction); the noise floor
+is checked against its definition (1% of the median error) on noiseless
+curves; the results-table errors are the documented ones; the calibration
+targets are those of the documentation (90% right at the lower noise with 3
+seeds, flat noise named a double descent or fold-back at most 5% of the time),
+checked here on fewer draws with a margin.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from effcomplexity import analysis
+from effcomplexity.analysis import VERDICTS, illusion_test, segments, smoothing
+from effcomplexity.analysis import calibration as cal
+from effcomplexity.sweeps import table as sweep_table
+
+
+def loop_table(seeds=(0, 1, 2), sd=0.005, falls=True, axes=("A", "B"), rng_seed=0):
+    """Error dips then peaks at the switch along the first axis, then falls along the second.
+
+    The measure ``m`` rises along the first axis; along the second it falls
+    (``falls``) or keeps rising. ``n_params`` rises throughout.
+    """
+    rng = np.random.default_rng(rng_seed)
+    a = np.array([2, 4, 8, 16, 32, 64, 128, 256])
+    b = np.array([2, 4, 8, 16, 32, 64, 128])
+    error = np.r_[[0.45, 0.38, 0.32, 0.30, 0.33, 0.38, 0.44, 0.50], 0.5 - 0.045 * np.arange(1, 8)]
+    m = np.r_[a, a[-1] * (b[::-1] / 256 if falls else b)].astype(float)
+    frames = []
+    for seed in seeds:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "seed": seed,
+                    "axis": [axes[0]] * 8 + [axes[1]] * 7,
+                    axes[0]: np.r_[a, [256] * 7],
+                    axes[1]: np.r_[[1] * 8, b],
+                    "n_params": np.r_[a, 256 * b],
+                    "m": m * (1 + 0.01 * rng.standard_normal(15)),
+                    "test_error": error + rng.normal(0, sd) + rng.normal(0, sd, 15),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_loop_folds_back_and_is_not_a_function_of_the_measure():
+    table = loop_table()
+    result = illusion_test(table, measures=["n_params", "m"], n_perm=0).set_index("measure")
+    # Against the raw count the error falls, rises to the switch and falls: two descents.
+    assert result.loc["n_params", "verdict"] == "double descent"
+    # Against m the second descent happens while m falls (by construction): a fold-back.
+    assert result.loc["m", "verdict"] == "folds back"
+    assert result.loc["m", "n_fold_descents"] >= 1
+    # At m = 16 the two branches differ by about 0.2 against a noise of 0.005.
+    assert result.loc["m", "lack_of_fit"] > smoothing.LACK_OF_FIT_MAX
+    assert result.loc["n_params", "lack_of_fit"] < smoothing.LACK_OF_FIT_MAX
+
+
+@pytest.mark.parametrize("axes", [("A", "B"), ("P_leaf", "P_ens"), ("depth", "heads")])
+def test_a_rising_measure_keeps_its_double_descent_whatever_the_axis_names(axes):
+    table = loop_table(falls=False, axes=axes)
+    row = illusion_test(table, measures=["m"], n_perm=0).iloc[0]
+    assert row["verdict"] == "double descent"
+    assert row["n_fold_descents"] == 0
+
+
+def test_segments_report_each_axis_with_the_direction_of_the_measure():
+    table = loop_table()
+    seg = segments(table, measure="m")
+    assert seg["segment"].tolist() == ["A", "B"]
+    assert seg["segment_order"].tolist() == [0, 1]
+    assert seg["measure_direction"].tolist() == ["rises", "falls"]
+    # The second segment starts at the switch point (B = 1) and grows B.
+    assert seg["grid"].iloc[1] == (1, 2, 4, 8, 16, 32, 64, 128)
+    assert seg["n_points"].tolist() == [8, 8]
+    # Along B the error falls as m falls: against m it increases.
+    assert seg["error_shape"].tolist() == ["single U", "monotone increasing"]
+    rising = segments(loop_table(falls=False), measure="m")
+    assert rising["measure_direction"].tolist() == ["rises", "rises"]
+    assert rising["error_shape"].iloc[1] == "monotone decreasing"
+
+
+def test_segments_group_by():
+    table = pd.concat([loop_table().assign(sweep="a"), loop_table(falls=False).assign(sweep="b")])
+    seg = segments(table, measure="m", by="sweep")
+    assert seg[["sweep", "measure_direction"]].values.tolist() == [
+        ["a", "rises"],
+        ["a", "falls"],
+        ["b", "rises"],
+        ["b", "rises"],
+    ]
+
+
+def spike_table(seeds=(0, 1, 2), n_train=None, rng_seed=0):
+    """Squared error of a min-norm fit: falls, one point 100 times its neighbours, falls."""
+    rng = np.random.default_rng(rng_seed)
+    n = np.geomspace(10, 10000, 15).round().astype(int)
+    mse = 0.8 - 0.3 * np.linspace(0, 1, 15)
+    mse[7] *= 100.0
+    frames = []
+    for seed in seeds:
+        frame = pd.DataFrame(
+            {
+                "seed": seed,
+                "axis": "n_features",
+                "n_features": n,
+                "n_params": n,
+                "test_mse": mse * np.exp(rng.normal(0, 0.03, 15)),
+                "p_train": np.minimum(n, n[7]).astype(float),
+            }
+        )
+        if n_train is not None:
+            frame["n_train"] = n_train
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_one_point_spike_in_every_seed_is_a_double_descent():
+    n = np.geomspace(10, 10000, 15).round().astype(int)
+    row = illusion_test(
+        spike_table(n_train=int(n[7])), error="test_mse", measures=["n_params"], n_perm=0
+    ).iloc[0]
+    assert row["log_error"]  # spans two decades: read on log10
+    assert row["verdict"] == "double descent"
+    assert row["peak_n_params"] == n[7]
+    assert row["peak_location"] == "interpolation threshold"
+
+
+def test_one_seed_spike_is_a_double_descent_too():
+    row = illusion_test(
+        spike_table(seeds=(0,)), error="test_mse", measures=["n_params"], n_perm=0
+    ).iloc[0]
+    assert row["verdict"] == "double descent"
+
+
+def test_a_missing_threshold_column_makes_the_peak_location_unknown():
+    # p_train without n_train: where the model interpolates is not known, so not "elsewhere".
+    row = illusion_test(spike_table(), error="test_mse", measures=["n_params"], n_perm=0).iloc[0]
+    assert row["peak_location"] == "unknown"
+
+
+# -- the noise floor and the thresholds --------------------------------------------------
+
+
+def test_every_threshold_constant_is_pinned():
+    assert smoothing.NOISE_FLOOR == 0.01
+    assert smoothing.LOG_ERROR_SPAN == 100.0
+    assert smoothing.LOG_MEASURE_SPAN == 10.0
+    assert smoothing.MEASURE_RTOL == 0.01
+    assert smoothing.LACK_OF_FIT_MAX == 3.0
+    assert smoothing.PATH_ALPHA == 0.01
+    assert smoothing._N_SIM == 2000 and smoothing._SIM_SEED == 20231210
+    assert analysis.MIN_POINTS == 5
+    defaults = inspect.signature(illusion_test).parameters
+    assert defaults["alpha"].default == 0.05
+    assert defaults["level"].default == 0.9
+    assert defaults["n_boot"].default == 1000
+
+
+@pytest.mark.parametrize("step, verdict", [(0.008, "inconclusive"), (0.02, "monotone decreasing")])
+def test_the_noise_floor_is_one_percent_of_the_median_error(step, verdict):
+    # A noiseless curve has no noise, so only the floor (1% of the median error) limits a
+    # move: a fall of 0.8% of the level is not a move, one of 2% is.
+    y = np.r_[np.full(8, 0.3), np.full(7, 0.3 * (1 - step))]
+    x = np.geomspace(10, 10000, 15).round().astype(int)
+    table = pd.DataFrame(
+        {"seed": 0, "axis": "n_features", "n_features": x, "n_params": x, "test_error": y}
+    )
+    assert illusion_test(table, measures=["n_params"], n_perm=0)["verdict"][0] == verdict
+
+
+# -- the results table -------------------------------------------------------------------
+
+
+def test_an_unknown_axis_keeps_its_grid_points_apart():
+    # "depth" is declared by no family; the table's own axis column names it.
+    table = pd.DataFrame(
+        {
+            "seed": [0, 0, 1, 1],
+            "axis": "depth",
+            "depth": [1, 2, 1, 2],
+            "n_params": [10, 10, 10, 10],
+            "test_error": [0.5, 0.1, 0.5, 0.1],
+        }
+    )
+    assert "depth" in sweep_table.raw_axes(table)
+    assert "depth" not in sweep_table.raw_axes()
+    means = analysis.grid_means(table, ["test_error"])
+    assert means["test_error"].tolist() == [0.5, 0.1]
+    assert means["depth"].tolist() == [1, 2]
+
+
+def test_raw_axes_come_from_the_registry():
+    from effcomplexity.sweeps import families
+
+    declared = {a for f in families.families() for a in families.get_family(f).axis_names}
+    assert set(analysis.RAW_AXES) == declared
+
+
+def base_table():
+    return pd.DataFrame(
+        {
+            "seed": [0, 0, 0],
+            "axis": "n_features",
+            "n_features": [10, 20, 40],
+            "n_params": [10, 20, 40],
+            "test_error": [0.5, 0.4, 0.3],
+            "p_test": [5.0, 9.0, 20.0],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t.drop(columns="seed"), r"no column\(s\) \['seed'\]"),
+        (lambda t: t.assign(test_error=[0.5, np.inf, 0.3]), "'test_error' has 1 infinite"),
+        (lambda t: t.assign(p_test=[5.0, "many", 20.0]), "'p_test' has 1 non-numeric"),
+        (lambda t: t.assign(p_test=[5.0, np.nan, 20.0]), "'p_test' has 1 missing"),
+        (lambda t: pd.concat([t, t.iloc[[1]]]), "2 rows for one seed .* the same values"),
+        (
+            lambda t: pd.concat([t, t.iloc[[1]].assign(test_error=0.9)]),
+            "2 rows for one seed .* different values",
+        ),
+    ],
+)
+def test_the_table_check_gives_one_clear_error(change, message):
+    with pytest.raises(ValueError, match=message):
+        sweep_table.check_table(change(base_table()), ["test_error", "p_test"])
+
+
+def test_the_table_check_allows_repeats_across_groups():
+    table = pd.concat([base_table().assign(sweep="a"), base_table().assign(sweep="b")])
+    sweep_table.check_table(table, ["test_error"], ["sweep"])
+    with pytest.raises(ValueError, match="rows for one seed"):
+        sweep_table.check_table(table, ["test_error"])
+
+
+def test_illusion_test_refuses_duplicates_and_inf():
+    table = loop_table(seeds=(0,))
+    with pytest.raises(ValueError, match="rows for one seed"):
+        illusion_test(pd.concat([table, table]), measures=["m"], n_perm=0)
+    with pytest.raises(ValueError, match="infinite"):
+        illusion_test(table.assign(m=np.inf), measures=["m"], n_perm=0)
+
+
+# -- calibration -------------------------------------------------------------------------
+
+
+def test_calibration_targets_hold_on_fewer_draws():
+    rates = cal.calibrate(n_draws=20, seeds=(3,), noises=(0.01,)).set_index("case")
+    # Target 90% right; 20 draws at a true 90% fall below 75% with probability 4%.
+    assert (rates["right"] >= 0.75).all(), rates["right"]
+    flat = rates.loc["flat noise"]
+    assert flat["double descent"] + flat["folds back"] <= 0.1
+    assert set(rates.columns) >= set(VERDICTS)
+
+
+def test_calibration_table_is_markdown_with_one_row_per_setting():
+    rates = cal.calibrate(n_draws=2, seeds=(1,), noises=(0.01,), cases=["U", "L"])
+    text = cal.markdown(rates)
+    lines = text.strip().splitlines()
+    assert len(lines) == 2 + 2
+    assert lines[0].startswith("| case | expected | seeds | noise | draws | double descent")
+    with pytest.raises(ValueError, match="Unknown case"):
+        cal.synthetic_table("S", 1, 0.01, np.random.default_rng(0))
