@@ -273,3 +273,14 @@ def test_calibration_table_is_markdown_with_one_row_per_setting():
     assert lines[0].startswith("| case | expected | seeds | noise | draws | double descent")
     with pytest.raises(ValueError, match="Unknown case"):
         cal.synthetic_table("S", 1, 0.01, np.random.default_rng(0))
+
+
+def test_a_seed_missing_a_grid_point_still_gets_the_verdict():
+    import warnings
+
+    # Seed 1 lacks the fourth point: its pair differences there are missing, not zero.
+    table = loop_table(seeds=(0, 1)).drop(index=[3]).reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        row = illusion_test(table, measures=["m"], n_perm=0).iloc[0]
+    assert row["verdict"] == "folds back"
