@@ -17,12 +17,15 @@ test inputs (:math:`\hat p_{test}`) the curve folds back into a U.
 The package holds one concept a module: :mod:`~effcomplexity.analysis.grid`
 (the results table read as grid means and a composite path; its columns are
 documented in :mod:`effcomplexity.sweeps.table`),
-:mod:`~effcomplexity.analysis.smoothing` (LOWESS, the noise scale and the
-critical values), :mod:`~effcomplexity.analysis.shapes` (moves, shapes and
-the segments of the path), :mod:`~effcomplexity.analysis.bootstrap` (the
-bootstrap over seeds), :mod:`~effcomplexity.analysis.curve` (the statistics
-of one curve), :mod:`~effcomplexity.analysis.verdict` (:func:`illusion_test`)
-and :mod:`~effcomplexity.analysis.calibration` (verdict rates on synthetic
+:mod:`~effcomplexity.analysis.tau` (Kendall and granulated tau),
+:mod:`~effcomplexity.analysis.smoothing` (LOWESS, the noise scale, the noise
+floor and every threshold), :mod:`~effcomplexity.analysis.shapes` (moves and
+shape words), :mod:`~effcomplexity.analysis.paths` (the path segment by
+segment: :func:`segments`), :mod:`~effcomplexity.analysis.curve` (the
+statistics of one curve), :mod:`~effcomplexity.analysis.bootstrap` and
+:mod:`~effcomplexity.analysis.group` (the bootstrap over seeds),
+:mod:`~effcomplexity.analysis.verdict` (:func:`illusion_test`) and
+:mod:`~effcomplexity.analysis.calibration` (verdict rates on synthetic
 curves).
 """
 

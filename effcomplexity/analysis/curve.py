@@ -25,7 +25,7 @@ from .smoothing import (
     _path_z,
     _smoother,
 )
-from .tau import _granulated_groups, _granulated_stat, _tau_b
+from .tau import _granulated_groups, _granulated_stat, _quiet_nan, _tau_b
 
 #: Fewest distinct measure values along the path that the smoother needs.
 MIN_POINTS = 5
@@ -118,7 +118,9 @@ def _prepare(
     path_sd, m_sd = noise_sd, _noise_sd(curve.position, m_fit)
     if n_seeds > 1:
         # Several seeds: their spread measures the noise of the means directly.
-        seed_sd = float(np.nanmedian(np.nanstd(y_seeds, axis=0, ddof=1))) / np.sqrt(n_seeds)
+        with _quiet_nan():  # a grid point that one seed alone reaches has no spread
+            spread = np.nanstd(y_seeds, axis=0, ddof=1)
+        seed_sd = float(np.nanmedian(spread)) / np.sqrt(n_seeds)
         if seed_sd > 0:
             noise_sd, studentize = seed_sd, False
         # Moves along the path are judged on seed-paired differences.

@@ -7,10 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..sweeps import table as _table
 from .shapes import _describe_shape, _zigzag
-
-#: Directions a measure may take along one segment of the path.
-DIRECTIONS = ("rises", "falls", "flat")
 
 
 def _pieces(m: np.ndarray, segment: np.ndarray, threshold: float) -> list[tuple[int, int, str]]:
@@ -165,11 +163,9 @@ def segments(
     0  P_leaf  (2, 4, 8, 16)             rises             single U
     1   P_ens   (1, 2, 4, 8)             falls  monotone increasing
     """
-    from .curve import _prepare
+    from .curve import _prepare  # curve reads the path with this module's functions
 
     by_cols = [] if by is None else [by] if isinstance(by, str) else list(by)
-    from ..sweeps import table as _table
-
     _table.check_table(df, [error, measure], by_cols)
     groups = df.groupby(by_cols, sort=False, dropna=False) if by_cols else [((), df)]
     rows = []

@@ -177,11 +177,14 @@ def _paired_sd(per_seed: np.ndarray) -> np.ndarray:
     """
     from scipy.stats import chi2
 
+    from .tau import _quiet_nan
+
     n_seeds = per_seed.shape[-2]
     d = np.diff(per_seed, axis=-1)
-    var = np.nanvar(d, axis=-2, ddof=1) / 2
     dof = n_seeds - 1
-    return np.sqrt(np.nanmedian(var, axis=-1) / (chi2.ppf(0.5, dof) / dof))
+    with _quiet_nan():  # a pair that fewer than two seeds reach has no variance
+        var = np.nanvar(d, axis=-2, ddof=1) / 2
+        return np.sqrt(np.nanmedian(var, axis=-1) / (chi2.ppf(0.5, dof) / dof))
 
 
 @functools.lru_cache(maxsize=512)
