@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from threadpoolctl import threadpool_limits
 
+#: Scripts that generate reference numbers with other tools (not installed here) are not tests.
+collect_ignore = ["data"]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread_per_library():
