@@ -350,7 +350,7 @@ def test_bad_grokking_options_raise(options, message):
 def test_bad_grids_raise():
     with pytest.raises(ValueError, match="train_fraction values must be in"):
         _small_grokking(grid={"weight_decay": (0.5,), "train_fraction": (1.5,), "step": (1,)})
-    with pytest.raises(ValueError, match=r"grid\['weight_decay'\] values must be numbers"):
+    with pytest.raises(ValueError, match=r"grid\['weight_decay'\] values must be finite numbers"):
         _small_grokking(grid={"weight_decay": (-1.0,), "train_fraction": (0.3,), "step": (1,)})
     with pytest.raises(ValueError, match="batch_size"):
         sweeps.get_spec("mnist1d_width").replace(n_train=50, model_kwargs={"batch_size": 100})
