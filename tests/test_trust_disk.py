@@ -47,6 +47,22 @@ def reference():
     return sweeps.run(_tiny(), verbose=0)
 
 
+def _interrupted(spec, out: Path, monkeypatch, stop_at: int) -> None:
+    """Leave ``out`` as a run stopped after storing its first ``stop_at`` units."""
+    original = runner.run_unit
+    keys = [unit.key for unit in sweeps.plan(spec.sized(True))]
+
+    def stopping(spec, seed, params, points, key, *args):
+        if keys.index(key) >= stop_at:
+            raise KeyboardInterrupt
+        return original(spec, seed, params, points, key, *args)
+
+    monkeypatch.setattr(runner, "run_unit", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.run(spec, out=out, verbose=0)
+    monkeypatch.undo()
+
+
 def _listing(folder: Path) -> dict[str, bytes | None]:
     """Every path under ``folder`` with its bytes (None for folders)."""
     return {
@@ -85,16 +101,17 @@ def test_a_parts_folder_with_other_files_is_refused(tmp_path):
         sweeps.run(_tiny(), out=tmp_path / "r.csv.parts.csv", verbose=0)
 
 
-def test_overwrite_replaces_only_the_runners_own_files(reference, tmp_path):
+def test_overwrite_replaces_only_the_runners_own_files(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.csv"
-    sweeps.run(_tiny(), out=out, verbose=0)
+    _interrupted(_tiny(), out, monkeypatch, stop_at=1)
     parts = tmp_path / "r.csv.parts"
     (parts / "notes.txt").write_text("mine")
     (parts / "unit-000009-deadbeef.junk.csv").write_text("a damaged part")
     table = sweeps.run(_tiny().replace(seeds=(3,)), out=out, verbose=0, overwrite=True)
     assert set(table["seed"]) == {3}
+    # The finished run removes its own entries of the parts folder, never the user's file.
+    assert sorted(p.name for p in parts.iterdir()) == ["lock", "notes.txt"]
     assert (parts / "notes.txt").read_text() == "mine"
-    assert not (parts / "unit-000009-deadbeef.junk.csv").exists()
     resumed = sweeps.run(_tiny().replace(seeds=(3,)), out=out, verbose=0)
     pd.testing.assert_frame_equal(resumed, table, check_exact=True)
     assert (parts / "notes.txt").read_text() == "mine"
@@ -116,18 +133,21 @@ def test_a_results_table_without_its_parts_needs_overwrite(reference, tmp_path):
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
-def test_files_get_the_mode_the_umask_allows(tmp_path, umask):
+def test_files_get_the_mode_the_umask_allows(tmp_path, umask, monkeypatch):
     old = os.umask(umask)
     try:
+        _interrupted(_tiny(), tmp_path / "r.csv", monkeypatch, stop_at=1)
+        files = [tmp_path / "r.csv", *(tmp_path / "r.csv.parts").glob("unit-*")]
+        files.append(tmp_path / "r.csv.parts" / "manifest.json")
+        assert len(files) == 3
+        for path in files:
+            assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
+        assert (tmp_path / "r.csv.parts").stat().st_mode & 0o777 == 0o777 & ~umask
         sweeps.run(_tiny(), out=tmp_path / "r.csv", verbose=0)
     finally:
         os.umask(old)
-    files = [tmp_path / "r.csv", *(tmp_path / "r.csv.parts").glob("unit-*")]
-    files.append(tmp_path / "r.csv.parts" / "manifest.json")
-    assert len(files) == 4
-    for path in files:
+    for path in (tmp_path / "r.csv", tmp_path / "r.csv.manifest.json"):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
-    assert (tmp_path / "r.csv.parts").stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 # -- failed starts ----------------------------------------------------------------------
@@ -147,9 +167,7 @@ def test_an_error_in_the_first_unit_leaves_nothing_behind(tmp_path, monkeypatch)
 
 def test_an_error_in_the_first_unit_keeps_what_was_there(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.csv"
-    sweeps.run(_tiny(), out=out, verbose=0)
-    parts = sorted((tmp_path / "r.csv.parts").glob("unit-*"))
-    parts[1].unlink()  # one unit to redo
+    _interrupted(_tiny(), out, monkeypatch, stop_at=1)  # one unit to redo
     before = _listing(tmp_path)
 
     def failing(*args, **kwargs):
@@ -285,7 +303,8 @@ def test_two_processes_started_together_do_not_corrupt_the_table(reference, tmp_
     pd.testing.assert_frame_equal(
         pd.read_csv(out, keep_default_na=False, na_values=[""]), reference, check_dtype=False
     )
-    assert len(list((tmp_path / "r.csv.parts").glob("unit-*"))) == 2
+    assert (tmp_path / "r.csv.manifest.json").is_file()
+    assert not (tmp_path / "r.csv.parts").exists()
 
 
 # -- processes --------------------------------------------------------------------------

@@ -454,6 +454,7 @@ class ResultStore:
         self._created_parts = False
         self._opened = False  # past every check, holding the lock
         self._wrote_manifest = False
+        self._new_lock_file = False
         self._old_checkpoints: set[str] | None = None  # None: no run folder before
 
     @property
@@ -570,7 +571,7 @@ class ResultStore:
                 f"{_arg('out', str(self.path))}: its finished manifest {self.final} is damaged, "
                 f"so the results cannot be checked against this spec; {self._what_to_do()}."
             )
-        if self.parts.is_dir() and manifest is None:
+        if self.parts.is_dir() and manifest is None and not self.final.is_file():
             foreign = self._foreign_entries()
             if foreign:
                 shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
@@ -611,6 +612,7 @@ class ResultStore:
                 self._created_parts = True
             except FileExistsError:
                 pass
+            self._new_lock_file = not (self.parts / _LOCK).exists()
             lock = FileLock(self.parts / _LOCK, timeout=0)
             try:
                 lock.acquire()
@@ -697,8 +699,11 @@ class ResultStore:
             with contextlib.suppress(OSError):
                 if self._created_parts:
                     shutil.rmtree(self.parts)
-                elif self._opened:
-                    self._undo_in_existing_parts()
+                else:
+                    if self._opened:
+                        self._undo_in_existing_parts()
+                    if self._new_lock_file:
+                        (self.parts / _LOCK).unlink()
         for folder in self._created:  # innermost first, and only while empty
             with contextlib.suppress(OSError):
                 folder.rmdir()
