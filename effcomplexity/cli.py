@@ -182,7 +182,10 @@ def _parser() -> argparse.ArgumentParser:
         help="measure(s): back-to-u uses the first (default p_test); grid and measures all",
     )
     plot.add_argument(
-        "--out", metavar="PATH", help="image file (.png, .pdf, .svg; default: KIND.png)"
+        "--out",
+        metavar="PATH",
+        help="image file (.png, .pdf, .svg), or a folder to write KIND.png into "
+        "(default: KIND.png)",
     )
     return parser
 
@@ -258,6 +261,11 @@ def _demo(args) -> int:
 
     from . import analysis, plotting, sweeps
 
+    if not args.out.strip():
+        raise ValueError(
+            "--out '' is empty; give a folder for the sweep tables and the figure, e.g. "
+            "--out demo_results."
+        )
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out {folder}: exists and is not a folder; give a folder path.")
@@ -436,7 +444,7 @@ def _plot(args) -> int:
         fig = plotting.verdict_grid(
             table, measures or ("n_params", "p_train", "p_test"), args.error
         )
-    out = args.out or f"{args.kind}.png"
+    out = _figure_path(args.out, f"{args.kind}.png")
     try:
         plotting.save(fig, out)
     except ValueError as exc:
@@ -445,6 +453,20 @@ def _plot(args) -> int:
         raise _flag_error("--out", out, exc) from None
     print(f"Figure: {out}")
     return 0
+
+
+def _figure_path(out: str | None, default: str) -> str:
+    """Where ``plot --out`` writes: the file it names, or ``default`` inside a folder."""
+    import os
+    from pathlib import Path
+
+    if out is None:
+        return default
+    if not out.strip():
+        raise ValueError(f"--out '' is empty; give an image file (e.g. {default}) or a folder.")
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return str(Path(out) / default)
+    return out
 
 
 def _list(args) -> int:

@@ -11,6 +11,7 @@ with its own ``TelescopingTracker``; and the same unit run in one piece.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -586,3 +587,62 @@ def test_workers_of_a_replaced_run_cannot_write_into_the_new_one(tmp_path, caplo
     pd.testing.assert_frame_equal(table, sweeps.run(new, quick=False, verbose=0))
     assert not (tmp_path / "g.csv.parts").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.csv", "g.csv.manifest.json"]
+
+
+@pytest.mark.slow
+def test_sigkilled_two_job_sweep_rerun_with_another_lr_is_not_polluted(tmp_path):
+    """The case as it happens: SIGKILL a two-job network sweep, rerun the same ``out``
+    with another ``lr`` and ``overwrite=True`` while its workers still train (about a
+    minute on 2 busy cores, mostly process start-up; the test above is its quick twin)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+    from pathlib import Path
+
+    psutil = pytest.importorskip("psutil")
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "g.csv"
+
+    def spec(lr):
+        return _small_grokking(
+            grid={"weight_decay": (0.0, 0.5), "train_fraction": (0.4,), "step": (0, 300, 600)},
+            model_kwargs={**_SMALL_GROK, "measures": ("weights",), "lr": lr, "checkpoint_every": 5},
+        ).sized(quick=False)
+
+    script = textwrap.dedent(
+        f"""
+        from effcomplexity import sweeps
+        spec = sweeps.get_spec("grokking").replace(
+            grid={dict(spec(1e-3).grid)!r}, model_kwargs={dict(spec(1e-3).model_kwargs)!r})
+        sweeps.run(spec, quick=False, out={str(out)!r}, n_jobs=2, verbose=0)
+        """
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=repo, env=env)
+    checkpoints = tmp_path / "g.csv.parts" / "checkpoints"
+    workers = []
+    try:
+        deadline = time.monotonic() + 240
+        while len(list(checkpoints.rglob("checkpoint.pt"))) < 2:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "the sweep wrote no checkpoints"
+            time.sleep(0.02)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert any(w.is_running() for w in workers), "no worker outlived the kill"
+        table = sweeps.run(spec(1e-2), quick=False, out=out, verbose=0, overwrite=True)
+        time.sleep(1)  # time for a surviving worker to try its next write
+        listing = sorted(p.name for p in tmp_path.iterdir())
+    finally:
+        for process in [*workers, psutil.Process(proc.pid)] if proc.poll() is None else workers:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+    pd.testing.assert_frame_equal(table, sweeps.run(spec(1e-2), quick=False, verbose=0))
+    assert listing == ["g.csv", "g.csv.manifest.json"]

@@ -353,3 +353,59 @@ def test_a_scheduler_address_is_tried_for_a_short_time(monkeypatch):
         runner._dask_client(None, "tcp://127.0.0.1:1")
     assert seen == {"address": "tcp://127.0.0.1:1", "timeout": runner.SCHEDULER_CONNECT_TIMEOUT}
     assert runner.SCHEDULER_CONNECT_TIMEOUT <= 10
+
+
+# -- what --out names on the command line -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["sweep", "ridgeless_theory", "--out", ""],
+            "--out '' is empty; give the results file's path, e.g. results.csv.",
+        ),
+        (
+            ["sweep", "ridgeless_theory", "--out", "/"],
+            "--out / names a folder, not a results file; give a file path, e.g. /results.csv.",
+        ),
+        (
+            ["sweep", "ridgeless_theory", "--out", "some/folder/"],
+            "--out some/folder/ names a folder, not a results file; give a file path, "
+            "e.g. some/folder/results.csv.",
+        ),
+        (
+            ["demo", "--out", ""],
+            "--out '' is empty; give a folder for the sweep tables and the figure, "
+            "e.g. --out demo_results.",
+        ),
+    ],
+)
+def test_an_empty_or_folder_out_is_one_line(tmp_path, capsys, monkeypatch, argv, line):
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"effcomplexity: error: {line}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_python_out_errors_name_the_keyword():
+    with pytest.raises(ValueError, match=r"^out='' is empty"):
+        sweeps.run(_tiny(), out="", verbose=0)
+    with pytest.raises(ValueError, match=r"^out='/' names a folder"):
+        sweeps.run(_tiny(), out="/", verbose=0)
+
+
+def test_plot_out_a_folder_writes_into_it(reference, tmp_path, capsys, monkeypatch):
+    table = tmp_path / "r.csv"
+    sweeps.run(_tiny(), out=table, verbose=0)
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", str(table), "--kind", "measures", "--out", str(folder)]) == 0
+    assert capsys.readouterr().out.strip() == f"Figure: {folder / 'measures.png'}"
+    assert [p.name for p in folder.iterdir()] == ["measures.png"]
+    assert (folder / "measures.png").read_bytes().startswith(b"\x89PNG")
+    assert not (tmp_path / "figures.png").exists()
+    assert main(["plot", str(table), "--kind", "measures", "--out", ""]) == 2
+    assert "--out '' is empty" in capsys.readouterr().err

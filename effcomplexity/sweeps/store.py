@@ -194,9 +194,8 @@ def results_path(out) -> tuple[Path, str]:
     if isinstance(text, bytes):
         text = os.fsdecode(text)
     if not text.strip():
-        raise ValueError(
-            f"{_arg('out', text)} is empty; give the results file's path, e.g. results.csv."
-        )
+        spelled = _arg("out", text) if _arg("out") == "out" else f"{_arg('out')} {text!r}"
+        raise ValueError(f"{spelled} is empty; give the results file's path, e.g. results.csv.")
     path = Path(text)
     if text.endswith(("/", os.sep)) or path.name in ("", ".", ".."):
         raise ValueError(
