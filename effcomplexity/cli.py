@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--out",
         metavar="PATH",
-        help="results file (.parquet or .csv; parts and resume state go to PATH.parts/)",
+        help="results file (.parquet or .csv; resume state goes to PATH.parts/ while the "
+        "sweep runs, PATH.manifest.json records the finished one)",
     )
     sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel processes")
     sweep.add_argument(
