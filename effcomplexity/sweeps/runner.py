@@ -22,7 +22,15 @@ from .families import UnitContext, get_family
 from .families._base import ID_COLUMNS, MEASURE_COLUMNS, SIZE_COLUMNS
 from .plan import Unit, group_points, plan
 from .spec import SweepSpec
-from .store import ResultStore, _arg, _spelled_as, coerce, results_path, stamped  # noqa: F401
+from .store import (  # noqa: F401  (_spelled_as: imported from here by the CLI)
+    ResultStore,
+    _arg,
+    _spelled_as,
+    coerce,
+    current_options,
+    results_path,
+    stamped,
+)
 
 __all__ = ["Unit", "columns", "group_points", "plan", "results_path", "run"]
 
@@ -400,7 +408,12 @@ def run(
     store = None
     if out is not None:
         store = ResultStore(
-            out, sweep=spec.name, fingerprint=spec.fingerprint(), units=units, dtypes=_dtypes(spec)
+            out,
+            sweep=spec.name,
+            fingerprint=spec.fingerprint(),
+            units=units,
+            dtypes=_dtypes(spec),
+            **current_options(),
         )
     try:
         done = store.open(bool(overwrite)) if store is not None else {}

@@ -64,6 +64,8 @@ __all__ = [
     "ResultStore",
     "checkpoint_stamp",
     "coerce",
+    "current_options",
+    "options",
     "read_part",
     "results_path",
     "stamped",
@@ -100,6 +102,11 @@ _SPELLING: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Contex
     "effcomplexity_run_spelling", default=None
 )
 _NO_VALUE = object()
+
+# Store options of the runs started in this context (see ``options``).
+_OPTIONS: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "effcomplexity_store_options", default=None
+)
 
 # What a checkpoint written in this context must record (see ``stamped``).
 _STAMP: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
@@ -150,6 +157,47 @@ def stamped(stamp: Mapping[str, Any] | None) -> Iterator[None]:
         yield
     finally:
         _STAMP.reset(token)
+
+
+@contextlib.contextmanager
+def options(*, keep_parts: bool = False, metadata: Mapping[str, Any] | None = None):
+    """Store options for the sweeps run (with ``out``) inside this context.
+
+    Parameters
+    ----------
+    keep_parts : bool
+        Keep ``<out>.parts/`` when a sweep finishes: one part file per unit,
+        each recording its version, fingerprint, unit, run id and
+        ``metadata`` (e.g. a committed store of a full run).
+    metadata : mapping, optional
+        Extra JSON-able fields for the manifest and every part, e.g.
+        ``{"commit": "1a2b3c"}``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from effcomplexity import sweeps
+    >>> from effcomplexity.sweeps import store
+    >>> spec = sweeps.get_spec("ridgeless_theory").replace(
+    ...     n_train=40, n_test=20, grid={"n_features": (10, 80)}, seeds=(0,))
+    >>> out = Path(tempfile.mkdtemp()) / "r.csv"
+    >>> with store.options(keep_parts=True, metadata={"commit": "1a2b3c"}):
+    ...     _ = sweeps.run(spec, out=out, verbose=0)
+    >>> parts = sorted(out.with_name("r.csv.parts").glob("unit-*"))
+    >>> [store.read_part(p)[1]["commit"] for p in parts]
+    ['1a2b3c', '1a2b3c']
+    """
+    token = _OPTIONS.set({"keep_parts": bool(keep_parts), "metadata": dict(metadata or {})})
+    try:
+        yield
+    finally:
+        _OPTIONS.reset(token)
+
+
+def current_options() -> dict[str, Any]:
+    """The store options set by :func:`options` around this call (empty outside one)."""
+    return dict(_OPTIONS.get() or {})
 
 
 def checkpoint_stamp() -> dict[str, Any] | None:
