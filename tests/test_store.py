@@ -160,6 +160,9 @@ def test_a_store_that_keeps_its_parts_with_extra_metadata(reference, tmp_path):
     finally:
         kept.close()
     parts = _parts(tmp_path / "full.csv")
+    assert sorted(p.name for p in (tmp_path / "full.csv.parts").iterdir()) == sorted(
+        ["lock", "manifest.json", *(p.name for p in parts)]
+    )
     assert [store.read_part(p)[1]["commit"] for p in parts] == ["0123abc"] * 3
     assert [store.read_part(p)[1]["unit"] for p in parts] == [u.key for u in units]
     assert json.loads((tmp_path / "full.csv.manifest.json").read_text())["commit"] == "0123abc"

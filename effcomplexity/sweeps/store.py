@@ -914,6 +914,8 @@ class ResultStore:
             self.finished = True
         if not self.keep_parts:
             self._remove_parts()
+        elif (self.parts / _CHECKPOINTS).is_dir():
+            _discard_folder(self.parts / _CHECKPOINTS, self._trash())
 
     def _remove_parts(self) -> None:
         """Remove the parts folder, or only this package's entries when others are there."""
