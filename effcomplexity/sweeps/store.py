@@ -470,7 +470,27 @@ class ResultStore:
     creates what is missing, locks the parts folder and returns the finished
     units; ``save`` stores one unit, ``finish`` the whole table; ``close``
     releases the lock and, after a failed start (no unit stored),
-    ``rollback`` removes what ``open`` created.
+    ``rollback`` removes what ``open`` created. A kept parts folder also
+    holds the (released) ``lock`` file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> from effcomplexity.sweeps.plan import Unit
+    >>> from effcomplexity.sweeps.store import ResultStore, read_part
+    >>> units = [Unit(i, 0, {"k": k}, ({"k": k},), f"seed=0,k={k}") for i, k in enumerate((1, 2))]
+    >>> out = tempfile.mkdtemp() + "/toy.csv"
+    >>> kept = ResultStore(out, sweep="toy", fingerprint="f" * 64, units=units,
+    ...                    dtypes={"seed": "Int64", "k": "Int64"}, keep_parts=True)
+    >>> kept.open(overwrite=False)
+    {}
+    >>> rows = [kept.save(u, pd.DataFrame({"seed": [0], "k": [u.params["k"]]})) for u in units]
+    >>> kept.finish(pd.concat(rows, ignore_index=True))
+    >>> kept.close()
+    >>> frame, meta = read_part(next(kept.parts.glob("unit-000001-*")))
+    >>> meta["unit"], meta["fingerprint"][:4], frame["k"].tolist()
+    ('seed=0,k=2', 'ffff', [2])
     """
 
     def __init__(
