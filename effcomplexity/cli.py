@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--out",
         metavar="PATH",
-        help="results file (.parquet or .csv; parts and resume state go to PATH.parts/)",
+        help="results file (.parquet or .csv; resume state goes to PATH.parts/ while the "
+        "sweep runs, PATH.manifest.json records the finished one)",
     )
     sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel processes")
     sweep.add_argument(
@@ -185,7 +186,10 @@ def _parser() -> argparse.ArgumentParser:
         help="measure(s): back-to-u uses the first (default p_test); grid and measures all",
     )
     plot.add_argument(
-        "--out", metavar="PATH", help="image file (.png, .pdf, .svg; default: KIND.png)"
+        "--out",
+        metavar="PATH",
+        help="image file (.png, .pdf, .svg), or a folder to write KIND.png into "
+        "(default: KIND.png)",
     )
     plot.add_argument(
         "--verdicts",
@@ -273,6 +277,11 @@ def _demo(args) -> int:
 
     from . import analysis, plotting, sweeps
 
+    if not args.out.strip():
+        raise ValueError(
+            "--out '' is empty; give a folder for the sweep tables and the figure, e.g. "
+            "--out demo_results."
+        )
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out {folder}: exists and is not a folder; give a folder path.")
@@ -535,8 +544,15 @@ def _plot(args) -> int:
     elif args.kind == "back-to-u":
         fig = plotting.back_to_u(table, used[0], args.error, verdicts=verdicts, smooth=args.smooth)
     else:
+<<<<<<< HEAD
         fig = plotting.verdict_grid(table, used, args.error, verdicts=verdicts, smooth=args.smooth)
     out = args.out or f"{args.kind}.png"
+=======
+        fig = plotting.verdict_grid(
+            table, measures or ("n_params", "p_train", "p_test"), args.error
+        )
+    out = _figure_path(args.out, f"{args.kind}.png")
+>>>>>>> b
     try:
         plotting.save(fig, out)
     except ValueError as exc:
@@ -545,6 +561,20 @@ def _plot(args) -> int:
         raise _flag_error("--out", out, exc) from None
     print(f"Figure: {out}")
     return 0
+
+
+def _figure_path(out: str | None, default: str) -> str:
+    """Where ``plot --out`` writes: the file it names, or ``default`` inside a folder."""
+    import os
+    from pathlib import Path
+
+    if out is None:
+        return default
+    if not out.strip():
+        raise ValueError(f"--out '' is empty; give an image file (e.g. {default}) or a folder.")
+    if out.endswith(("/", os.sep)) or Path(out).is_dir():
+        return str(Path(out) / default)
+    return out
 
 
 def _list(args) -> int:

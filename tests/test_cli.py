@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -317,7 +316,7 @@ def test_a_table_without_its_resume_state_asks_for_overwrite(tmp_path, capsys):
     out = tmp_path / "r.csv"
     assert main(["sweep", "ridgeless_theory", "--out", str(out), "--quiet"]) == 0
     capsys.readouterr()
-    shutil.rmtree(tmp_path / "r.csv.parts")
+    (tmp_path / "r.csv.manifest.json").unlink()
     line = _one_error_line(capsys, ["sweep", "ridgeless_theory", "--out", str(out)])
     assert "pass --overwrite to replace it, or choose another --out." in line
 

@@ -11,6 +11,7 @@ with its own ``TelescopingTracker``; and the same unit run in one piece.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -407,3 +408,253 @@ def test_llc_settings_follow_the_training_batch():
     full = {**short, "batch_size": 32, "n_burnin": 10, "n_samples": 30, "step_size": 2e-3}
     assert llc_settings(None, 1882) == full
     assert llc_settings(None, 20) == {**full, "batch_size": 20}
+
+
+# -- damaged and foreign checkpoints -------------------------------------------------------
+# Oracle: the same unit run in one piece, without any checkpoint.
+
+
+def _stopped_unit(tmp_path, steps: int = 5, stamp=None):
+    """A grokking unit stopped after ``steps`` steps, its checkpoint left in ``tmp_path``."""
+    from effcomplexity.sweeps.store import stamped
+
+    spec = _small_grokking(
+        grid={"weight_decay": (0.5,), "train_fraction": (0.4,), "step": (0, 2, 5, 12)},
+        model_kwargs={**_SMALL_GROK, "checkpoint_every": 1},
+    )
+    sized = spec.sized(quick=False)
+    unit = sweeps.plan(sized)[0]
+    family = get_family("grokking")
+    whole, _ = family.run(sized, dict(unit.params), list(unit.points), UnitContext(unit.key, 0))
+    seen = []
+
+    def stop(n):
+        seen.append(n)
+        if sum(seen) == steps:
+            raise _Killed
+
+    with stamped(stamp), pytest.raises(_Killed):
+        ctx = UnitContext(unit.key, 0, checkpoint_dir=tmp_path, progress=stop)
+        family.run(sized, dict(unit.params), list(unit.points), ctx)
+    assert (tmp_path / "checkpoint.pt").is_file()
+
+    def rerun(stamp=None):
+        progress = []
+        ctx = UnitContext(unit.key, 0, checkpoint_dir=tmp_path, progress=progress.append)
+        with stamped(stamp):
+            rows, _ = family.run(sized, dict(unit.params), list(unit.points), ctx)
+        return pd.DataFrame(rows), progress
+
+    return pd.DataFrame(whole), rerun
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "garbage", "not a state"])
+def test_a_damaged_checkpoint_is_set_aside_and_the_unit_recomputed(tmp_path, caplog, damage):
+    whole, rerun = _stopped_unit(tmp_path)
+    path = tmp_path / "checkpoint.pt"
+    payload = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(payload[: len(payload) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "garbage":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    else:
+        torch.save({"weights": torch.zeros(3)}, path)  # loads, but is no training state
+    damaged = path.read_bytes()
+    with caplog.at_level("WARNING"):
+        rows, progress = rerun()
+    pd.testing.assert_frame_equal(rows, whole)
+    assert progress[0] == 1  # trained from the start, not resumed
+    assert (tmp_path / "checkpoint.pt.corrupt").read_bytes() == damaged
+    assert "is damaged" in caplog.text and "set aside as checkpoint.pt.corrupt" in caplog.text
+    # The next rerun finds the good checkpoint the recomputation wrote, not the damaged one.
+    caplog.clear()
+    again, progress = rerun()
+    pd.testing.assert_frame_equal(again, whole)
+    assert progress[0] == 12 and "damaged" not in caplog.text
+
+
+def test_a_checkpoint_that_loads_but_does_not_fit_is_set_aside(tmp_path, caplog):
+    whole, rerun = _stopped_unit(tmp_path)
+    path = tmp_path / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    state["model"] = {name: value[:1] for name, value in state["model"].items()}  # wrong shapes
+    torch.save(state, path)
+    with caplog.at_level("WARNING"):
+        rows, progress = rerun()
+    pd.testing.assert_frame_equal(rows, whole)
+    assert progress[0] == 1 and "does not fit this unit" in caplog.text
+    assert (tmp_path / "checkpoint.pt.corrupt").is_file()
+
+
+def test_a_checkpoint_of_another_run_is_ignored(tmp_path, caplog):
+    old = {"version": "x", "sweep": "grokking", "fingerprint": "f" * 64, "unit": "u", "run": "a"}
+    whole, rerun = _stopped_unit(tmp_path, stamp=old)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["stamp"] == old
+    # Resumed by the run that wrote it.
+    rows, progress = rerun(stamp=old)
+    assert progress[0] == 5
+    pd.testing.assert_frame_equal(rows, whole)
+    # Not by another run: warned, ignored, trained from the start.
+    (tmp_path / "other").mkdir()
+    whole, rerun = _stopped_unit(tmp_path / "other", stamp=old)
+    with caplog.at_level("WARNING"):
+        rows, progress = rerun(stamp={**old, "run": "b"})
+    assert progress[0] == 1
+    assert "Ignoring checkpoint" in caplog.text and "'run': 'a'" in caplog.text
+    pd.testing.assert_frame_equal(rows, whole)
+
+
+def test_checkpoints_are_written_atomically_and_flushed(tmp_path, monkeypatch):
+    """Every checkpoint is fsynced, then renamed into place, then its folder fsynced."""
+    import os as _os
+
+    events = []
+    real_fsync, real_replace = _os.fsync, _os.replace
+
+    def fsync(fd):
+        events.append(("fsync", _os.path.basename(_os.readlink(f"/proc/self/fd/{fd}"))))
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", _os.path.basename(dst)))
+        return real_replace(src, dst)
+
+    if not _os.path.exists("/proc/self/fd"):
+        pytest.skip("needs /proc to name file descriptors")
+    monkeypatch.setattr(_os, "fsync", fsync)
+    monkeypatch.setattr(_os, "replace", replace)
+    _stopped_unit(tmp_path, steps=1)
+    monkeypatch.undo()
+    saves = [i for i, e in enumerate(events) if e == ("replace", "checkpoint.pt")]
+    assert saves
+    for i in saves:
+        assert events[i - 1][0] == "fsync" and events[i - 1][1].startswith(".checkpoint.pt.tmp-")
+        assert events[i + 1] == ("fsync", tmp_path.name)
+
+
+# -- workers of a replaced run --------------------------------------------------------------
+# Oracle: the new spec run from scratch without ``out``.
+
+
+def _two_unit_grokking(lr: float) -> sweeps.SweepSpec:
+    return _small_grokking(
+        grid={"weight_decay": (0.0, 0.5), "train_fraction": (0.4,), "step": (0, 4, 9)},
+        model_kwargs={**_SMALL_GROK, "checkpoint_every": 1, "measures": ("weights",), "lr": lr},
+    ).sized(quick=False)
+
+
+def test_workers_of_a_replaced_run_cannot_write_into_the_new_one(tmp_path, caplog, monkeypatch):
+    """A run killed mid-unit, then replaced (``overwrite=True``, another ``lr``) while its
+    worker lives on: the worker can no longer write, and its checkpoint is not resumed."""
+    import json
+
+    from effcomplexity.sweeps import runner
+    from effcomplexity.sweeps.families._network import RunReplacedError
+    from effcomplexity.sweeps.store import stamped
+
+    old, new = _two_unit_grokking(1e-3), _two_unit_grokking(1e-2)
+    out = tmp_path / "g.csv"
+    original = runner.run_unit
+
+    def killed(spec, seed, params, points, key, folder, progress=None):
+        def kill(n, seen=[]):  # noqa: B006  (one counter for the call)
+            seen.append(n)
+            if sum(seen) >= 3:
+                raise KeyboardInterrupt  # not caught by the runner: like SIGKILL, no cleanup
+
+        return original(spec, seed, params, points, key, folder, kill)
+
+    monkeypatch.setattr(runner, "run_unit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.run(old, quick=False, out=out, verbose=0)
+    run_a = json.loads((tmp_path / "g.csv.parts" / "manifest.json").read_text())["run"]
+    folder_a = next((tmp_path / "g.csv.parts" / "checkpoints" / run_a).iterdir())
+    stale = (folder_a / "checkpoint.pt").read_bytes()
+    stamp_a = torch.load(folder_a / "checkpoint.pt", weights_only=True)["stamp"]
+    assert stamp_a["run"] == run_a and stamp_a["fingerprint"] == old.fingerprint()
+    unit_a = sweeps.plan(old)[0]
+
+    def with_orphan(spec, seed, params, points, key, folder, progress=None):
+        if key == unit_a.key and not (folder / "checkpoint.pt").exists():
+            # The old run's worker, still training after the new run took over: it can
+            # neither start a unit nor save its next checkpoint ...
+            with pytest.raises(RuntimeError, match="another run replaced"):
+                runner._work(old, unit_a, 1, (folder_a, stamp_a))
+            ctx = UnitContext(unit_a.key, unit_a.seed, checkpoint_dir=folder_a)
+            with stamped(stamp_a), pytest.raises(RunReplacedError, match="another run"):
+                get_family("grokking").run(old, dict(unit_a.params), list(unit_a.points), ctx)
+            assert not folder_a.parent.exists()
+            # ... and a checkpoint it wrote where the new run looks is ignored.
+            folder.mkdir(exist_ok=True)
+            (folder / "checkpoint.pt").write_bytes(stale)
+        return original(spec, seed, params, points, key, folder, progress)
+
+    monkeypatch.setattr(runner, "run_unit", with_orphan)
+    with caplog.at_level("WARNING"):
+        table = sweeps.run(new, quick=False, out=out, verbose=0, overwrite=True)
+    assert "Ignoring checkpoint" in caplog.text and run_a in caplog.text
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(table, sweeps.run(new, quick=False, verbose=0))
+    assert not (tmp_path / "g.csv.parts").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.csv", "g.csv.manifest.json"]
+
+
+@pytest.mark.slow
+def test_sigkilled_two_job_sweep_rerun_with_another_lr_is_not_polluted(tmp_path):
+    """The case as it happens: SIGKILL a two-job network sweep, rerun the same ``out``
+    with another ``lr`` and ``overwrite=True`` while its workers still train (about a
+    minute on 2 busy cores, mostly process start-up; the test above is its quick twin)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+    from pathlib import Path
+
+    psutil = pytest.importorskip("psutil")
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "g.csv"
+
+    def spec(lr):
+        return _small_grokking(
+            grid={"weight_decay": (0.0, 0.5), "train_fraction": (0.4,), "step": (0, 300, 600)},
+            model_kwargs={**_SMALL_GROK, "measures": ("weights",), "lr": lr, "checkpoint_every": 5},
+        ).sized(quick=False)
+
+    script = textwrap.dedent(
+        f"""
+        from effcomplexity import sweeps
+        spec = sweeps.get_spec("grokking").replace(
+            grid={dict(spec(1e-3).grid)!r}, model_kwargs={dict(spec(1e-3).model_kwargs)!r})
+        sweeps.run(spec, quick=False, out={str(out)!r}, n_jobs=2, verbose=0)
+        """
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=repo, env=env)
+    checkpoints = tmp_path / "g.csv.parts" / "checkpoints"
+    workers = []
+    try:
+        deadline = time.monotonic() + 240
+        while len(list(checkpoints.rglob("checkpoint.pt"))) < 2:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "the sweep wrote no checkpoints"
+            time.sleep(0.02)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert any(w.is_running() for w in workers), "no worker outlived the kill"
+        table = sweeps.run(spec(1e-2), quick=False, out=out, verbose=0, overwrite=True)
+        time.sleep(1)  # time for a surviving worker to try its next write
+        listing = sorted(p.name for p in tmp_path.iterdir())
+    finally:
+        for process in [*workers, psutil.Process(proc.pid)] if proc.poll() is None else workers:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+    pd.testing.assert_frame_equal(table, sweeps.run(spec(1e-2), quick=False, verbose=0))
+    assert listing == ["g.csv", "g.csv.manifest.json"]

@@ -6,6 +6,7 @@ resumed, repaired or parallel run must equal it exactly.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -43,6 +44,29 @@ def _parts(out: Path) -> list[Path]:
     return sorted(p for p in folder.glob("unit-*")) if folder.exists() else []
 
 
+def _finished(out: Path) -> bool:
+    """A finished store: the results file and its manifest, no parts folder."""
+    manifest = out.with_name(out.name + ".manifest.json")
+    return out.is_file() and manifest.is_file() and not out.with_name(out.name + ".parts").exists()
+
+
+def _interrupted(spec, out: Path, monkeypatch, stop_at: int) -> None:
+    """Leave ``out`` as a run stopped after storing its first ``stop_at`` units."""
+    original = runner.run_unit
+    keys = [unit.key for unit in sweeps.plan(spec)]
+
+    def stopping(spec, seed, params, points, key, *args):
+        if keys.index(key) >= stop_at:
+            raise KeyboardInterrupt
+        return original(spec, seed, params, points, key, *args)
+
+    monkeypatch.setattr(runner, "run_unit", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.run(spec, out=out, verbose=0)
+    monkeypatch.undo()
+    assert len(_parts(out)) == stop_at
+
+
 def _count_units(monkeypatch) -> list[str]:
     calls: list[str] = []
     original = runner.run_unit
@@ -60,7 +84,7 @@ def test_out_streams_every_unit_and_rerun_skips_them(reference, tmp_path, monkey
     out = tmp_path / "rff.parquet"
     table = sweeps.run(spec, out=out, verbose=0)
     pd.testing.assert_frame_equal(table, expected, check_exact=True)
-    assert len(_parts(out)) == len(sweeps.plan(spec))
+    assert _finished(out)
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
     calls = _count_units(monkeypatch)
     again = sweeps.run(spec, out=out, verbose=0)
@@ -125,15 +149,14 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
     expected = sweeps.run(spec, verbose=0)
     pd.testing.assert_frame_equal(resumed, expected, check_exact=True)
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
-    assert len(_parts(out)) == n_units
-    assert not list(out.with_name(out.name + ".parts").glob(".*"))
+    assert _finished(out)
     assert not list(tmp_path.glob(".*"))
 
 
 def test_corrupt_parts_are_detected_and_recomputed(reference, tmp_path, monkeypatch):
     spec, expected = reference
     out = tmp_path / "rff.parquet"
-    sweeps.run(spec, out=out, verbose=0)
+    _interrupted(spec, out, monkeypatch, stop_at=6)
     parts = _parts(out)
     parts[0].write_bytes(parts[0].read_bytes()[:-40])  # truncated
     payload = bytearray(parts[3].read_bytes())
@@ -143,10 +166,10 @@ def test_corrupt_parts_are_detected_and_recomputed(reference, tmp_path, monkeypa
     out.write_bytes(b"not a parquet file")
     calls = _count_units(monkeypatch)
     repaired = sweeps.run(spec, out=out, verbose=0)
-    assert sorted(calls) == sorted(sweeps.plan(spec)[i].key for i in (0, 3))
+    assert sorted(calls) == sorted(sweeps.plan(spec)[i].key for i in (0, 3, 6, 7, 8, 9, 10, 11))
     pd.testing.assert_frame_equal(repaired, expected, check_exact=True)
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
-    assert len(_parts(out)) == len(sweeps.plan(spec))
+    assert _finished(out)
 
 
 def test_out_of_another_spec_is_refused_unless_overwritten(reference, tmp_path):
@@ -158,7 +181,9 @@ def test_out_of_another_spec_is_refused_unless_overwritten(reference, tmp_path):
         sweeps.run(other, out=out, verbose=0)
     table = sweeps.run(other, out=out, verbose=0, overwrite=True)
     assert set(table["seed"]) == {5}
-    assert len(_parts(out)) == len(sweeps.plan(other))
+    assert _finished(out)
+    manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
+    assert manifest["fingerprint"] == other.sized(True).fingerprint()
 
 
 def test_one_and_two_jobs_give_identical_tables(reference):

@@ -47,6 +47,22 @@ def reference():
     return sweeps.run(_tiny(), verbose=0)
 
 
+def _interrupted(spec, out: Path, monkeypatch, stop_at: int) -> None:
+    """Leave ``out`` as a run stopped after storing its first ``stop_at`` units."""
+    original = runner.run_unit
+    keys = [unit.key for unit in sweeps.plan(spec.sized(True))]
+
+    def stopping(spec, seed, params, points, key, *args):
+        if keys.index(key) >= stop_at:
+            raise KeyboardInterrupt
+        return original(spec, seed, params, points, key, *args)
+
+    monkeypatch.setattr(runner, "run_unit", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.run(spec, out=out, verbose=0)
+    monkeypatch.undo()
+
+
 def _listing(folder: Path) -> dict[str, bytes | None]:
     """Every path under ``folder`` with its bytes (None for folders)."""
     return {
@@ -85,16 +101,17 @@ def test_a_parts_folder_with_other_files_is_refused(tmp_path):
         sweeps.run(_tiny(), out=tmp_path / "r.csv.parts.csv", verbose=0)
 
 
-def test_overwrite_replaces_only_the_runners_own_files(reference, tmp_path):
+def test_overwrite_replaces_only_the_runners_own_files(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.csv"
-    sweeps.run(_tiny(), out=out, verbose=0)
+    _interrupted(_tiny(), out, monkeypatch, stop_at=1)
     parts = tmp_path / "r.csv.parts"
     (parts / "notes.txt").write_text("mine")
     (parts / "unit-000009-deadbeef.junk.csv").write_text("a damaged part")
     table = sweeps.run(_tiny().replace(seeds=(3,)), out=out, verbose=0, overwrite=True)
     assert set(table["seed"]) == {3}
+    # The finished run removes its own entries of the parts folder, never the user's file.
+    assert sorted(p.name for p in parts.iterdir()) == ["lock", "notes.txt"]
     assert (parts / "notes.txt").read_text() == "mine"
-    assert not (parts / "unit-000009-deadbeef.junk.csv").exists()
     resumed = sweeps.run(_tiny().replace(seeds=(3,)), out=out, verbose=0)
     pd.testing.assert_frame_equal(resumed, table, check_exact=True)
     assert (parts / "notes.txt").read_text() == "mine"
@@ -116,18 +133,21 @@ def test_a_results_table_without_its_parts_needs_overwrite(reference, tmp_path):
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
-def test_files_get_the_mode_the_umask_allows(tmp_path, umask):
+def test_files_get_the_mode_the_umask_allows(tmp_path, umask, monkeypatch):
     old = os.umask(umask)
     try:
+        _interrupted(_tiny(), tmp_path / "r.csv", monkeypatch, stop_at=1)
+        files = [tmp_path / "r.csv", *(tmp_path / "r.csv.parts").glob("unit-*")]
+        files.append(tmp_path / "r.csv.parts" / "manifest.json")
+        assert len(files) == 3
+        for path in files:
+            assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
+        assert (tmp_path / "r.csv.parts").stat().st_mode & 0o777 == 0o777 & ~umask
         sweeps.run(_tiny(), out=tmp_path / "r.csv", verbose=0)
     finally:
         os.umask(old)
-    files = [tmp_path / "r.csv", *(tmp_path / "r.csv.parts").glob("unit-*")]
-    files.append(tmp_path / "r.csv.parts" / "manifest.json")
-    assert len(files) == 4
-    for path in files:
+    for path in (tmp_path / "r.csv", tmp_path / "r.csv.manifest.json"):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
-    assert (tmp_path / "r.csv.parts").stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 # -- failed starts ----------------------------------------------------------------------
@@ -147,9 +167,7 @@ def test_an_error_in_the_first_unit_leaves_nothing_behind(tmp_path, monkeypatch)
 
 def test_an_error_in_the_first_unit_keeps_what_was_there(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.csv"
-    sweeps.run(_tiny(), out=out, verbose=0)
-    parts = sorted((tmp_path / "r.csv.parts").glob("unit-*"))
-    parts[1].unlink()  # one unit to redo
+    _interrupted(_tiny(), out, monkeypatch, stop_at=1)  # one unit to redo
     before = _listing(tmp_path)
 
     def failing(*args, **kwargs):
@@ -285,7 +303,8 @@ def test_two_processes_started_together_do_not_corrupt_the_table(reference, tmp_
     pd.testing.assert_frame_equal(
         pd.read_csv(out, keep_default_na=False, na_values=[""]), reference, check_dtype=False
     )
-    assert len(list((tmp_path / "r.csv.parts").glob("unit-*"))) == 2
+    assert (tmp_path / "r.csv.manifest.json").is_file()
+    assert not (tmp_path / "r.csv.parts").exists()
 
 
 # -- processes --------------------------------------------------------------------------
@@ -334,3 +353,59 @@ def test_a_scheduler_address_is_tried_for_a_short_time(monkeypatch):
         runner._dask_client(None, "tcp://127.0.0.1:1")
     assert seen == {"address": "tcp://127.0.0.1:1", "timeout": runner.SCHEDULER_CONNECT_TIMEOUT}
     assert runner.SCHEDULER_CONNECT_TIMEOUT <= 10
+
+
+# -- what --out names on the command line -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            ["sweep", "ridgeless_theory", "--out", ""],
+            "--out '' is empty; give the results file's path, e.g. results.csv.",
+        ),
+        (
+            ["sweep", "ridgeless_theory", "--out", "/"],
+            "--out / names a folder, not a results file; give a file path, e.g. /results.csv.",
+        ),
+        (
+            ["sweep", "ridgeless_theory", "--out", "some/folder/"],
+            "--out some/folder/ names a folder, not a results file; give a file path, "
+            "e.g. some/folder/results.csv.",
+        ),
+        (
+            ["demo", "--out", ""],
+            "--out '' is empty; give a folder for the sweep tables and the figure, "
+            "e.g. --out demo_results.",
+        ),
+    ],
+)
+def test_an_empty_or_folder_out_is_one_line(tmp_path, capsys, monkeypatch, argv, line):
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"effcomplexity: error: {line}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_python_out_errors_name_the_keyword():
+    with pytest.raises(ValueError, match=r"^out='' is empty"):
+        sweeps.run(_tiny(), out="", verbose=0)
+    with pytest.raises(ValueError, match=r"^out='/' names a folder"):
+        sweeps.run(_tiny(), out="/", verbose=0)
+
+
+def test_plot_out_a_folder_writes_into_it(reference, tmp_path, capsys, monkeypatch):
+    table = tmp_path / "r.csv"
+    sweeps.run(_tiny(), out=table, verbose=0)
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", str(table), "--kind", "measures", "--out", str(folder)]) == 0
+    assert capsys.readouterr().out.strip() == f"Figure: {folder / 'measures.png'}"
+    assert [p.name for p in folder.iterdir()] == ["measures.png"]
+    assert (folder / "measures.png").read_bytes().startswith(b"\x89PNG")
+    assert not (tmp_path / "figures.png").exists()
+    assert main(["plot", str(table), "--kind", "measures", "--out", ""]) == 2
+    assert "--out '' is empty" in capsys.readouterr().err

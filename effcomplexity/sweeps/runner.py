@@ -1,169 +1,47 @@
-"""The sweep engine: plan units, run them in parallel, stream rows to disk, resume.
+"""The sweep engine: plan units, run them in parallel, hand their rows to the store.
 
-Each unit (one fit, or one staged fit, for one seed) is written to its own
-part file as soon as it finishes, atomically (temporary file, fsync, rename)
-and named after the SHA-256 of its bytes. On restart every part is checked
-against its name, its unit and the schema; a part that fails is deleted and
-its unit recomputed, and leftover temporary files are removed. A process
-killed at any moment therefore loses at most the units in flight, and the
-finished table never holds a row twice.
-
-The runner deletes or replaces only files it wrote: an existing ``out`` that
-is not a results table, or a parts folder holding files it did not name, is
-refused whatever ``overwrite`` says. A lock file in the parts folder keeps a
-second run away from the same ``out`` while one is writing, and a run that
-fails before its first unit is stored removes everything it created.
+Units run in this process, in local processes through joblib, or on a Dask
+cluster; each finished unit goes at once to the results store
+(:mod:`effcomplexity.sweeps.store`), which keeps it on disk, resumes after an
+interruption and refuses results of another spec, version or run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import csv
-import dataclasses
-import errno
-import hashlib
-import io
-import itertools
-import json
 import logging
 import os
-import re
-import secrets
-import shutil
 import sys
 import warnings
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from .._validation import is_integer
 from .families import UnitContext, get_family
-from .families._base import ID_COLUMNS, MEASURE_COLUMNS, RESERVED_COLUMNS, SIZE_COLUMNS
+from .families._base import ID_COLUMNS, MEASURE_COLUMNS, SIZE_COLUMNS
+from .plan import Unit, group_points, plan
 from .spec import SweepSpec
+from .store import (  # noqa: F401  (_spelled_as: imported from here by the CLI)
+    ResultStore,
+    _arg,
+    _spelled_as,
+    coerce,
+    current_options,
+    results_path,
+    stamped,
+)
 
-__all__ = ["Unit", "columns", "plan", "results_path", "run"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["Unit", "columns", "group_points", "plan", "results_path", "run"]
 
 _ID_DTYPES = dict(zip(ID_COLUMNS, ("str", "str", "Int64", "str", "Int64"), strict=True))
 _BACKENDS = ("loky", "dask")
-_PART = re.compile(r"^unit-(\d{6})-([0-9a-f]{8})\.([0-9a-f]{64})\.(parquet|csv)$")
-_MANIFEST = "manifest.json"
-_MANIFEST_KEYS = frozenset({"sweep", "fingerprint", "n_units", "format"})
-# Folder inside the parts folder holding one checkpoint folder per unit in flight.
-_CHECKPOINTS = "checkpoints"
-# Lock file inside the parts folder, held by the run writing to it.
-_LOCK = "lock"
-# Every other name the runner gives an entry of a parts folder: parts (also damaged
-# ones) and the temporary files of an interrupted write. Anything else is not its own.
-_OWN_ENTRY = re.compile(r"^(unit-\d{6}-[0-9a-f]{8}\..+|\.(unit-.+|manifest\.json)\.tmp-.+)$")
 
-# How messages spell the arguments of ``run``: Python names unless the command line
-# asks for its flags (see ``_spelled_as``).
-_SPELLING: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
-    "effcomplexity_run_spelling", default=None
-)
-_NO_VALUE = object()
-
+logger = logging.getLogger(__name__)
 
 #: Seconds to wait for a ``scheduler=`` address before reporting it unreachable
 #: (dask's own default is 30 s).
 SCHEDULER_CONNECT_TIMEOUT = 10
-
-
-def _arg(name: str, value: Any = _NO_VALUE) -> str:
-    """``name`` (or ``name=value``) as the caller spelled it: a keyword or a flag."""
-    flag = (_SPELLING.get() or {}).get(name)
-    if value is _NO_VALUE:
-        return flag or name
-    if flag is None:
-        return f"{name}={value!r}"
-    return flag if value is True else f"{flag} {value}"
-
-
-@contextlib.contextmanager
-def _spelled_as(flags: Mapping[str, str]) -> Iterator[None]:
-    """Name the arguments of ``run`` by ``flags`` (e.g. ``{"n_jobs": "--jobs"}``) in messages."""
-    token = _SPELLING.set(dict(flags))
-    try:
-        yield
-    finally:
-        _SPELLING.reset(token)
-
-
-@dataclasses.dataclass(frozen=True)
-class Unit:
-    """One unit of work: a fit for one seed, accounting for some grid points.
-
-    Attributes
-    ----------
-    index : int
-        Position in the plan; rows of the final table follow it.
-    seed : int
-        Replicate seed.
-    params : dict
-        Value of the axis that defines the unit.
-    points : tuple of dict
-        Grid points (one row each) the unit computes.
-    key : str
-        Stable name, e.g. ``"seed=0,P_leaf=50"``.
-
-    Examples
-    --------
-    >>> from effcomplexity import sweeps
-    >>> unit = sweeps.plan(sweeps.get_spec("curth_trees").sized(quick=True))[0]
-    >>> unit.key, len(unit.points)   # one forest, recorded at every tree count
-    ('seed=42,P_leaf=2', 5)
-    """
-
-    index: int
-    seed: int
-    params: Mapping[str, Any]
-    points: tuple
-    key: str
-
-
-def group_points(spec: SweepSpec) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Group the spec's grid points into units: ``(unit params, points)`` pairs."""
-    axes = get_family(spec.family).unit_axes
-    groups: dict[Any, list[dict[str, Any]]] = {}
-    for point in spec.points():
-        groups.setdefault(tuple(point[a] for a in axes), []).append(point)
-    ordered = [v for v in itertools.product(*(spec.grid[a] for a in axes)) if v in groups]
-    return [(dict(zip(axes, value, strict=True)), groups[value]) for value in ordered]
-
-
-def plan(spec: SweepSpec) -> list[Unit]:
-    """The units of a sized spec, in table order (seed, then grid).
-
-    Parameters
-    ----------
-    spec : SweepSpec
-        A spec with no pending quick overrides (see :meth:`SweepSpec.sized`).
-
-    Returns
-    -------
-    list of Unit
-
-    Examples
-    --------
-    >>> from effcomplexity import sweeps
-    >>> units = sweeps.plan(sweeps.get_spec("curth_trees").sized(quick=True))
-    >>> len(units), units[-1].key
-    (8, 'seed=42,P_leaf=full')
-    """
-    units = []
-    groups = group_points(spec)
-    for seed in spec.seeds:
-        for params, points in groups:
-            named = (f"{k}={'full' if v is None else v}" for k, v in params.items())
-            key = ",".join([f"seed={seed}", *named])
-            units.append(Unit(len(units), seed, dict(params), tuple(points), key))
-    return units
 
 
 def _dtypes(spec: SweepSpec) -> dict[str, str]:
@@ -201,17 +79,7 @@ def columns(spec: SweepSpec) -> list[str]:
 
 def _coerce(frame: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     """Fix column order and dtypes, so fresh and reloaded rows compare equal."""
-    out = {}
-    for name, dtype in _dtypes(spec).items():
-        if name not in frame:
-            out[name] = pd.Series([None] * len(frame), dtype=dtype)
-        elif frame[name].dtype == dtype:
-            out[name] = frame[name].reset_index(drop=True)
-        elif dtype == "str":
-            out[name] = frame[name].astype(dtype).reset_index(drop=True)
-        else:
-            out[name] = pd.to_numeric(frame[name]).astype(dtype).reset_index(drop=True)
-    return pd.DataFrame(out)
+    return coerce(frame, _dtypes(spec))
 
 
 def _unit_frame(spec: SweepSpec, unit: Unit, rows: Sequence[Mapping]) -> pd.DataFrame:
@@ -250,7 +118,8 @@ def run_unit(
     key : str
         The unit's stable key (seeds the probes).
     checkpoint_dir : pathlib.Path, optional
-        Folder where the unit may keep state to resume; created here.
+        Folder where the unit may keep state to resume; created here, in a
+        parent folder that must exist.
     progress : callable, optional
         Advances an inner progress bar (epochs or steps of a network unit).
 
@@ -260,7 +129,8 @@ def run_unit(
         Measure and raw-axis columns, one dict per point, in point order.
     """
     if checkpoint_dir is not None:
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        # Not parents=True: a worker of a replaced run must not recreate the run's folder.
+        checkpoint_dir.mkdir(exist_ok=True)
     ctx = UnitContext(key=key, seed=seed, checkpoint_dir=checkpoint_dir, progress=progress)
     family = get_family(spec.family)
     rows, data = family.run(spec, dict(params), list(points), ctx)
@@ -274,420 +144,50 @@ def run_unit(
     return rows
 
 
+def _no_place(unit: Unit) -> None:
+    """Where a unit keeps its training state without ``out``: nowhere.
+
+    With ``out``, a unit's place is its checkpoint folder and the stamp its
+    checkpoints record (:meth:`ResultStore.checkpoint_dir`, :meth:`ResultStore.stamp`).
+    """
+    return None
+
+
 def _work(
     spec: SweepSpec,
     unit: Unit,
     blas_threads: int | None,
-    checkpoints: Path | None,
+    where: tuple[Path, dict] | None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[dict]]:
     """Run one unit (in any process); only its index and plain rows travel back."""
     from threadpoolctl import threadpool_limits
 
-    folder = None if checkpoints is None else checkpoints / _checkpoint_name(unit)
-    with threadpool_limits(limits=blas_threads):
+    folder, stamp = (None, None) if where is None else where
+    if folder is not None and not folder.parent.is_dir():
+        # The run's checkpoint folder is gone: a newer run replaced the one that sent this.
+        raise RuntimeError(
+            f"The checkpoint folder {folder.parent} no longer exists: another run replaced "
+            f"the one that started unit {unit.key!r}; not running it."
+        )
+    with threadpool_limits(limits=blas_threads), stamped(stamp):
         rows = run_unit(spec, unit.seed, unit.params, unit.points, unit.key, folder, progress)
     return unit.index, rows
-
-
-def _checkpoint_name(unit: Unit) -> str:
-    return f"unit-{unit.index:06d}-{zlib.crc32(unit.key.encode()):08x}"
-
-
-# -- storage ---------------------------------------------------------------------------
-
-
-def _parquet_available() -> bool:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def results_path(out) -> tuple[Path, str]:
-    """The results file ``run`` writes for ``out``, and its format.
-
-    Parameters
-    ----------
-    out : path-like
-
-    Returns
-    -------
-    path : pathlib.Path
-    format : {"parquet", "csv"}
-
-    Examples
-    --------
-    >>> from effcomplexity import sweeps
-    >>> sweeps.results_path("results/trees.csv")
-    (PosixPath('results/trees.csv'), 'csv')
-    """
-    path = Path(out)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        if not _parquet_available():
-            raise ValueError(
-                f"{_arg('out', str(path))} asks for Parquet, which needs pyarrow; install it "
-                f"(pip install pyarrow) or give a .csv path."
-            )
-        return path, "parquet"
-    if suffix == ".csv":
-        return path, "csv"
-    fmt = "parquet" if _parquet_available() else "csv"
-    return path.with_name(f"{path.name}.{fmt}"), fmt
-
-
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name}.tmp-"
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    # Not tempfile.mkstemp: its files are 0600 whatever the umask, and the rename would
-    # hand that mode to the results. Mode 0666 here lets the umask decide, as open() does.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = path.with_name(_temp_prefix(path) + secrets.token_hex(4))
-        try:
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _is_results_table(path: Path) -> bool:
-    """Whether ``path`` reads as a table this package's runner writes (by its columns)."""
-    try:
-        with path.open("rb") as handle:
-            magic = handle.read(4)
-        if path.suffix.lower() == ".parquet" or magic == b"PAR1":
-            import pyarrow.parquet as pq
-
-            names = list(pq.read_schema(path).names)
-        else:
-            with path.open(newline="", encoding="utf-8") as handle:
-                names = next(csv.reader([handle.readline(1 << 16)]), [])
-    except Exception:  # unreadable, not UTF-8, not Parquet: not a results table
-        return False
-    return names[: len(ID_COLUMNS)] == list(ID_COLUMNS) and set(RESERVED_COLUMNS) <= set(names)
-
-
-def _out_error(exc: OSError, path: Path, doing: str) -> OSError:
-    """``exc`` again, with a message that names ``out`` and what failed."""
-    where = exc.filename if exc.filename is not None else path
-    reason = exc.strerror or str(exc)
-    message = f"{_arg('out', str(path))}: cannot {doing} {where} ({reason})."
-    try:
-        return type(exc)(message)
-    except Exception:  # an OSError subclass with another signature
-        return OSError(message)
-
-
-class _Store:
-    """Part files of one sweep next to its results file, plus a manifest and a lock.
-
-    ``open`` checks that everything already at ``out`` is this package's, creates
-    what is missing, locks the parts folder and reads the finished units; ``close``
-    releases the lock and, after a failed start (no unit stored), ``rollback``
-    removes what ``open`` created.
-    """
-
-    def __init__(self, out, spec: SweepSpec, units: Sequence[Unit]):
-        self.path, self.fmt = results_path(out)
-        self.parts = self.path.with_name(self.path.name + ".parts")
-        self.checkpoints = self.parts / _CHECKPOINTS
-        self.spec = spec
-        self.units = units
-        self.saved = 0
-        self._lock = None
-        self._created: list[Path] = []  # folders above the parts folder this run created
-        self._created_parts = False
-        self._opened = False  # past every check, holding the lock
-        self._wrote_manifest = False
-        self._old_checkpoints: set[str] | None = None  # None: no checkpoints folder before
-
-    # serialisation
-    def _dump(self, frame: pd.DataFrame) -> bytes:
-        if self.fmt == "parquet":
-            buffer = io.BytesIO()
-            frame.to_parquet(buffer, index=False)
-            return buffer.getvalue()
-        return frame.to_csv(index=False).encode()
-
-    def _load(self, payload: bytes) -> pd.DataFrame:
-        if self.fmt == "parquet":
-            frame = pd.read_parquet(io.BytesIO(payload))
-        else:
-            frame = pd.read_csv(io.BytesIO(payload), keep_default_na=False, na_values=[""])
-        return _coerce(frame, self.spec)
-
-    def _part_name(self, unit: Unit, digest: str) -> str:
-        return f"unit-{unit.index:06d}-{zlib.crc32(unit.key.encode()):08x}.{digest}.{self.fmt}"
-
-    def _manifest(self) -> dict:
-        return {
-            "sweep": self.spec.name,
-            "fingerprint": self.spec.fingerprint(),
-            "n_units": len(self.units),
-            "format": self.fmt,
-        }
-
-    # what is already there
-    def _refuse(self, what: str) -> ValueError:
-        return ValueError(
-            f"{_arg('out', str(self.path))}: {what}. Nothing was changed: it is not a file "
-            f"this package wrote, so {_arg('overwrite', True)} does not replace it either; "
-            f"move it away or choose another {_arg('out')}."
-        )
-
-    def _foreign_entries(self) -> list[str]:
-        own = {_MANIFEST, _LOCK, _CHECKPOINTS}
-        return sorted(
-            entry.name
-            for entry in self.parts.iterdir()
-            if entry.name not in own and not _OWN_ENTRY.match(entry.name)
-        )
-
-    def check(self, overwrite: bool, same_spec: bool = True) -> dict | None:
-        """Refuse an ``out`` holding anything this package did not write; return its manifest.
-
-        A results file is this package's when its parts folder holds a manifest (it is
-        the table the runner keeps next to its parts, even if damaged since), or when its
-        columns are those of a results table; a parts folder is, when it holds a manifest
-        or only names the runner gives. With ``same_spec``, the manifest must also be
-        this spec's unless ``overwrite``.
-        """
-        if self.path.is_dir():
-            raise self._refuse("the results file would replace a folder")
-        if self.parts.exists() and not self.parts.is_dir():
-            raise self._refuse(f"{self.parts} exists and is not a folder")
-        manifest = self._read_manifest(self.parts / _MANIFEST) if self.parts.is_dir() else None
-        if self.parts.is_dir() and manifest is None:
-            foreign = self._foreign_entries()
-            if foreign:
-                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-                raise self._refuse(
-                    f"the folder {self.parts} holds files this package did not write ({shown})"
-                )
-        if self.path.exists() and manifest is None:
-            if not _is_results_table(self.path):
-                raise self._refuse("the file exists and is not a sweep results table")
-            if not overwrite:
-                raise ValueError(
-                    f"{_arg('out', str(self.path))} holds a sweep results table without its "
-                    f"resume state ({self.parts.name}/ is missing or incomplete), so it cannot "
-                    f"be checked against this spec; pass {_arg('overwrite', True)} to replace "
-                    f"it, or choose another {_arg('out')}."
-                )
-        if same_spec and manifest is not None and manifest != self._manifest() and not overwrite:
-            raise ValueError(
-                f"{self.path} holds results of a different sweep spec ({manifest.get('sweep')!r}, "
-                f"fingerprint {str(manifest.get('fingerprint'))[:12]}); pass "
-                f"{_arg('overwrite', True)} to replace them, or choose another {_arg('out')}."
-            )
-        return manifest
-
-    def open(self, overwrite: bool) -> dict[int, pd.DataFrame]:
-        """Check, create and lock the parts folder; return the valid finished units."""
-        from filelock import FileLock, Timeout
-
-        try:
-            self.check(overwrite, same_spec=False)  # whose results: asked under the lock
-            folder = self.parts.parent
-            while not folder.exists():
-                self._created.append(folder)  # innermost first
-                folder = folder.parent
-            if not folder.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
-            self.parts.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self.parts.mkdir()
-                self._created_parts = True
-            except FileExistsError:
-                pass
-            lock = FileLock(self.parts / _LOCK, timeout=0)
-            try:
-                lock.acquire()
-            except Timeout:
-                raise BlockingIOError(
-                    f"{_arg('out', str(self.path))} is in use: another sweep is writing to it "
-                    f"(it holds {self.parts / _LOCK}). Wait for it to finish, then run again to "
-                    f"reuse its results, or choose another {_arg('out')}."
-                ) from None
-            self._lock = lock
-            # Checked again under the lock: another run may have written since.
-            manifest = self.check(overwrite)
-            if overwrite:
-                self._clear()
-                manifest = None
-            if self.checkpoints.is_dir():
-                self._old_checkpoints = {p.name for p in self.checkpoints.iterdir()}
-            self._opened = True
-            for stale in self.path.parent.glob(_temp_prefix(self.path) + "*"):
-                stale.unlink()
-            if manifest is None:
-                self._discard_parts("no valid manifest")
-                payload = json.dumps(self._manifest(), indent=2).encode()
-                _atomic_write(self.parts / _MANIFEST, payload)
-                self._wrote_manifest = True
-            return self._read_parts()
-        except OSError as exc:
-            if isinstance(exc, BlockingIOError) and self._lock is None:
-                raise
-            raise _out_error(exc, self.path, "write") from exc
-
-    def close(self) -> None:
-        """Release the lock (kept until now so that no other run starts in between)."""
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-
-    def rollback(self) -> None:
-        """Remove what ``open`` created, after a run that stored no unit.
-
-        Only a run holding the lock touches the parts folder: one refused because
-        another run holds it leaves that run's files alone.
-        """
-        if self.saved:
-            return
-        if self._lock is not None:
-            with contextlib.suppress(OSError):
-                if self._created_parts:
-                    shutil.rmtree(self.parts)
-                elif self._opened:
-                    self._undo_in_existing_parts()
-        for folder in self._created:  # innermost first, and only while empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-
-    def _undo_in_existing_parts(self) -> None:
-        if self._wrote_manifest:
-            (self.parts / _MANIFEST).unlink(missing_ok=True)
-        if self.checkpoints.is_dir():
-            for entry in self.checkpoints.iterdir():
-                if entry.name not in (self._old_checkpoints or ()):
-                    _remove(entry)
-            if self._old_checkpoints is None and not any(self.checkpoints.iterdir()):
-                self.checkpoints.rmdir()
-
-    def _clear(self) -> None:
-        """Remove this package's files at ``out`` (``overwrite``); leave any other alone."""
-        for child in self.parts.iterdir():
-            if child.name in (_MANIFEST, _CHECKPOINTS) or _OWN_ENTRY.match(child.name):
-                _remove(child)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-    @staticmethod
-    def _read_manifest(path: Path) -> dict | None:
-        if not path.exists():
-            return None
-        try:
-            manifest = json.loads(path.read_text())
-        except (OSError, ValueError):
-            manifest = None
-        if not isinstance(manifest, dict) or set(manifest) != _MANIFEST_KEYS:
-            logger.warning("Manifest %s is unreadable; recomputing the sweep.", path)
-            return None
-        return manifest
-
-    def _discard_parts(self, why: str) -> None:
-        stale = [
-            p
-            for p in self.parts.iterdir()
-            if p.name == _CHECKPOINTS or _OWN_ENTRY.match(p.name) or p.name == _MANIFEST
-        ]
-        if stale:
-            logger.warning("Discarding %d file(s) in %s: %s.", len(stale), self.parts, why)
-        for path in stale:
-            _remove(path)
-
-    def _read_parts(self) -> dict[int, pd.DataFrame]:
-        done: dict[int, pd.DataFrame] = {}
-        for path in sorted(self.parts.iterdir()):
-            if not _OWN_ENTRY.match(path.name):
-                continue  # the manifest, the lock, checkpoints, or not this package's
-            frame = self._validate(path) if path.is_file() else None
-            index = int(_PART.match(path.name).group(1)) if frame is not None else None
-            if frame is None or index in done:
-                logger.warning("Removing invalid or duplicate part %s.", path.name)
-                _remove(path)
-                continue
-            done[index] = frame
-        return done
-
-    def _validate(self, path: Path) -> pd.DataFrame | None:
-        match = _PART.match(path.name)
-        if match is None or match.group(4) != self.fmt:
-            return None
-        index = int(match.group(1))
-        if index >= len(self.units):
-            return None
-        unit = self.units[index]
-        if match.group(2) != f"{zlib.crc32(unit.key.encode()):08x}":
-            return None
-        payload = path.read_bytes()
-        if hashlib.sha256(payload).hexdigest() != match.group(3):
-            return None
-        try:
-            frame = self._load(payload)
-        except Exception:  # a part that does not parse is recomputed, whatever the reason
-            return None
-        if len(frame) != len(unit.points) or (frame["seed"] != unit.seed).any():
-            return None
-        return frame
-
-    def save(self, unit: Unit, frame: pd.DataFrame) -> pd.DataFrame:
-        """Write one unit's part atomically; return the rows as stored."""
-        payload = self._dump(frame)
-        digest = hashlib.sha256(payload).hexdigest()
-        try:
-            _atomic_write(self.parts / self._part_name(unit, digest), payload)
-        except OSError as exc:
-            raise _out_error(exc, self.path, "write") from exc
-        self.saved += 1
-        # The unit's rows are safe: whatever it kept to resume is no longer needed.
-        shutil.rmtree(self.checkpoints / _checkpoint_name(unit), ignore_errors=True)
-        return self._load(payload)
-
-    def write_table(self, table: pd.DataFrame) -> None:
-        """Replace the results file with the rows finished so far."""
-        try:
-            _atomic_write(self.path, self._dump(table))
-        except OSError as exc:
-            raise _out_error(exc, self.path, "write") from exc
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
 
 
 # -- dispatch ----------------------------------------------------------------------------
 
 
-def _sequential(spec, units, threads, checkpoints, progress=None) -> Iterator[tuple[int, list]]:
+def _sequential(spec, units, threads, place, progress=None) -> Iterator[tuple[int, list]]:
     for unit in units:
-        yield _work(spec, unit, threads, checkpoints, progress)
+        yield _work(spec, unit, threads, place(unit), progress)
 
 
-def _loky(spec, units, n_jobs, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
+def _loky(spec, units, n_jobs, threads, place) -> Iterator[tuple[int, list[dict]]]:
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
-    yield from parallel(delayed(_work)(spec, unit, threads, checkpoints) for unit in units)
+    yield from parallel(delayed(_work)(spec, unit, threads, place(unit)) for unit in units)
 
 
 def _dask_client(client, scheduler):
@@ -718,13 +218,13 @@ def _dask_client(client, scheduler):
     return owned, owned
 
 
-def _dask(spec, units, client, threads, checkpoints) -> Iterator[tuple[int, list[dict]]]:
+def _dask(spec, units, client, threads, place) -> Iterator[tuple[int, list[dict]]]:
     from distributed import as_completed
 
     prefix = f"effcomplexity-{spec.name}-{spec.fingerprint()[:8]}"
     futures = [
         client.submit(
-            _work, spec, unit, threads, checkpoints, key=f"{prefix}-{unit.index}", pure=False
+            _work, spec, unit, threads, place(unit), key=f"{prefix}-{unit.index}", pure=False
         )
         for unit in units
     ]
@@ -810,15 +310,20 @@ def run(
         finished so far. A ``.parquet`` or ``.csv`` suffix picks the format;
         without one, Parquet when pyarrow is importable, else CSV, and the
         suffix is appended. Running again with the same ``out`` skips the
-        finished units (resume after an interruption, or a cheap reload).
-        Missing folders are created. Only files this run's engine wrote are
-        ever replaced or deleted: an existing ``out`` that is not a results
+        finished units (resume after an interruption). When the last unit
+        is stored, ``<out>.manifest.json`` (spec fingerprint, package
+        version, the file's SHA-256) is written beside the results file and
+        ``<out>.parts/`` is removed; running the same spec again then reads
+        the table back without computing anything. Results of another spec
+        or package version are not resumed (see ``overwrite``). Missing
+        folders are created. Only files this run's engine wrote are ever
+        replaced or deleted: an existing ``out`` that is not a results
         table, or a ``<out>.parts/`` holding other files, is refused. While
         a run writes, it holds ``<out>.parts/lock``; a second run into the
         same ``out`` is refused at once rather than mixing its rows in. A
         run that fails before storing its first unit removes what it
         created. Files get the permissions the umask allows, as ``open``
-        gives.
+        gives. See :mod:`effcomplexity.sweeps.store`.
     n_jobs : int
         Parallel processes for ``backend="loky"`` (-1: every core); more
         than the cores this process may use is capped, with a warning.
@@ -834,8 +339,10 @@ def run(
         0 is silent; 1 shows a progress bar (units done, rate, time left).
     overwrite : bool
         Discard results already in ``out`` instead of resuming (also those
-        of another spec). Files at ``out`` that are not this package's are
-        refused all the same.
+        of another spec or package version) and start a new run: workers
+        still running for an earlier run into the same ``out`` can no
+        longer write into it. Files at ``out`` that are not this package's
+        are refused all the same.
     blas_threads : int or None
         BLAS threads inside each unit. Units are the grain of parallelism, so
         the default is 1, which also keeps the arithmetic, and so every digit,
@@ -858,8 +365,10 @@ def run(
     ------
     ValueError
         For a bad spec or argument (before any unit runs), when ``out``
-        holds a file that is not a results table of this package, or when it
-        holds the results of a different spec and ``overwrite`` is False.
+        is empty or names a folder, holds a file that is not a results table
+        of this package, or holds the results of a different spec or package
+        version (or a finished results file changed since) and
+        ``overwrite`` is False.
     BlockingIOError
         When another run is writing to ``out``.
     OSError
@@ -896,7 +405,16 @@ def run(
     if backend == "dask":
         # Connect before anything is written, so that an unreachable cluster leaves no trace.
         client, owned = _dask_client(client, scheduler)
-    store = _Store(out, spec, units) if out is not None else None
+    store = None
+    if out is not None:
+        store = ResultStore(
+            out,
+            sweep=spec.name,
+            fingerprint=spec.fingerprint(),
+            units=units,
+            dtypes=_dtypes(spec),
+            **current_options(),
+        )
     try:
         done = store.open(bool(overwrite)) if store is not None else {}
         return _run_units(spec, units, done, store, n_jobs, backend, client, verbose, blas_threads)
@@ -915,24 +433,26 @@ def _run_units(spec, units, done, store, n_jobs, backend, client, verbose, blas_
     todo = [unit for unit in units if unit.index not in done]
     if store is not None and done:
         logger.info("Resuming %s: %d of %d units already done.", spec.name, len(done), len(units))
-    checkpoints = store.checkpoints if store is not None else None
+    place = (
+        _no_place if store is None else lambda unit: (store.checkpoint_dir(unit), store.stamp(unit))
+    )
     from tqdm.auto import tqdm
 
     family = get_family(spec.family)
     inner = None
     if backend == "loky" and (n_jobs == 1 or len(todo) <= 1):
-        if family.reports_progress and verbose:
+        if family.reports_progress and verbose and todo:
             # Within-unit bar (epochs or steps), shown when units run in this process.
             inner = tqdm(desc="steps", unit="step", leave=False, position=1, file=sys.stderr)
         progress = None if inner is None else inner.update
-        results = _sequential(spec, todo, blas_threads, checkpoints, progress)
+        results = _sequential(spec, todo, blas_threads, place, progress)
     else:
         # Longest units first, so the last one to finish does not start last.
         todo.sort(key=lambda u: family.cost(spec, u.params, u.points), reverse=True)
         if backend == "dask":
-            results = _dask(spec, todo, client, blas_threads, checkpoints)
+            results = _dask(spec, todo, client, blas_threads, place)
         else:
-            results = _loky(spec, todo, n_jobs, blas_threads, checkpoints)
+            results = _loky(spec, todo, n_jobs, blas_threads, place)
 
     try:
         with tqdm(
@@ -949,13 +469,13 @@ def _run_units(spec, units, done, store, n_jobs, backend, client, verbose, blas_
                 if store is not None:
                     frame = store.save(unit, frame)
                 done[index] = frame
-                if store is not None:
+                if store is not None and len(done) < len(units):
                     store.write_table(_table(spec, done))
                 bar.update()
     finally:
         if inner is not None:
             inner.close()
     table = _table(spec, done)
-    if store is not None and not todo:
-        store.write_table(table)
+    if store is not None:
+        store.finish(table)
     return table
