@@ -75,10 +75,12 @@ def pytest_sessionstart(session):
     if not resume and _paper.RUNS.exists():
         shutil.rmtree(_paper.RUNS)
     stored = sorted(_paper.FULL_RUNS.glob("*.csv.parts/unit-*.csv"))
-    if config.getoption("--full", default=False) and not resume and stored:
+    # --verify checks the stored units, so it continues from them as --resume does.
+    keeps = resume or config.getoption("--verify", default=0)
+    if config.getoption("--full", default=False) and not keeps and stored:
         raise pytest.UsageError(
             f"{_paper.FULL_RUNS} holds {len(stored)} finished units of the full run. Pass "
-            f"--resume to continue from them; to start afresh, remove the folder first "
+            f"--resume (or --verify K) to continue from them; to start afresh, remove the folder "
             f"(git rm -r {_paper.FULL_RUNS.relative_to(_paper.ROOT)})."
         )
     _paper.SETTINGS.update(
