@@ -67,6 +67,7 @@ __all__ = [
     "provenance",
     "run_sweep",
     "save_figure",
+    "store_summary",
     "verify_units",
     "write_table",
 ]
@@ -258,6 +259,24 @@ def full_store_units(store: Path = FULL_RUNS) -> list[tuple[Path, Path]]:
             if (_records(out) / (part.name + ".json")).exists():
                 units.append((out, part))
     return units
+
+
+def store_summary(store: Path = FULL_RUNS) -> pd.DataFrame:
+    """Per stored sweep: units finished of units planned, and the commits that computed them."""
+    rows = []
+    for out in sorted(store.glob("*_full.csv")):
+        records = [json.loads(p.read_text()) for p in sorted(_records(out).glob("*.json"))]
+        planned = len(sweeps.plan(read_spec(out))) if _spec_file(out).exists() else None
+        rows.append(
+            {
+                "sweep": out.name.removesuffix("_full.csv"),
+                "units": len(records),
+                "planned": planned,
+                "commits": ", ".join(sorted({r["commit"][:12] for r in records})),
+                "versions": ", ".join(sorted({r["version"] for r in records})),
+            }
+        )
+    return pd.DataFrame(rows, columns=["sweep", "units", "planned", "commits", "versions"])
 
 
 def verify_units(

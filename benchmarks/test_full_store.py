@@ -52,6 +52,8 @@ def test_full_run_records_provenance_per_unit(store):
         assert entry["fingerprint"] == TINY.sized(quick=False).fingerprint()
         assert entry["version"] and entry["commit"]
     assert _paper.read_spec(store / "tiny_store_full.csv") == TINY.sized(quick=False)
+    summary = _paper.store_summary(store)
+    assert summary[["sweep", "units", "planned"]].values.tolist() == [["tiny_store", 3, 3]]
 
 
 def test_unrecorded_part_is_recomputed_and_verify_passes(store):
