@@ -40,12 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=1, help="local processes per sweep")
     parser.add_argument("--scheduler", default=None, help="dask scheduler address")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=_paper.FULL_RUNS,
+        help=f"the store folder (default: {_paper.FULL_RUNS.relative_to(_paper.ROOT)})",
+    )
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(names) - set(sweeps.available()))
     if unknown:
         parser.error(f"unknown sweeps {unknown}; choose from: {', '.join(sweeps.available())}")
 
+    _paper.FULL_RUNS = args.store.resolve()
     _paper.FULL_RUNS.mkdir(parents=True, exist_ok=True)
     handlers = [
         logging.StreamHandler(sys.stderr),
