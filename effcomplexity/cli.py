@@ -544,15 +544,8 @@ def _plot(args) -> int:
     elif args.kind == "back-to-u":
         fig = plotting.back_to_u(table, used[0], args.error, verdicts=verdicts, smooth=args.smooth)
     else:
-<<<<<<< HEAD
         fig = plotting.verdict_grid(table, used, args.error, verdicts=verdicts, smooth=args.smooth)
-    out = args.out or f"{args.kind}.png"
-=======
-        fig = plotting.verdict_grid(
-            table, measures or ("n_params", "p_train", "p_test"), args.error
-        )
     out = _figure_path(args.out, f"{args.kind}.png")
->>>>>>> b
     try:
         plotting.save(fig, out)
     except ValueError as exc:
