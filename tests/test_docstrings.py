@@ -23,6 +23,7 @@ PUBLIC_MODULES = (
     "effcomplexity",
     "effcomplexity.nn",
     "effcomplexity.sweeps",
+    "effcomplexity.sweeps.store",
     "effcomplexity.analysis",
     "effcomplexity.plotting",
     "effcomplexity.datasets",

@@ -23,6 +23,8 @@ PUBLIC_MODULES = {
     "effcomplexity.datasets",
     "effcomplexity.models",
     "effcomplexity.sweeps",
+    "effcomplexity.sweeps.store",
+    "effcomplexity.exceptions",
     "effcomplexity.analysis",
     "effcomplexity.plotting",
 }

@@ -2,7 +2,7 @@
 
 >>> from effcomplexity import sweeps
 >>> sweeps.available()[:3]
-['belkin_rff', 'curth_boosting', 'curth_boosting_switch']
+['belkin_rff', 'curth_boosting', 'curth_boosting_published']
 >>> sweeps.families.families()
 ['boosting', 'forest', 'grokking', 'mnist1d', 'rff', 'rff_pca', 'ridgeless']
 

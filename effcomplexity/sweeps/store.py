@@ -63,11 +63,8 @@ __all__ = [
     "STORE_FORMAT",
     "ResultStore",
     "checkpoint_stamp",
-    "coerce",
-    "current_options",
     "options",
     "read_part",
-    "results_path",
     "stamped",
 ]
 
@@ -143,6 +140,11 @@ def stamped(stamp: Mapping[str, Any] | None) -> Iterator[None]:
     stamp : mapping or None
         JSON-able identity of the unit and run (see :meth:`ResultStore.stamp`).
 
+    Yields
+    ------
+    None
+        The stamp holds until the block ends; the previous one is restored then.
+
     Examples
     --------
     >>> from effcomplexity.sweeps.store import checkpoint_stamp, stamped
@@ -173,6 +175,11 @@ def options(*, keep_parts: bool = False, metadata: Mapping[str, Any] | None = No
         Extra JSON-able fields for the manifest and every part, e.g.
         ``{"commit": "1a2b3c"}``.
 
+    Yields
+    ------
+    None
+        The options hold until the block ends; the previous ones are restored then.
+
     Examples
     --------
     >>> import tempfile
@@ -201,7 +208,21 @@ def current_options() -> dict[str, Any]:
 
 
 def checkpoint_stamp() -> dict[str, Any] | None:
-    """The stamp set by :func:`stamped` around the running unit, or None outside one."""
+    """The stamp set by :func:`stamped` around the running unit, or None outside one.
+
+    Returns
+    -------
+    dict or None
+        A copy of the stamp (changing it changes nothing), or None outside
+        :func:`stamped`.
+
+    Examples
+    --------
+    >>> from effcomplexity.sweeps.store import checkpoint_stamp, stamped
+    >>> with stamped({"unit": "seed=0", "run": "cd34"}):
+    ...     checkpoint_stamp()
+    {'unit': 'seed=0', 'run': 'cd34'}
+    """
     stamp = _STAMP.get()
     return None if stamp is None else dict(stamp)
 
@@ -428,6 +449,23 @@ def read_part(path) -> tuple[pd.DataFrame, dict | None]:
         ``version``, ``fingerprint``, ``sweep``, ``unit``, ``index``, ``run``,
         ``columns``, ``store_format`` and any extra fields the store was given;
         None for a file without metadata.
+
+    Examples
+    --------
+    See :func:`options`, which keeps the parts of a finished sweep:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from effcomplexity import sweeps
+    >>> from effcomplexity.sweeps import store
+    >>> spec = sweeps.get_spec("ridgeless_theory").replace(
+    ...     n_train=40, n_test=20, grid={"n_features": (10,)}, seeds=(0,))
+    >>> out = Path(tempfile.mkdtemp()) / "r.csv"
+    >>> with store.options(keep_parts=True):
+    ...     table = sweeps.run(spec, out=out, verbose=0)
+    >>> frame, meta = store.read_part(next(out.with_name("r.csv.parts").glob("unit-*")))
+    >>> meta["sweep"], len(frame) == len(table)
+    ('ridgeless_theory', True)
     """
     path = Path(path)
     fmt = "parquet" if path.suffix.lower() == ".parquet" else "csv"
@@ -477,7 +515,7 @@ class ResultStore:
     --------
     >>> import tempfile
     >>> import pandas as pd
-    >>> from effcomplexity.sweeps.plan import Unit
+    >>> from effcomplexity.sweeps import Unit
     >>> from effcomplexity.sweeps.store import ResultStore, read_part
     >>> units = [Unit(i, 0, {"k": k}, ({"k": k},), f"seed=0,k={k}") for i, k in enumerate((1, 2))]
     >>> out = tempfile.mkdtemp() + "/toy.csv"
