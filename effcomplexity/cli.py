@@ -139,8 +139,9 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Read a sweep table (CSV or Parquet, as 'effcomplexity sweep --out' writes it) and "
             "print, for each complexity measure, whether test error against it shows a "
-            "double descent, a single U or a monotone curve, with the statistics behind the "
-            "verdict (see effcomplexity.analysis.illusion_test)."
+            "double descent, folds back (falls while the measure falls), a single U, a "
+            "monotone curve or no single curve, with the statistics behind the verdict "
+            "(see effcomplexity.analysis.illusion_test)."
         ),
         epilog=(
             "example:\n  effcomplexity sweep curth_trees --out trees.csv\n"
