@@ -12,36 +12,31 @@ quick run always regenerates from scratch; ``--resume`` keeps it, so that an
 interrupted run picks up from the last finished unit.
 
 Full sweeps (``--full``) run into ``paper/runs/full/``, which is committed: the
-runner's results file ``NAME_full.csv`` and its folder ``NAME_full.csv.parts/``
-(a manifest with the spec's fingerprint and one CSV part per finished unit,
-each written atomically), plus, per unit, a provenance record in
-``NAME_full.csv.provenance/`` (the package version, the git commit and the spec
-fingerprint that computed it) and the sized spec as ``NAME_full.spec.json``, so
-that :func:`verify_units` can recompute any stored unit with the current code.
-A part without its provenance record (the process was killed between the two
-writes) is removed before the next run and recomputed, never kept half-known.
+runner's results file ``NAME_full.csv``, its folder ``NAME_full.csv.parts/``
+(kept when the sweep finishes: a manifest with the spec's fingerprint and one
+CSV part per finished unit, each written atomically and carrying in its first
+line the package version, the spec fingerprint, the unit, the run id and the
+git commit that computed it), ``NAME_full.csv.manifest.json`` once the sweep
+is finished, and the sized spec as ``NAME_full.spec.json``, so that
+:func:`verify_units` can recompute any stored unit with the current code. A
+killed run leaves no part of the units in flight; the next run recomputes them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import datetime
 import json
 import logging
 import os
 import random
-import re
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-import effcomplexity
 from effcomplexity import plotting, sweeps
+from effcomplexity.sweeps import store as sweeps_store
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +59,14 @@ __all__ = [
     "SETTINGS",
     "TABLES",
     "full_store_units",
-    "provenance",
+    "git_commit",
+    "read_spec",
     "run_sweep",
     "save_figure",
     "store_summary",
     "verify_units",
     "write_table",
 ]
-
-_PART = re.compile(r"^unit-(\d{6})-[0-9a-f]{8}\.[0-9a-f]{64}\.csv$")
 
 
 def results_file(spec: sweeps.SweepSpec, full: bool) -> Path:
@@ -87,8 +81,9 @@ def run_sweep(spec, full: bool, **run_kwargs) -> pd.DataFrame:
 
     ``spec`` is a library name or a :class:`~effcomplexity.sweeps.SweepSpec`;
     the results file is named after it and its size, so figures that share a
-    sweep share one run. Full runs go to the committed store with a provenance
-    record per unit; ``SETTINGS["scheduler"]`` sends the units to a dask cluster.
+    sweep share one run. Full runs go to the committed store, keeping one part
+    per unit that records the version, spec fingerprint and git commit that
+    computed it; ``SETTINGS["scheduler"]`` sends the units to a dask cluster.
     """
     spec = sweeps.get_spec(spec) if isinstance(spec, str) else spec
     out = results_file(spec, full)
@@ -103,7 +98,9 @@ def run_sweep(spec, full: bool, **run_kwargs) -> pd.DataFrame:
         return sweeps.run(spec, quick=True, out=out, **run_kwargs)
     sized = spec.sized(quick=False)
     _write_spec(sized, out)
-    with recording_provenance(sized, out):
+    # Every part records the commit beside the version and fingerprint the store records;
+    # the commit is never compared, so a later commit resumes the same store.
+    with sweeps_store.options(keep_parts=True, metadata={"commit": git_commit()}):
         return sweeps.run(sized, quick=False, out=out, **run_kwargs)
 
 
@@ -125,36 +122,35 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
-def provenance(spec: sweeps.SweepSpec) -> dict:
-    """What computed a unit now: package version, git commit, spec fingerprint."""
-    return {
-        "version": effcomplexity.__version__,
-        "commit": git_commit(),
-        "fingerprint": spec.fingerprint(),
-    }
-
-
 def _parts(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
-
-
-def _records(out: Path) -> Path:
-    return out.with_name(out.name + ".provenance")
 
 
 def _spec_file(out: Path) -> Path:
     return out.with_name(out.stem + ".spec.json")
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _manifest(out: Path) -> dict | None:
+    """The manifest of a stored sweep: in its parts folder while running, else beside it."""
+    for path in (_parts(out) / "manifest.json", out.with_name(out.name + ".manifest.json")):
+        if path.is_file():
+            return json.loads(path.read_text())
+    return None
 
 
 def _write_spec(spec: sweeps.SweepSpec, out: Path) -> None:
+    """Store the sized spec beside ``out``, unless ``out`` holds another spec's units.
+
+    The run then refuses that store, and the spec that computed it stays readable.
+    """
+    manifest = _manifest(out)
+    if manifest is not None and manifest.get("fingerprint") != spec.fingerprint():
+        return
     fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
-    _atomic_text(_spec_file(out), json.dumps(fields, indent=1, sort_keys=True) + "\n")
+    path = _spec_file(out)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(fields, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
 
 
 def _tuples(value):
@@ -169,7 +165,9 @@ def read_spec(out: Path) -> sweeps.SweepSpec:
     """The sized spec a stored full run was computed with (its fingerprint checked)."""
     fields = json.loads(_spec_file(out).read_text())
     spec = sweeps.SweepSpec(**{k: _tuples(v) for k, v in fields.items()})
-    manifest = json.loads((_parts(out) / "manifest.json").read_text())
+    manifest = _manifest(out)
+    if manifest is None:
+        raise FileNotFoundError(f"{out} has no manifest: no unit of it was ever stored.")
     if spec.fingerprint() != manifest["fingerprint"]:
         raise ValueError(
             f"{_spec_file(out)} does not rebuild the spec of {out} (fingerprint "
@@ -178,105 +176,57 @@ def read_spec(out: Path) -> sweeps.SweepSpec:
     return spec
 
 
-def _record_new_parts(spec: sweeps.SweepSpec, out: Path, stamp: dict) -> int:
-    """Write the provenance record of every part that has none; return how many."""
-    parts, records = _parts(out), _records(out)
-    if not parts.is_dir():
-        return 0
-    units = None
-    written = 0
-    for part in sorted(parts.iterdir()):
-        match = _PART.match(part.name)
-        record = records / (part.name + ".json")
-        if match is None or record.exists():
-            continue
-        units = units or sweeps.plan(spec)
-        records.mkdir(exist_ok=True)
-        entry = {
-            "part": part.name,
-            "unit": units[int(match.group(1))].key,
-            **stamp,
-            "recorded": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        }
-        _atomic_text(record, json.dumps(entry, indent=1, sort_keys=True) + "\n")
-        written += 1
-    return written
-
-
-def _drop_unrecorded(out: Path) -> None:
-    """Remove parts without a provenance record and records without a part."""
-    parts, records = _parts(out), _records(out)
-    names = {p.name for p in parts.iterdir()} if parts.is_dir() else set()
-    for name in sorted(names):
-        if _PART.match(name) and not (records / (name + ".json")).exists():
-            logger.warning("Recomputing %s: its part has no provenance record.", name)
-            (parts / name).unlink()
-    if records.is_dir():
-        for record in records.iterdir():
-            if record.name.removesuffix(".json") not in names:
-                record.unlink()
-
-
-@contextlib.contextmanager
-def recording_provenance(spec: sweeps.SweepSpec, out: Path, every: float = 2.0) -> Iterator[None]:
-    """Record version, commit and fingerprint of each part the run in the block writes.
-
-    Parts without a record are removed first (a killed run's last unit, whose
-    provenance is unknown). While the block runs, a thread records every new
-    part within ``every`` seconds; the block's end records the rest.
-    """
-    from filelock import FileLock, Timeout
-
-    parts = _parts(out)
-    if parts.is_dir():
-        try:
-            with FileLock(parts / "lock", timeout=0):
-                _drop_unrecorded(out)
-        except Timeout:
-            raise BlockingIOError(f"{out} is in use: another run is writing to it.") from None
-    stamp = provenance(spec)
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(every):
-            _record_new_parts(spec, out, stamp)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join()
-        _record_new_parts(spec, out, stamp)
-
-
 def full_store_units(store: Path = FULL_RUNS) -> list[tuple[Path, Path]]:
-    """``(results file, part)`` of every unit in the committed store with a record."""
-    units = []
-    for out in sorted(store.glob("*_full.csv")):
-        for part in sorted(_parts(out).glob("unit-*.csv")):
-            if (_records(out) / (part.name + ".json")).exists():
-                units.append((out, part))
-    return units
+    """``(results file, part)`` of every unit stored in the committed store."""
+    return [
+        (out, part)
+        for out in sorted(store.glob("*_full.csv"))
+        for part in sorted(_parts(out).glob("unit-*.csv"))
+    ]
 
 
 def store_summary(store: Path = FULL_RUNS) -> pd.DataFrame:
     """Per stored sweep: units finished of units planned, and the commits that computed them."""
     rows = []
     for out in sorted(store.glob("*_full.csv")):
-        records = [json.loads(p.read_text()) for p in sorted(_records(out).glob("*.json"))]
-        planned = len(sweeps.plan(read_spec(out))) if _spec_file(out).exists() else None
+        metas = [
+            sweeps_store.read_part(part)[1] or {} for part in sorted(_parts(out).glob("unit-*.csv"))
+        ]
+        manifest = _manifest(out) or {}
         rows.append(
             {
                 "sweep": out.name.removesuffix("_full.csv"),
-                "units": len(records),
-                "planned": planned,
-                "commits": ", ".join(sorted({r["commit"][:12] for r in records})),
-                "versions": ", ".join(sorted({r["version"] for r in records})),
+                "units": len(metas),
+                "planned": manifest.get("n_units"),
+                "commits": ", ".join(sorted({str(m.get("commit"))[:12] for m in metas})),
+                "versions": ", ".join(sorted({str(m.get("version")) for m in metas})),
             }
         )
     return pd.DataFrame(rows, columns=["sweep", "units", "planned", "commits", "versions"])
+
+
+def _differing(new: pd.DataFrame, old: pd.DataFrame, rtol: float, atol: float) -> list[str]:
+    """Columns of ``new`` whose values ``old`` does not hold: floats within noise, else exact."""
+    differing = []
+    for column in new.columns:
+        a, b = new[column], old[column]
+        if pd.api.types.is_float_dtype(a.dtype):
+            same = np.allclose(
+                a.to_numpy(float, na_value=np.nan),
+                b.to_numpy(float, na_value=np.nan),
+                rtol=rtol,
+                atol=atol,
+                equal_nan=True,
+            )
+        else:
+            missing = a.isna().to_numpy()
+            same = bool(
+                (missing == b.isna().to_numpy()).all()
+                and (a[~missing].to_numpy(object) == b[~missing].to_numpy(object)).all()
+            )
+        if not same:
+            differing.append(column)
+    return differing
 
 
 def verify_units(
@@ -284,39 +234,38 @@ def verify_units(
     *,
     store: Path = FULL_RUNS,
     seed: int | None = None,
-    rtol: float = 1e-7,
-    atol: float = 1e-10,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
 ) -> list[dict]:
-    """Recompute ``k`` stored units drawn at random and compare every number.
+    """Recompute ``k`` stored units drawn at random and compare every value.
 
-    Returns one dict per unit: the part, its recorded commit, and the columns
-    whose values differ beyond ``rtol``/``atol`` (empty when the unit matches).
+    Floats must agree within ``rtol``/``atol`` (float noise), integers and
+    strings exactly. Returns one dict per unit: the results file, the unit,
+    the commit its part records, and the columns that differ (empty when the
+    unit matches).
     """
-    from effcomplexity.sweeps.runner import run_unit
+    from effcomplexity.sweeps import runner
 
     candidates = full_store_units(store)
     chosen = random.Random(seed).sample(candidates, min(k, len(candidates)))
     report = []
     for out, part in chosen:
         spec = read_spec(out)
-        unit = sweeps.plan(spec)[int(_PART.match(part.name).group(1))]
-        stored = pd.read_csv(part, keep_default_na=False, na_values=[""])
-        rows = pd.DataFrame(run_unit(spec, unit.seed, unit.params, unit.points, unit.key))
-        differing = []
-        for column in rows.columns:
-            if column not in stored or not pd.api.types.is_numeric_dtype(stored[column]):
-                continue
-            new = pd.to_numeric(rows[column], errors="coerce").to_numpy(float)
-            old = stored[column].to_numpy(float)
-            if not np.allclose(new, old, rtol=rtol, atol=atol, equal_nan=True):
-                differing.append(column)
-        record = json.loads((_records(out) / (part.name + ".json")).read_text())
+        stored, meta = sweeps_store.read_part(part)
+        unit = sweeps.plan(spec)[int(meta["index"])]
+        if unit.key != meta["unit"]:
+            raise ValueError(
+                f"{part} holds unit {meta['unit']!r}, but its index plans {unit.key!r}."
+            )
+        rows = runner.run_unit(spec, unit.seed, unit.params, unit.points, unit.key)
+        new = runner._unit_frame(spec, unit, rows)
+        old = sweeps_store.coerce(stored, runner._dtypes(spec))
         report.append(
             {
                 "results": out.name,
                 "unit": unit.key,
-                "commit": record["commit"],
-                "differing": differing,
+                "commit": meta.get("commit"),
+                "differing": _differing(new, old, rtol, atol),
             }
         )
     return report

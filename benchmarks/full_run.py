@@ -1,9 +1,10 @@
 """Run sweeps at full size into the committed store ``paper/runs/full/``, unit by unit.
 
-Each finished unit is written at once (atomically) with its provenance record,
-so killing the run loses at most the units in flight; running the same command
-again continues where it stopped. By default it runs Curth et al.'s sweeps at
-their published size::
+Each finished unit is written at once (atomically) as a part that records the
+package version, the spec fingerprint and the git commit that computed it, so
+killing the run loses at most the units in flight; running the same command
+again, at the same or a later commit, continues where it stopped. By default it
+runs Curth et al.'s sweeps at their published size::
 
     python benchmarks/full_run.py
     python benchmarks/full_run.py --only curth_trees_published,curth_boosting_published
