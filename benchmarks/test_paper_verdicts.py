@@ -105,6 +105,7 @@ COLUMNS = {
     "n_descents": "descents",
     "peak_location": "peak at",
     "fold_back": "fold-back",
+    "lack_of_fit": "lack of fit",
     "tau_error": "tau",
     "n_seeds": "seeds",
 }
@@ -199,6 +200,12 @@ def test_verdict_table(full):
     assert rff["p_test"] == "folds back", rff
     against_p_test = verdicts[verdicts["measure"] == "p_test"]
     assert (against_p_test["verdict"] != "double descent").all(), against_p_test
+    # The loops: along the ensemble (or excess-feature) axis the error falls while p_test
+    # falls, and the two segments lie far apart (lack of fit beyond the limit of 3 noise
+    # units), so no pooled single U is claimed for the MNIST sweeps.
+    loops = against_p_test[against_p_test["sweep"].isin(["curth_trees", "curth_rff", "belkin_rff"])]
+    assert (loops["verdict"] == "folds back").all(), loops
+    assert (loops["lack_of_fit"] > 3).all(), loops[["sweep", "error", "lack_of_fit"]]
 
 
 @pytest.mark.parametrize("full_size", [False, True])
