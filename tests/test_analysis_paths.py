@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from effcomplexity import analysis
-from effcomplexity.analysis import VERDICTS, illusion_test, segments, smoothing
+from effcomplexity.analysis import VERDICTS, illusion_test, paths, segments, smoothing
 from effcomplexity.analysis import calibration as cal
 from effcomplexity.sweeps import table as sweep_table
 
@@ -146,6 +146,95 @@ def test_a_missing_threshold_column_makes_the_peak_location_unknown():
     # p_train without n_train: where the model interpolates is not known, so not "elsewhere".
     row = illusion_test(spike_table(), error="test_mse", measures=["n_params"], n_perm=0).iloc[0]
     assert row["peak_location"] == "unknown"
+
+
+# The test error of the paper's quick grokking run (one seed, modular addition, weight
+# decay 16, 20% of the pairs for training; paper/figures/grokking.csv), at these steps.
+GROKKING_STEPS = [0, 10, 25, 50, 100, 200, 300, 400, 500, 600, 800, 1000]
+GROKKING_ERROR = [
+    0.991364,
+    0.996546,
+    0.996546,
+    0.997343,
+    0.994420,
+    0.977946,
+    0.862362,
+    0.547496,
+    0.188388,
+    0.049555,
+    0.004517,
+    0.000133,
+]
+
+
+def grokking_table():
+    return pd.DataFrame(
+        {
+            "seed": 0,
+            "axis": np.nan,
+            "n_params": 74496,
+            "step": GROKKING_STEPS,
+            "test_error": GROKKING_ERROR,
+        }
+    )
+
+
+def test_grokking_at_chance_then_a_steep_fall_is_no_double_descent():
+    # The error wobbles near chance (0.991 to 0.997, a rise of 0.6%, under the 1% noise
+    # floor) and then falls through four decades: one descent, so "monotone decreasing".
+    row = illusion_test(grokking_table(), measures=["step"], n_perm=0).iloc[0]
+    assert row["log_error"]  # spans two decades: read on log10
+    assert row["verdict"] == "monotone decreasing"
+    assert row["n_rising_descents"] == 1
+    assert "one-point spike" not in row["evidence"]
+    assert row["peak_location"] == "no peak"
+
+
+def test_an_epoch_wise_path_runs_along_the_steps():
+    # One model size: the path is the steps, along which the measure "step" rises.
+    seg = segments(grokking_table(), measure="step")
+    assert seg["segment"].tolist() == ["step"]
+    assert seg["grid"].iloc[0] == tuple(GROKKING_STEPS)
+    assert seg["measure_direction"].tolist() == ["rises"]
+    assert seg["error_shape"].tolist() == ["monotone decreasing"]
+    # Rows in another order give the same path.
+    shuffled = grokking_table().iloc[::-1].reset_index(drop=True)
+    assert segments(shuffled, measure="step").equals(seg)
+
+
+def test_the_spike_rule_needs_a_spike_beyond_noise_and_the_floor_in_every_seed():
+    floor = np.log10(1 + smoothing.NOISE_FLOOR)
+    # The bump at chance level in the grokking curve is no spike at any threshold.
+    y = np.log10(GROKKING_ERROR)
+    assert paths._spike(y, floor, floor, log_y=True) is None
+    # A missing noise estimate (NaN threshold) is no licence to call a spike.
+    assert paths._spike(y, np.nan, floor, log_y=True) is None
+
+    def bumped(r):
+        # Falls, a bump of r times its level at index 6, falls two decades.
+        return np.log10([1, 1, 1, 1, 0.5, 0.3, 0.3 * (1 + r), 0.3, 0.01, 0.001])
+
+    # The median error is about 0.4, so the floor on the error's own scale is about 0.004:
+    # a bump of 1.2% of 0.3 (0.0036) is under it although 1.2% clears the log floor.
+    assert np.log10(1.012) > floor
+    assert paths._spike(bumped(0.012), floor, floor, log_y=True) is None
+    assert paths._spike(bumped(0.02), floor, floor, log_y=True) == 6
+    # Above noise but not a peak in every seed: no spike.
+    peaks = np.zeros(10, bool)
+    assert paths._spike(bumped(0.02), floor, floor, log_y=True, seed_peaks=peaks) is None
+    peaks[6] = True
+    assert paths._spike(bumped(0.02), floor, floor, log_y=True, seed_peaks=peaks) == 6
+    # A bump above the noise after no real descent (all points before it level) is no spike.
+    flat_start = np.log10([0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.306, 0.3, 0.01, 0.001])
+    assert paths._spike(flat_start, floor, floor, log_y=True) is None
+
+
+def test_seed_peaks_are_peaks_in_every_seed_that_has_the_point():
+    # Brute force by hand: point 2 is above both neighbours in both seeds, point 1 in one.
+    y = np.array([[1.0, 2.0, 3.0, 1.0, 0.5], [1.0, 0.5, 3.0, 2.0, np.nan]])
+    assert paths._seed_peaks(y).tolist() == [False, False, True, False, False]
+    # Seed 1 lacks point 4, so seed 0 alone makes point 3 a peak (seed 1 there is no peak).
+    assert paths._seed_peaks(y[:, [0, 2, 3, 1, 4]]).tolist() == [False, True, False, True, False]
 
 
 # -- the noise floor and the thresholds --------------------------------------------------

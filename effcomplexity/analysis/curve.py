@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .grid import _grid_keys, _interpolation_index, _per_seed, _threshold_known
-from .paths import _path_verdict, _pieces, _read_path
+from .paths import _path_verdict, _pieces, _read_path, _seed_peaks
 from .shapes import _describe_shape, _valley_r2
 from .smoothing import (
     LACK_OF_FIT_MAX,
@@ -42,7 +42,17 @@ class _Curve:
             # No composite path in this group: the whole grid is the curve.
             on_path[:] = True
         candidates = np.flatnonzero(on_path)
-        order = np.argsort(self.means["n_params"].to_numpy(float)[candidates], kind="stable")
+        size = self.means["n_params"].to_numpy(float)[candidates]
+        # A path at one model size (an epoch-wise table) runs along its one varying raw axis.
+        varying = [
+            a
+            for a in _grid_keys(self.means)
+            if self.means[a].iloc[candidates].nunique() >= 2 and a != "n_params"
+        ]
+        one_size = size.size > 0 and np.ptp(size) == 0
+        self.path_axis = varying[0] if one_size and len(varying) == 1 else None
+        along = self.means[self.path_axis].to_numpy(float)[candidates] if self.path_axis else size
+        order = np.argsort(along, kind="stable")
         self.path_idx = candidates[order]
         axes = self.means["axis"].to_numpy(object)[self.path_idx]
         names = list(dict.fromkeys(a for a in axes if isinstance(a, str)))
@@ -51,7 +61,12 @@ class _Curve:
         first = np.flatnonzero(self.segment == 0)
         two = self.segment.max() > 0 if self.segment.size else False
         self.switch = int(first[-1]) if two and first.size else None
-        self.position = _log_x(self.means["n_params"].to_numpy(float)[self.path_idx])[0]
+        if self.path_axis is not None:
+            self.position = _log_x(self.means[self.path_axis].to_numpy(float)[self.path_idx])[0]
+        elif one_size:
+            self.position = np.arange(self.path_idx.size, dtype=float)
+        else:
+            self.position = _log_x(self.means["n_params"].to_numpy(float)[self.path_idx])[0]
         keys = [a for a in _grid_keys(self.means) if self.means[a].nunique() >= 2]
         self.groups = _granulated_groups(self.means, keys)
         self.off_steps = self._off_path_steps()
@@ -151,6 +166,7 @@ def _prepare(
         "y_threshold": y_threshold,
         "m_threshold": m_threshold,
         "pieces": _pieces(m_fit, curve.segment, m_threshold),
+        "seed_peaks": _seed_peaks(y_seeds),
     }
 
 
@@ -177,7 +193,15 @@ def _stats(curve: _Curve, values: Mapping[str, np.ndarray], shape: dict, full: b
     pooled, pooled_descents, legs = _describe_shape(smooth, threshold)
     xs_path = np.log10(x_path) if shape["log_x"] else x_path
     lack_of_fit = _lack_of_fit(xs, smooth, xs_path, y_fit, max(noise_sd, shape["floor"]))
-    read = _read_path(y_fit, x_path, shape["pieces"], shape["y_threshold"], shape["floor"])
+    read = _read_path(
+        y_fit,
+        x_path,
+        shape["pieces"],
+        shape["y_threshold"],
+        shape["floor"],
+        shape["log_y"],
+        shape["seed_peaks"],
+    )
     verdict, n_descents = _path_verdict(read, pooled, pooled_descents, lack_of_fit, LACK_OF_FIT_MAX)
     steps = np.diff(x_path[curve.switch :]) if curve.switch is not None else np.array([])
     a, b = curve.off_steps

@@ -56,6 +56,7 @@ def _one_group(
         "tol": options["tol"],
         "floor": prep["floor"],
         "pieces": prep["pieces"],
+        "seed_peaks": prep["seed_peaks"],
         # A fixed tolerance replaces the noise threshold on the path too.
         "y_threshold": prep["y_threshold"] if options["tol"] is None else options["tol"],
     }

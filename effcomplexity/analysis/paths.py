@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..sweeps import table as _table
 from .shapes import _describe_shape, _zigzag
+from .smoothing import NOISE_FLOOR
 
 
 def _pieces(m: np.ndarray, segment: np.ndarray, threshold: float) -> list[tuple[int, int, str]]:
@@ -35,30 +36,74 @@ def _pieces(m: np.ndarray, segment: np.ndarray, threshold: float) -> list[tuple[
     return pieces
 
 
-def _spike(y: np.ndarray, threshold: float, floor: float) -> int | None:
+def _seed_peaks(y_seeds: np.ndarray) -> np.ndarray:
+    """Whether each path point stands above both neighbours in every seed that has all three.
+
+    ``y_seeds`` holds one row per seed (missing points as NaN); an end point,
+    or one that no seed has with both neighbours, is no peak.
+    """
+    k = y_seeds.shape[1]
+    peaks = np.zeros(k, bool)
+    for p in range(1, k - 1):
+        three = y_seeds[:, p - 1 : p + 2]
+        seen = ~np.isnan(three).any(axis=1)
+        if seen.any():
+            t = three[seen]
+            peaks[p] = bool(np.all(t[:, 1] > np.maximum(t[:, 0], t[:, 2])))
+    return peaks
+
+
+def _spike(
+    y: np.ndarray,
+    threshold: float,
+    floor: float,
+    log_y: bool = False,
+    seed_peaks: np.ndarray | None = None,
+) -> int | None:
     """A one-point peak between two descents: the highest such point, or None.
 
-    The point stands above both neighbours by more than ``threshold``, and
-    before it the error fell by more than the noise ``floor`` (the classical
-    descent, which a spike two decades high dwarfs).
+    The point stands above both neighbours by more than ``threshold`` and, on
+    the error's own scale (``10 ** y`` when ``log_y``), by more than the noise
+    floor (``NOISE_FLOOR`` times the median error); with several seeds it is a
+    peak in every seed (``seed_peaks``, see :func:`_seed_peaks`). Before it the
+    error fell by more than ``floor`` and, on its own scale, by more than the
+    noise floor (the classical descent, which a spike two decades high dwarfs).
     """
+    raw = 10.0**y if log_y else y
+    raw_floor = NOISE_FLOOR * float(np.median(np.abs(raw)))
     best = None
     for p in range(1, y.size - 1):
-        if y[p] - max(y[p - 1], y[p + 1]) <= threshold:
+        if seed_peaks is not None and not seed_peaks[p]:
+            continue
+        height = y[p] - max(y[p - 1], y[p + 1])
+        raw_height = raw[p] - max(raw[p - 1], raw[p + 1])
+        if not (height > threshold and raw_height > raw_floor):  # a NaN threshold is no spike
             continue
         valley = int(np.argmin(y[:p]))
-        if valley > 0 and y[:valley].max() - y[valley] > floor:
+        if valley == 0:
+            continue
+        drop, raw_drop = y[:valley].max() - y[valley], raw[:valley].max() - raw[valley]
+        if drop > floor and raw_drop > raw_floor:
             best = p if best is None or y[p] > y[best] else best
     return best
 
 
-def _read_path(y: np.ndarray, m: np.ndarray, pieces, threshold: float, floor: float) -> dict:
+def _read_path(
+    y: np.ndarray,
+    m: np.ndarray,
+    pieces,
+    threshold: float,
+    floor: float,
+    log_y: bool = False,
+    seed_peaks: np.ndarray | None = None,
+) -> dict:
     """Descents of the error along the path, counted by the direction of the measure.
 
     Returns the number of significant falls of ``y`` (in path order) while the
     measure rises (``rise``) and while it falls (``fold``), whether the measure
     falls anywhere or stays flat, the shape of error against the measure in
-    each piece, the highest peak and a one-point spike (:func:`_spike`).
+    each piece, the highest peak and a one-point spike (:func:`_spike`, with
+    ``log_y`` and ``seed_peaks``).
     """
     rise = fold = 0
     shapes, peak = [], None
@@ -76,7 +121,7 @@ def _read_path(y: np.ndarray, m: np.ndarray, pieces, threshold: float, floor: fl
         order = np.argsort(m[start : end + 1], kind="stable")
         ordered = part if direction == "flat" else part[order]
         shapes.append(_describe_shape(ordered, lambda i, j: threshold)[0])
-    spike = _spike(y, threshold, floor)
+    spike = _spike(y, threshold, floor, log_y, seed_peaks)
     return {
         "rise": rise,
         "fold": fold,
@@ -133,7 +178,8 @@ def segments(
     pandas.DataFrame
         One row per group and segment, in path order, with the ``by``
         columns and: ``measure``, ``error``; ``segment`` (the raw axis that
-        grows), ``segment_order`` (0, 1, ... along the path); ``grid`` (the
+        grows; at one model size, the table's one varying raw axis, such as
+        ``step``, else "path"), ``segment_order`` (0, 1, ... along the path); ``grid`` (the
         raw-axis values of its points, a tuple, the first being the last
         point of the previous segment after a switch); ``n_points``;
         ``measure_from``, ``measure_to`` (the mean measure at its ends);
@@ -174,11 +220,20 @@ def segments(
         labels = dict(zip(by_cols, key, strict=True))
         prep = _prepare(part, measure, error, [error, measure])
         path, curve = prep["path"], prep["curve"]
-        read = _read_path(prep["y"], prep["m"], prep["pieces"], prep["y_threshold"], prep["floor"])
+        read = _read_path(
+            prep["y"],
+            prep["m"],
+            prep["pieces"],
+            prep["y_threshold"],
+            prep["floor"],
+            prep["log_y"],
+            prep["seed_peaks"],
+        )
         for order, ((start, end, direction), shape) in enumerate(
             zip(prep["pieces"], read["shapes"], strict=True)
         ):
-            axis = curve.axes[int(path["segment"].iloc[end])] if curve.axes else "path"
+            axis = curve.axes[int(path["segment"].iloc[end])] if curve.axes else None
+            axis = axis or curve.path_axis or "path"
             grid = path[axis] if axis in path else path["n_params"]
             y = prep["y"][start : end + 1]
             threshold = prep["y_threshold"]

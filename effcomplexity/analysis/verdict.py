@@ -165,7 +165,9 @@ def illusion_test(
 
     The noise scale :math:`\hat\sigma` of the error is read along the path
     (against :math:`\log_{10}` ``n_params``, where the error is a function of
-    the position even when the measure folds back): 1.4826 times the median
+    the position even when the measure folds back; in a table at one model
+    size, such as an epoch-wise one, along its one varying raw axis, e.g.
+    ``step``): 1.4826 times the median
     absolute pseudo-residual of Gasser, Sroka and Jennen-Steinmetz (1986),
     and at least the median standard error over seeds. LOWESS without
     robustness iterations is a linear smoother, :math:`\hat s = W y`, so a
@@ -195,9 +197,10 @@ def illusion_test(
     beyond noise while the measure falls (the curve against the measure
     turns back on itself, Curth et al.'s signature); "double descent" when
     the measure never falls and the error makes two descents while it rises,
-    or shows a one-point spike (a point above both neighbours beyond noise,
-    after a fall beyond the floor; present in every seed, the seed-paired
-    noise stays small); "no single curve" when the measure falls or stalls
+    or shows a one-point spike (a point above both neighbours beyond noise
+    and, on the error's own scale, beyond the noise floor, after a fall
+    beyond the floor; a peak in every seed, so the seed-paired noise stays
+    small); "no single curve" when the measure falls or stalls
     somewhere and the path points lie further than ``LACK_OF_FIT_MAX`` (3)
     noise units from the pooled smooth (no pooled shape is claimed: the
     error is not one function of the measure); otherwise the pooled shape.
