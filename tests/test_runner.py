@@ -20,6 +20,7 @@ import pytest
 
 from effcomplexity import sweeps
 from effcomplexity.sweeps import runner
+from tests._sweeps import interrupted
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,18 +53,7 @@ def _finished(out: Path) -> bool:
 
 def _interrupted(spec, out: Path, monkeypatch, stop_at: int) -> None:
     """Leave ``out`` as a run stopped after storing its first ``stop_at`` units."""
-    original = runner.run_unit
-    keys = [unit.key for unit in sweeps.plan(spec)]
-
-    def stopping(spec, seed, params, points, key, *args):
-        if keys.index(key) >= stop_at:
-            raise KeyboardInterrupt
-        return original(spec, seed, params, points, key, *args)
-
-    monkeypatch.setattr(runner, "run_unit", stopping)
-    with pytest.raises(KeyboardInterrupt):
-        sweeps.run(spec, out=out, verbose=0)
-    monkeypatch.undo()
+    interrupted(spec, out, monkeypatch, stop_at)
     assert len(_parts(out)) == stop_at
 
 

@@ -18,6 +18,7 @@ import pytest
 import effcomplexity
 from effcomplexity import sweeps
 from effcomplexity.sweeps import runner, store
+from tests._sweeps import interrupted
 
 SWEEPS = Path(sweeps.__file__).parent
 
@@ -32,22 +33,6 @@ def _tiny(**changes):
 @pytest.fixture(scope="module")
 def reference():
     return sweeps.run(_tiny(), verbose=0)
-
-
-def _interrupted(spec, out: Path, monkeypatch, stop_at: int) -> None:
-    """Leave ``out`` as a run stopped after storing its first ``stop_at`` units."""
-    original = runner.run_unit
-    keys = [unit.key for unit in sweeps.plan(spec)]
-
-    def stopping(spec, seed, params, points, key, *args):
-        if keys.index(key) >= stop_at:
-            raise KeyboardInterrupt
-        return original(spec, seed, params, points, key, *args)
-
-    monkeypatch.setattr(runner, "run_unit", stopping)
-    with pytest.raises(KeyboardInterrupt):
-        sweeps.run(spec, out=out, verbose=0)
-    monkeypatch.undo()
 
 
 def _parts(out: Path) -> list[Path]:
@@ -109,7 +94,7 @@ def test_parts_and_manifests_record_version_fingerprint_unit_and_run(
 ):
     spec = _tiny()
     out = tmp_path / f"r.{suffix}"
-    _interrupted(spec, out, monkeypatch, stop_at=2)
+    interrupted(spec, out, monkeypatch, stop_at=2)
     manifest = json.loads((tmp_path / f"r.{suffix}.parts" / "manifest.json").read_text())
     assert manifest["version"] == effcomplexity.__version__
     assert manifest["fingerprint"] == spec.fingerprint()
@@ -179,7 +164,7 @@ def test_results_of_another_version_are_refused_unless_overwritten(
 ):
     out = tmp_path / "r.csv"
     monkeypatch.setattr(store, "__version__", "0.0.1")
-    _interrupted(_tiny(), out, monkeypatch, stop_at=1)  # undoes the version too
+    interrupted(_tiny(), out, monkeypatch, stop_at=1)  # undoes the version too
     monkeypatch.setattr(store, "__version__", "0.0.1")
     sweeps.run(_tiny(), out=tmp_path / "done.csv", verbose=0)
     monkeypatch.undo()
@@ -194,7 +179,7 @@ def test_results_of_another_version_are_refused_unless_overwritten(
 
 def test_a_manifest_without_a_version_is_refused(tmp_path, monkeypatch):
     out = tmp_path / "r.csv"
-    _interrupted(_tiny(), out, monkeypatch, stop_at=1)
+    interrupted(_tiny(), out, monkeypatch, stop_at=1)
     path = tmp_path / "r.csv.parts" / "manifest.json"
     manifest = json.loads(path.read_text())
     del manifest["version"]
@@ -209,7 +194,7 @@ def test_a_manifest_without_a_version_is_refused(tmp_path, monkeypatch):
 )
 def test_a_part_of_another_spec_in_this_run_is_refused(tmp_path, monkeypatch, key, value):
     out = tmp_path / "r.csv"
-    _interrupted(_tiny(), out, monkeypatch, stop_at=2)
+    interrupted(_tiny(), out, monkeypatch, stop_at=2)
     _rewrite_part(_parts(out)[1], "csv", **{key: value})
     with pytest.raises(ValueError, match=rf"do not belong to this sweep: .*its {key} is .*"):
         sweeps.run(_tiny(), out=out, verbose=0)
@@ -219,7 +204,7 @@ def test_a_part_of_another_spec_in_this_run_is_refused(tmp_path, monkeypatch, ke
 
 def test_a_part_of_another_run_is_ignored_with_a_warning(reference, tmp_path, monkeypatch, caplog):
     out = tmp_path / "r.csv"
-    _interrupted(_tiny(), out, monkeypatch, stop_at=2)
+    interrupted(_tiny(), out, monkeypatch, stop_at=2)
     _rewrite_part(_parts(out)[1], "csv", run="0123456789abcdef")
     calls = _count_units(monkeypatch)
     with caplog.at_level("WARNING"):
@@ -231,7 +216,7 @@ def test_a_part_of_another_run_is_ignored_with_a_warning(reference, tmp_path, mo
 
 def test_checkpoints_of_another_run_are_removed_at_open(tmp_path, monkeypatch, caplog):
     out = tmp_path / "r.csv"
-    _interrupted(_tiny(), out, monkeypatch, stop_at=1)
+    interrupted(_tiny(), out, monkeypatch, stop_at=1)
     stale = tmp_path / "r.csv.parts" / "checkpoints" / "feedfacefeedface" / "unit-000001-x"
     stale.mkdir(parents=True)
     (stale / "checkpoint.pt").write_bytes(b"old")

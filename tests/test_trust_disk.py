@@ -22,6 +22,7 @@ import pytest
 from effcomplexity import sweeps
 from effcomplexity.cli import main
 from effcomplexity.sweeps import runner
+from tests._sweeps import interrupted
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {
@@ -45,22 +46,6 @@ _SPEC_CODE = (
 @pytest.fixture(scope="module")
 def reference():
     return sweeps.run(_tiny(), verbose=0)
-
-
-def _interrupted(spec, out: Path, monkeypatch, stop_at: int) -> None:
-    """Leave ``out`` as a run stopped after storing its first ``stop_at`` units."""
-    original = runner.run_unit
-    keys = [unit.key for unit in sweeps.plan(spec.sized(True))]
-
-    def stopping(spec, seed, params, points, key, *args):
-        if keys.index(key) >= stop_at:
-            raise KeyboardInterrupt
-        return original(spec, seed, params, points, key, *args)
-
-    monkeypatch.setattr(runner, "run_unit", stopping)
-    with pytest.raises(KeyboardInterrupt):
-        sweeps.run(spec, out=out, verbose=0)
-    monkeypatch.undo()
 
 
 def _listing(folder: Path) -> dict[str, bytes | None]:
@@ -103,7 +88,7 @@ def test_a_parts_folder_with_other_files_is_refused(tmp_path):
 
 def test_overwrite_replaces_only_the_runners_own_files(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.csv"
-    _interrupted(_tiny(), out, monkeypatch, stop_at=1)
+    interrupted(_tiny(), out, monkeypatch, stop_at=1)
     parts = tmp_path / "r.csv.parts"
     (parts / "notes.txt").write_text("mine")
     (parts / "unit-000009-deadbeef.junk.csv").write_text("a damaged part")
@@ -136,7 +121,7 @@ def test_a_results_table_without_its_parts_needs_overwrite(reference, tmp_path):
 def test_files_get_the_mode_the_umask_allows(tmp_path, umask, monkeypatch):
     old = os.umask(umask)
     try:
-        _interrupted(_tiny(), tmp_path / "r.csv", monkeypatch, stop_at=1)
+        interrupted(_tiny(), tmp_path / "r.csv", monkeypatch, stop_at=1)
         files = [tmp_path / "r.csv", *(tmp_path / "r.csv.parts").glob("unit-*")]
         files.append(tmp_path / "r.csv.parts" / "manifest.json")
         assert len(files) == 3
@@ -167,7 +152,7 @@ def test_an_error_in_the_first_unit_leaves_nothing_behind(tmp_path, monkeypatch)
 
 def test_an_error_in_the_first_unit_keeps_what_was_there(reference, tmp_path, monkeypatch):
     out = tmp_path / "r.csv"
-    _interrupted(_tiny(), out, monkeypatch, stop_at=1)  # one unit to redo
+    interrupted(_tiny(), out, monkeypatch, stop_at=1)  # one unit to redo
     before = _listing(tmp_path)
 
     def failing(*args, **kwargs):
