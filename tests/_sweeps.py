@@ -24,3 +24,16 @@ def interrupted(spec, out: Path, monkeypatch, stop_at: int) -> None:
     with pytest.raises(KeyboardInterrupt):
         sweeps.run(spec, out=out, verbose=0)
     monkeypatch.undo()
+
+
+def count_units(monkeypatch) -> list[str]:
+    """Record the key of every unit the runner computes from now on."""
+    calls: list[str] = []
+    original = runner.run_unit
+
+    def counting(spec, seed, params, points, key, *args):
+        calls.append(key)
+        return original(spec, seed, params, points, key, *args)
+
+    monkeypatch.setattr(runner, "run_unit", counting)
+    return calls

@@ -19,8 +19,7 @@ import pandas as pd
 import pytest
 
 from effcomplexity import sweeps
-from effcomplexity.sweeps import runner
-from tests._sweeps import interrupted
+from tests._sweeps import count_units, interrupted
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,18 +56,6 @@ def _interrupted(spec, out: Path, monkeypatch, stop_at: int) -> None:
     assert len(_parts(out)) == stop_at
 
 
-def _count_units(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    original = runner.run_unit
-
-    def counting(spec, seed, params, points, key, *args):
-        calls.append(key)
-        return original(spec, seed, params, points, key, *args)
-
-    monkeypatch.setattr(runner, "run_unit", counting)
-    return calls
-
-
 def test_out_streams_every_unit_and_rerun_skips_them(reference, tmp_path, monkeypatch):
     spec, expected = reference
     out = tmp_path / "rff.parquet"
@@ -76,7 +63,7 @@ def test_out_streams_every_unit_and_rerun_skips_them(reference, tmp_path, monkey
     pd.testing.assert_frame_equal(table, expected, check_exact=True)
     assert _finished(out)
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
-    calls = _count_units(monkeypatch)
+    calls = count_units(monkeypatch)
     again = sweeps.run(spec, out=out, verbose=0)
     assert calls == []
     pd.testing.assert_frame_equal(again, expected, check_exact=True)
@@ -154,7 +141,7 @@ def test_corrupt_parts_are_detected_and_recomputed(reference, tmp_path, monkeypa
     parts[3].write_bytes(bytes(payload))
     (parts[5].parent / "unit-000005-deadbeef.notahash.parquet").write_bytes(b"junk")
     out.write_bytes(b"not a parquet file")
-    calls = _count_units(monkeypatch)
+    calls = count_units(monkeypatch)
     repaired = sweeps.run(spec, out=out, verbose=0)
     assert sorted(calls) == sorted(sweeps.plan(spec)[i].key for i in (0, 3, 6, 7, 8, 9, 10, 11))
     pd.testing.assert_frame_equal(repaired, expected, check_exact=True)

@@ -18,7 +18,7 @@ import pytest
 import effcomplexity
 from effcomplexity import sweeps
 from effcomplexity.sweeps import runner, store
-from tests._sweeps import interrupted
+from tests._sweeps import count_units, interrupted
 
 SWEEPS = Path(sweeps.__file__).parent
 
@@ -37,18 +37,6 @@ def reference():
 
 def _parts(out: Path) -> list[Path]:
     return sorted(out.with_name(out.name + ".parts").glob("unit-*"))
-
-
-def _count_units(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    original = runner.run_unit
-
-    def counting(spec, seed, params, points, key, *args):
-        calls.append(key)
-        return original(spec, seed, params, points, key, *args)
-
-    monkeypatch.setattr(runner, "run_unit", counting)
-    return calls
 
 
 def _rewrite_part(path: Path, fmt: str, **changes) -> Path:
@@ -206,7 +194,7 @@ def test_a_part_of_another_run_is_ignored_with_a_warning(reference, tmp_path, mo
     out = tmp_path / "r.csv"
     interrupted(_tiny(), out, monkeypatch, stop_at=2)
     _rewrite_part(_parts(out)[1], "csv", run="0123456789abcdef")
-    calls = _count_units(monkeypatch)
+    calls = count_units(monkeypatch)
     with caplog.at_level("WARNING"):
         table = sweeps.run(_tiny(), out=out, verbose=0)
     assert "written by run 0123456789abcdef, not by this store's run" in caplog.text
@@ -234,7 +222,7 @@ def test_a_finished_sweep_is_read_back_from_its_results_file(reference, tmp_path
     sweeps.run(_tiny(), out=out, verbose=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.parquet", "r.parquet.manifest.json"]
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    calls = _count_units(monkeypatch)
+    calls = count_units(monkeypatch)
     table = sweeps.run(_tiny(), out=out, verbose=0)
     assert calls == []
     pd.testing.assert_frame_equal(table, reference, check_exact=True)
@@ -261,7 +249,7 @@ def test_a_finished_manifest_without_its_results_file_recomputes(
     out = tmp_path / "r.csv"
     sweeps.run(_tiny(), out=out, verbose=0)
     out.unlink()
-    calls = _count_units(monkeypatch)
+    calls = count_units(monkeypatch)
     with caplog.at_level("WARNING"):
         table = sweeps.run(_tiny(), out=out, verbose=0)
     assert "is missing beside its manifest" in caplog.text and len(calls) == 3
@@ -277,7 +265,7 @@ def test_a_kill_between_the_manifest_and_the_parts_removal_reads_back(
     sweeps.run(_tiny(), out=out, verbose=0)
     monkeypatch.undo()
     assert (tmp_path / "r.csv.parts" / "manifest.json").is_file()
-    calls = _count_units(monkeypatch)
+    calls = count_units(monkeypatch)
     table = sweeps.run(_tiny(), out=out, verbose=0)
     assert calls == []
     pd.testing.assert_frame_equal(table, reference, check_exact=True)

@@ -48,9 +48,9 @@ import re
 import secrets
 import shutil
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pandas as pd
 
@@ -320,7 +320,13 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
+def _write_atomically(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write ``path`` through ``write(handle)`` atomically and durably.
+
+    A temporary file beside ``path`` is written, flushed and fsynced, renamed
+    into place, and the folder fsynced; on any failure the temporary file is
+    removed. A missing folder raises ``FileNotFoundError`` (nothing is created).
+    """
     # Not tempfile.mkstemp: its files are 0600 whatever the umask, and the rename would
     # hand that mode to the results. Mode 0666 here lets the umask decide, as open() does.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -333,7 +339,7 @@ def _atomic_write(path: Path, payload: bytes) -> None:
             continue
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -342,6 +348,10 @@ def _atomic_write(path: Path, payload: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    _write_atomically(path, lambda handle: handle.write(payload))
 
 
 def _is_results_table(path: Path) -> bool:

@@ -24,7 +24,6 @@ import logging
 import math
 import numbers
 import os
-import secrets
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -451,29 +450,18 @@ def _atomic_save(obj, path: Path) -> None:
     """``torch.save`` to ``path`` atomically and durably (fsync file and folder)."""
     import torch
 
-    from ..store import fsync_folder
+    from ..store import _write_atomically
 
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(tmp, flags, 0o666)
+        _write_atomically(path, lambda handle: torch.save(obj, handle))
     except FileNotFoundError:
+        if path.parent.exists():
+            raise
         # The folder is created before training starts; only a newer run removes it.
         raise RunReplacedError(
             f"Cannot save {path.name}: its folder {path.parent} was removed, so another run "
             f"replaced the one training this unit; stopping it."
         ) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fsync_folder(path.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _set_aside(path: Path, why: str) -> None:
