@@ -476,7 +476,7 @@ def test_voting_normalisation_table():
                 "p_test, ours (average)": p_ours,
                 "p_test, row-normalised": p_reference,
                 "ratio": p_reference / p_ours,
-                "closed form 1/(1-(1-lr)^t)^2": closed,
+                "ratio, closed form": closed,
                 "ours: max abs difference from predict": float(
                     np.abs(ours @ y_train - predict).max()
                 ),
@@ -488,7 +488,7 @@ def test_voting_normalisation_table():
     table = pd.DataFrame(rows)
     write_table("voting_normalisation", table)
     for r in rows:
-        assert r["ratio"] == pytest.approx(r["closed form 1/(1-(1-lr)^t)^2"], rel=1e-9), r
+        assert r["ratio"] == pytest.approx(r["ratio, closed form"], rel=1e-9), r
         # Ours reproduces the ensemble's predictions; the row-normalised matrix does not
         # (it rescales them by 1 / (1 - (1 - lr)^t), visibly so at one and two rounds).
         assert r["ours: max abs difference from predict"] < 1e-10, r
