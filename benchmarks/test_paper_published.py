@@ -696,3 +696,67 @@ def test_published_back_to_u(family):
     second = data.iloc[switch:]
     # Along the second axis error and p_test fall together: the second descent runs back.
     assert (np.diff(second["p_test"]) < 0).all() and (np.diff(second[curth.ERROR]) < 0).all()
+
+
+def test_published_belkin_forest():
+    """The forest curve in 0-1 and squared loss at the published size (quick: belkin_forest)."""
+    from test_paper_belkin import _band, _panels, _threshold_line, describe
+
+    stored = _ran("trees")
+    on = stored.table[stored.table["axis"].notna()]
+    k = len(stored.seeds)
+    fig, axes = _panels(
+        2,
+        "Random forests, one tree to interpolation, then more trees: full MNIST "
+        f"n = {int(on['n_train'].iloc[0]):,}, {k} seed{'s' * (k > 1)}",
+    )
+    switch = int(on.loc[on["axis"] == "P_leaf", "n_params"].max())
+    rows = []
+    for ax, columns, what in zip(
+        axes,
+        (("train_error", "test_error"), ("train_mse", "test_mse")),
+        ("zero-one loss", "squared loss"),
+        strict=True,
+    ):
+        for column in columns:
+            train = column.startswith("train")
+            _band(
+                ax,
+                on,
+                column,
+                "#555555" if train else plotting.COLORS[0],
+                plotting.label(column),
+                "--" if train else "-",
+            )
+        if k >= 2:
+            rows.append(describe(on, columns[-1], what))
+        threshold = curth._interpolation_index(on)
+        if threshold is not None:
+            _threshold_line(ax, along_path(on, columns[-1])[0]["n_params"].iloc[threshold])
+        ax.axvline(
+            switch,
+            color="#444444",
+            linestyle="--",
+            linewidth=1,
+            label=r"more trees from here ($P_{leaf}$ full)",
+        )
+        ax.set_xscale("log")
+        ax.set_xlabel(r"$P_{leaf} \times P_{ens}$ (leaves $\times$ trees)")
+        ax.set_ylabel(plotting.label(columns[-1]))
+        ax.set_title(what, fontsize=10)
+        # Below the panel: inside it the legend would cover the training curve.
+        ax.legend(
+            fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2
+        )
+    path, _ = along_path(on, "test_error")
+    data = path[["n_params", "axis"]].copy()
+    for column in ("train_error", "test_error", "train_mse", "test_mse", "p_train", "n_leaves"):
+        data[column] = along_path(on, column)[0][column].to_numpy()
+    save_figure(fig, "belkin_forest_published", data)
+    if k >= 3:
+        # At n = 10,000 the 0-1 error has the peak that n = 500 lacks: a rise of more than
+        # K paired standard errors over the best under-parametrised forest, as squared
+        # loss has, and both fall past the threshold below that forest.
+        for t in rows:
+            assert t["peak z over best below"] > K, t
+            assert t["z best below - best past"] > K, t
