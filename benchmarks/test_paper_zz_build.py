@@ -45,7 +45,7 @@ FULL_SWEEPS = {
     "test_paper_networks.py": ("mnist1d_width", "mnist1d_epochs", "grokking", "grokking_no_wd"),
 }
 #: Files that only read the runs of the files above: priced at their quick time.
-READERS = ("test_paper_speed.py", "test_paper_verdicts.py")
+READERS = ("test_paper_published.py", "test_paper_speed.py", "test_paper_verdicts.py")
 
 
 def _read(name: str) -> dict:
