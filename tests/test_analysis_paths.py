@@ -73,6 +73,19 @@ def test_a_rising_measure_keeps_its_double_descent_whatever_the_axis_names(axes)
     assert row["n_fold_descents"] == 0
 
 
+def test_a_fall_on_each_axis_without_a_rise_between_is_no_double_descent():
+    # By construction the error falls along the first axis to the switch and keeps
+    # falling along the second: two descents in two segments, no peak anywhere.
+    table = loop_table(falls=False)
+    first = np.r_[[0.45, 0.40, 0.36, 0.33, 0.31, 0.30, 0.295, 0.29]]
+    table["test_error"] = np.tile(
+        np.r_[first, 0.29 - 0.03 * np.arange(1, 8)], 3
+    ) + np.random.default_rng(1).normal(0, 0.002, len(table))
+    row = illusion_test(table, measures=["n_params"], n_perm=0).iloc[0]
+    assert row["n_rising_descents"] == 2
+    assert row["verdict"] == "monotone decreasing"
+
+
 def test_segments_report_each_axis_with_the_direction_of_the_measure():
     table = loop_table()
     seg = segments(table, measure="m")

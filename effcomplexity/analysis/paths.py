@@ -100,7 +100,10 @@ def _read_path(
     """Descents of the error along the path, counted by the direction of the measure.
 
     Returns the number of significant falls of ``y`` (in path order) while the
-    measure rises (``rise``) and while it falls (``fold``), whether the measure
+    measure rises (``rise``) and while it falls (``fold``), the falls of the
+    whole path read as one zigzag (``path_descents``: two of them are always
+    separated by a rise beyond noise, which falls in separate segments need
+    not be), whether the measure
     falls anywhere or stays flat, the shape of error against the measure in
     each piece, the highest peak and a one-point spike (:func:`_spike`, with
     ``log_y`` and ``seed_peaks``).
@@ -122,8 +125,11 @@ def _read_path(
         ordered = part if direction == "flat" else part[order]
         shapes.append(_describe_shape(ordered, lambda i, j: threshold)[0])
     spike = _spike(y, threshold, floor, log_y, seed_peaks)
+    # Descents of the whole path, so two of them always have a rise beyond noise between.
+    whole = _zigzag(y, lambda i, j: threshold)
     return {
         "rise": rise,
+        "path_descents": int(sum(y[b] < y[a] for a, b in whole)),
         "fold": fold,
         "measure_falls": any(d == "falls" for _, _, d in pieces),
         "measure_flat": any(d == "flat" for _, _, d in pieces),
@@ -138,8 +144,8 @@ def _path_verdict(read: dict, pooled: str, pooled_descents: int, lack_of_fit: fl
     if read["fold"] >= 1:
         return "folds back", read["fold"] + read["rise"]
     if not read["measure_falls"]:
-        if read["rise"] >= 2:
-            return "double descent", read["rise"]
+        if read["rise"] >= 2 and read["path_descents"] >= 2:
+            return "double descent", read["path_descents"]
         if read["spike"] is not None:
             return "double descent", 2
     if (read["measure_falls"] or read["measure_flat"]) and lack_of_fit > lof_max:

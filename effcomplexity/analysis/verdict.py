@@ -197,6 +197,8 @@ def illusion_test(
     beyond noise while the measure falls (the curve against the measure
     turns back on itself, Curth et al.'s signature); "double descent" when
     the measure never falls and the error makes two descents while it rises,
+    separated by a rise beyond noise (a fall on each axis with none between is
+    one long descent),
     or shows a one-point spike (a point above both neighbours beyond noise
     and, on the error's own scale, beyond the noise floor, after a fall
     beyond the floor; a peak in every seed, so the seed-paired noise stays
