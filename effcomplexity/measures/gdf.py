@@ -280,7 +280,7 @@ def generalized_degrees_of_freedom(
         (default: the largest label, which is scikit-learn's positive class
         in binary problems).
     random_state : int, RandomState, Generator or None
-        Seed of the perturbations.
+        Seed of the perturbations (see :ref:`random-state`).
     return_std : bool
         Also return the Monte Carlo standard error (needs
         ``n_perturbations >= 3``).

@@ -164,7 +164,8 @@ def sharpness(
         Additive noise floor :math:`\epsilon` of the magnitude-aware noise
         (Jiang et al. use :math:`10^{-3}`).
     random_state : int, RandomState, Generator or None
-        Seed of the noise; the result is deterministic for a fixed seed.
+        Seed of the noise (see :ref:`random-state`); the result is
+        deterministic for a fixed seed.
     batch_size : int, optional
         Rows per forward pass.
 
