@@ -28,6 +28,7 @@ PUBLIC_MODULES = (
     "effcomplexity.plotting",
     "effcomplexity.datasets",
     "effcomplexity.models",
+    "effcomplexity.exceptions",
 )
 API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
 
