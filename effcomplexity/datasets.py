@@ -1249,8 +1249,9 @@ def digits(
     n_test : int
         Number of test images (360, about 20%, by default).
     balanced, label_noise, targets, positive_class, random_state
-        As in :func:`mnist`. The classes hold 174 to 183 images, so balanced
-        sampling needs ``n_train / 10 + n_test / 10 <= 174``.
+        As in :func:`mnist` (``random_state``: see :ref:`random-state`). The
+        classes hold 174 to 183 images, so balanced sampling needs
+        ``n_train / 10 + n_test / 10 <= 174``.
 
     Returns
     -------

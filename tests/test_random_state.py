@@ -342,6 +342,22 @@ def test_every_callable_has_a_case():
     assert len(DISCOVERED) == len(CASES)
 
 
+@pytest.mark.parametrize("name", sorted(DISCOVERED))
+def test_docstring_links_the_rule(name):
+    """The ``random_state`` entry of every docstring points to the one rule."""
+    from numpydoc.docscrape import ClassDoc, FunctionDoc
+
+    obj = DISCOVERED[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        doc = ClassDoc(obj) if inspect.isclass(obj) else FunctionDoc(obj)
+    entries = [p for p in doc["Parameters"] if "random_state" in p.name.replace(" ", "").split(",")]
+    assert len(entries) == 1, f"{name} documents random_state {len(entries)} times"
+    assert ":ref:`random-state`" in " ".join(entries[0].desc), (
+        f"{name}: the random_state entry should link :ref:`random-state`"
+    )
+
+
 @pytest.fixture
 def call():
     """Run a case, and say whether it drew from numpy's and torch's global streams."""

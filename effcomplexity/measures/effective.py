@@ -299,7 +299,7 @@ def staged_effective_parameters(
         As in :func:`effective_parameters`; under ``method="auto"`` the exact
         route also needs ``n_stages * m * n`` at most
         ``AUTO_EXACT_MAX_STAGED_ENTRIES`` (100 million), since it replays
-        every stage.
+        every stage. ``random_state`` follows :ref:`random-state`.
     return_std : bool
         Also return per-stage standard errors (zeros for the exact path).
 

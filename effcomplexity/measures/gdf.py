@@ -520,7 +520,8 @@ def efron_covariance_df(
     estimator_factory, X, y, sigma, n_perturbations
         As in :func:`generalized_degrees_of_freedom`.
     output, positive_class, random_state, return_std, n_jobs
-        As in :func:`generalized_degrees_of_freedom`.
+        As in :func:`generalized_degrees_of_freedom` (``random_state``: see
+        :ref:`random-state`).
 
     Returns
     -------

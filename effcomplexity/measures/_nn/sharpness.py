@@ -322,7 +322,7 @@ def pac_bayes_measures(
         The network at initialisation (same parameter names and shapes);
         enables ``pacbayes_init`` and ``pacbayes_mag_init``.
     target, n_samples, search_depth, eps, random_state, batch_size
-        Passed to :func:`sharpness`.
+        Passed to :func:`sharpness` (``random_state``: see :ref:`random-state`).
     sigma, mag_sigma : float, optional
         Reuse scales found earlier instead of searching (plain and
         magnitude-aware).
