@@ -111,7 +111,7 @@ def _probe_route(
     The arguments are checked whichever route is taken, so a bad ``n_probes``
     never passes unnoticed because the model happened to be small. When
     ``method="auto"`` chooses probes, a log record and a
-    :class:`ProbeEstimateWarning` say so.
+    :class:`~effcomplexity.exceptions.ProbeEstimateWarning` say so.
     """
     _check_method(method)
     k = _check_n_probes(n_probes)
@@ -182,7 +182,7 @@ def effective_parameters(
         ``S``; ``"auto"`` is exact when the family computes exact norms
         without a dense matrix, or when ``m * n`` is at most
         ``AUTO_EXACT_MAX_ENTRIES`` (25 million), and probes otherwise, saying
-        so with a log record and a :class:`ProbeEstimateWarning`.
+        so with a log record and a :class:`~effcomplexity.exceptions.ProbeEstimateWarning`.
     n_probes : int, optional
         Number of probes (default ``DEFAULT_N_PROBES`` = 100).
     probe : {"rademacher", "gaussian"}
@@ -380,7 +380,7 @@ def degrees_of_freedom(
         policy as :func:`effective_parameters` with ``m = n``: probes when the
         family has no cheap exact norms and ``n * n`` exceeds
         ``AUTO_EXACT_MAX_ENTRIES`` (25 million), issuing a
-        :class:`ProbeEstimateWarning`.
+        :class:`~effcomplexity.exceptions.ProbeEstimateWarning`.
     n_probes : int, optional
         Number of probes (default ``DEFAULT_N_PROBES`` = 100).
     probe : {"rademacher", "gaussian"}
