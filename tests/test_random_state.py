@@ -405,17 +405,20 @@ def test_random_state_and_generator_are_drawn_from(name, call):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_none_is_numpy_global_random_state(name, call):
     case = CASES[name]
-    saved = np.random.get_state()
+    saved, torch_saved = np.random.get_state(), torch.random.get_rng_state()
     try:
         np.random.seed(5)
+        torch.manual_seed(1)  # restored below
         first, drew_global = call(case, None)
         assert drew_global, "random_state=None must draw from numpy's global RandomState"
         np.random.seed(5)
+        torch.manual_seed(2)  # torch's global seed must not matter
         _same(first, call(case, None)[0])
         # The global stream after np.random.seed(5) is RandomState(5): the same call.
         _same(first, call(case, np.random.RandomState(5))[0])
     finally:
         np.random.set_state(saved)
+        torch.random.set_rng_state(torch_saved)
 
 
 @pytest.mark.parametrize("bad", [1.5, "0", True, -1])
