@@ -62,6 +62,8 @@ __all__ = [
 ]
 
 _LAZY_SUBMODULES = ("analysis", "datasets", "models", "nn", "plotting", "sweeps")
+#: Submodules imported with the package.
+_EAGER_SUBMODULES = ("exceptions", "measures", "smoothers")
 
 
 def __getattr__(name: str):
@@ -71,4 +73,5 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+    # The public names only: not the helpers this file imports (importlib, annotations).
+    return sorted({*__all__, *_LAZY_SUBMODULES, *_EAGER_SUBMODULES})

@@ -28,6 +28,7 @@ __all__ = [
     "check_random_state",
     "check_reproduces_predictions",
     "check_sample_weight",
+    "draw_seed",
     "is_integer",
     "training_mismatch",
     "warn_unverified",
@@ -435,13 +436,19 @@ def check_labels(Y, n_train: int, *, name: str = "Y") -> tuple[np.ndarray, bool]
     return Y, was_1d
 
 
-def check_random_state(random_state) -> np.random.RandomState:
-    """The package's one ``random_state`` rule.
+#: Upper bound (exclusive) of the seeds :func:`draw_seed` draws: torch's and
+#: numpy's generators accept them all.
+_SEED_BOUND = 2**31 - 1
 
-    ``None`` is NumPy's global ``RandomState``; an integer seeds a new
-    ``RandomState`` (so integer seeds give the same numbers as scikit-learn);
-    a ``RandomState`` is used as it is; a ``numpy.random.Generator`` is
-    wrapped around its bit generator, so draws advance the caller's stream.
+
+def check_random_state(random_state) -> np.random.RandomState:
+    """The package's one ``random_state`` rule (the user guide's :ref:`random-state`).
+
+    An integer seeds a new ``RandomState`` (so integer seeds give the same
+    numbers as scikit-learn); a ``RandomState`` is used as it is; a
+    ``numpy.random.Generator`` is wrapped around its bit generator, so draws
+    advance the caller's stream; ``None`` is NumPy's global ``RandomState``,
+    so ``np.random.seed(k)`` makes the call repeatable.
 
     Raises
     ------
@@ -456,7 +463,7 @@ def check_random_state(random_state) -> np.random.RandomState:
         return random_state
     if isinstance(random_state, np.random.Generator):
         return np.random.RandomState(random_state.bit_generator)
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if is_integer(random_state):
         if not 0 <= random_state < 2**32:
             raise ValueError(
                 f"random_state must be an integer in [0, 2**32 - 1] (numpy's seed range), "
@@ -467,6 +474,21 @@ def check_random_state(random_state) -> np.random.RandomState:
         "random_state must be None, an integer seed, a numpy.random.RandomState or a "
         f"numpy.random.Generator; got {random_state!r}."
     )
+
+
+def draw_seed(random_state) -> int:
+    """One integer seed under the rule of :func:`check_random_state`.
+
+    For code whose randomness is not a numpy ``RandomState``: torch's
+    generators, a ``numpy.random.Generator`` stream, worker processes. An
+    integer is returned as it is (so ``random_state=0`` seeds torch with 0);
+    otherwise one draw from the resolved stream, so a ``RandomState`` or
+    ``Generator`` advances and ``None`` follows ``np.random.seed``.
+    """
+    rng = check_random_state(random_state)
+    if is_integer(random_state):
+        return int(random_state)
+    return int(rng.randint(_SEED_BOUND))
 
 
 def is_integer(value) -> bool:

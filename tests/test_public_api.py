@@ -75,3 +75,13 @@ def test_docstrings_with_backslashes_are_raw(path):
         if token.string.startswith('"""') and "\\" in token.string
     ]
     assert not escaped, f"docstrings with backslashes should be r-strings (lines {escaped})"
+
+
+def test_dir_lists_public_names_only():
+    """``dir(effcomplexity)`` shows what a user may use, not this file's own imports."""
+    names = dir(ec)
+    assert "annotations" not in names and "importlib" not in names
+    assert set(ec.__all__) <= set(names)
+    assert {"nn", "sweeps", "analysis", "exceptions"} <= set(names)
+    for name in names:
+        assert getattr(ec, name) is not None, f"dir lists {name}, which does not resolve"

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._validation import draw_seed
+
 __all__ = ["CASES", "calibrate", "markdown", "synthetic_table"]
 
 _A = np.geomspace(2, 200, 8)
@@ -134,7 +136,7 @@ def calibrate(
     seeds: Sequence[int] = (1, 3, 5),
     noises: Sequence[float] = (0.01, 0.03),
     cases: Sequence[str] | None = None,
-    random_state: int = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
     n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """Rate of every verdict over noise draws of the calibration cases.
@@ -149,8 +151,8 @@ def calibrate(
         Noise levels (see :func:`synthetic_table`).
     cases : sequence of str, optional
         Keys of :data:`CASES` (default: all).
-    random_state : int
-        Seed of the draws.
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the draws (see :ref:`random-state`).
     n_jobs : int, optional
         Processes (joblib; -1: every core) over the cases and settings; the
         rates do not depend on it.
@@ -171,9 +173,9 @@ def calibrate(
         for n_seeds in seeds
         for noise in noises
     ]
+    seed = draw_seed(random_state)
     rows = Parallel(n_jobs=n_jobs)(
-        delayed(_rates)(case, n_seeds, noise, n_draws, random_state)
-        for case, n_seeds, noise in settings
+        delayed(_rates)(case, n_seeds, noise, n_draws, seed) for case, n_seeds, noise in settings
     )
     return pd.DataFrame(rows)
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .._validation import draw_seed
 from ..sweeps import table as _table
 from .curve import MIN_POINTS
 from .grid import _paired
@@ -55,7 +56,7 @@ def illusion_test(
     n_boot: int = 1000,
     n_perm: int = 999,
     level: float = 0.9,
-    random_state: int | np.random.Generator | None = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
 ) -> pd.DataFrame:
     r"""Does the double descent survive a change of complexity measure?
 
@@ -102,8 +103,9 @@ def illusion_test(
     level : float
         Coverage of the bootstrap intervals, and the share of replicates that
         must agree before a verdict is stated.
-    random_state : int, numpy.random.Generator or None
-        Seed of the bootstrap and the permutations (default 0: repeatable).
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the bootstrap and the permutations (see :ref:`random-state`);
+        the default makes two identical calls return identical numbers.
 
     Returns
     -------
@@ -272,7 +274,7 @@ def illusion_test(
     if gap_cols is not None and df[gap_cols[1]].isna().any():
         logger.info("Gap column %r has missing values; gap statistics skipped.", gap_cols[1])
         gap_cols = None
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(draw_seed(random_state))
     options = {
         "frac": frac,
         "tol": tol,

@@ -7,11 +7,11 @@ densities (``nn/hessian.py``) and linearised-training effective parameters
 (``nn/telescoping.py``) all draw and summarise their probes here, so every
 estimator reports the same standard error the same way.
 
-The smoother measures also share one seeding rule (:func:`probe_state`:
-``random_state=None`` is ``DEFAULT_PROBE_SEED``, so two identical calls
-return identical numbers), one check of the probe arguments
-(:func:`check_probe_kind`) and one warning category,
+The smoother measures also share one default seed (``DEFAULT_PROBE_SEED``,
+so two identical calls return identical numbers), one check of the probe
+arguments (:func:`check_probe_kind`) and one warning category,
 :class:`ProbeEstimateWarning`, for estimates chosen by ``method="auto"``.
+Seeds follow the package's one rule, :func:`check_random_state`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from .._validation import check_random_state
 
 PROBE_KINDS = ("rademacher", "gaussian")
-#: Seed of the smoother measures' probes when the caller passes ``random_state=None``.
+#: Default ``random_state`` of the smoother measures' probes.
 DEFAULT_PROBE_SEED = 0
 
 
@@ -60,12 +60,6 @@ def check_probe_kind(kind) -> str:
     return kind
 
 
-def probe_state(random_state) -> np.random.RandomState:
-    """The smoother measures' seeding rule: :func:`check_random_state`, with
-    ``None`` meaning ``DEFAULT_PROBE_SEED`` instead of NumPy's global state."""
-    return check_random_state(DEFAULT_PROBE_SEED if random_state is None else random_state)
-
-
 def random_probes(n: int, k: int, kind: str = "rademacher", random_state=None) -> np.ndarray:
     """Draw ``k`` probe vectors of length ``n`` with ``E[z z^T] = I``.
 
@@ -77,6 +71,7 @@ def random_probes(n: int, k: int, kind: str = "rademacher", random_state=None) -
         Rademacher probes (+-1) have the lower variance for traces and
         squared norms; Gaussian probes make every estimate rotation-invariant.
     random_state : int, RandomState, Generator or None
+        See :ref:`random-state`.
 
     Returns
     -------

@@ -8,14 +8,13 @@ import warnings
 
 import numpy as np
 
-from .._validation import check_int
+from .._validation import check_int, check_random_state
 from ..smoothers.registry import Smoother, get_smoother
 from ._probes import (
     DEFAULT_PROBE_SEED,
     ProbeEstimateWarning,
     check_probe_kind,
     mean_std_error,
-    probe_state,
     random_probes,
 )
 
@@ -85,11 +84,13 @@ def use_exact(smoother: Smoother, m: int, method: str, n_stages: int = 1) -> boo
 
 def _seed_words(random_state) -> str:
     if random_state is None:
-        return (
-            f"random_state={DEFAULT_PROBE_SEED} (the default seed, so repeated calls agree; "
-            f"pass random_state to draw other probes)"
-        )
+        return "random_state=None (numpy's global random state)"
     if isinstance(random_state, numbers.Integral):
+        if random_state == DEFAULT_PROBE_SEED:
+            return (
+                f"random_state={DEFAULT_PROBE_SEED} (the default seed, so repeated calls agree; "
+                f"pass random_state to draw other probes)"
+            )
         return f"random_state={int(random_state)}"
     return f"the {type(random_state).__name__} passed as random_state"
 
@@ -110,12 +111,12 @@ def _probe_route(
     The arguments are checked whichever route is taken, so a bad ``n_probes``
     never passes unnoticed because the model happened to be small. When
     ``method="auto"`` chooses probes, a log record and a
-    :class:`ProbeEstimateWarning` say so.
+    :class:`~effcomplexity.exceptions.ProbeEstimateWarning` say so.
     """
     _check_method(method)
     k = _check_n_probes(n_probes)
     check_probe_kind(probe)
-    rng = probe_state(random_state)
+    rng = check_random_state(random_state)
     if use_exact(smoother, m, method, n_stages):
         return None
     if method == "auto":
@@ -155,7 +156,7 @@ def effective_parameters(
     method: str = "auto",
     n_probes: int | None = None,
     probe: str = "rademacher",
-    random_state=None,
+    random_state=DEFAULT_PROBE_SEED,
     return_std: bool = False,
     y_train=None,
     sample_weight=None,
@@ -181,15 +182,14 @@ def effective_parameters(
         ``S``; ``"auto"`` is exact when the family computes exact norms
         without a dense matrix, or when ``m * n`` is at most
         ``AUTO_EXACT_MAX_ENTRIES`` (25 million), and probes otherwise, saying
-        so with a log record and a :class:`ProbeEstimateWarning`.
+        so with a log record and a :class:`~effcomplexity.exceptions.ProbeEstimateWarning`.
     n_probes : int, optional
         Number of probes (default ``DEFAULT_N_PROBES`` = 100).
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
-    random_state : int, RandomState, Generator or None
-        Seed for the probes; ``None`` is ``DEFAULT_PROBE_SEED`` (0), so two
-        identical calls return identical numbers. A ``Generator`` is used
-        as it is (drawing advances it).
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the probes (see :ref:`random-state`); the default makes two
+        identical calls return identical numbers.
     return_std : bool
         Also return the standard error (0.0 for the exact path).
     y_train : array-like of shape (n,) or (n, k), optional
@@ -282,7 +282,7 @@ def staged_effective_parameters(
     method: str = "auto",
     n_probes: int | None = None,
     probe: str = "rademacher",
-    random_state=None,
+    random_state=DEFAULT_PROBE_SEED,
     return_std: bool = False,
     y_train=None,
     sample_weight=None,
@@ -299,7 +299,7 @@ def staged_effective_parameters(
         As in :func:`effective_parameters`; under ``method="auto"`` the exact
         route also needs ``n_stages * m * n`` at most
         ``AUTO_EXACT_MAX_STAGED_ENTRIES`` (100 million), since it replays
-        every stage.
+        every stage. ``random_state`` follows :ref:`random-state`.
     return_std : bool
         Also return per-stage standard errors (zeros for the exact path).
 
@@ -358,7 +358,7 @@ def degrees_of_freedom(
     method: str = "auto",
     n_probes: int | None = None,
     probe: str = "rademacher",
-    random_state=None,
+    random_state=DEFAULT_PROBE_SEED,
     return_std: bool = False,
     y_train=None,
     sample_weight=None,
@@ -380,13 +380,14 @@ def degrees_of_freedom(
         policy as :func:`effective_parameters` with ``m = n``: probes when the
         family has no cheap exact norms and ``n * n`` exceeds
         ``AUTO_EXACT_MAX_ENTRIES`` (25 million), issuing a
-        :class:`ProbeEstimateWarning`.
+        :class:`~effcomplexity.exceptions.ProbeEstimateWarning`.
     n_probes : int, optional
         Number of probes (default ``DEFAULT_N_PROBES`` = 100).
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
-    random_state : int, RandomState, Generator or None
-        Seed for the probes; ``None`` is ``DEFAULT_PROBE_SEED``.
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the probes (see :ref:`random-state`); the default makes two
+        identical calls return identical numbers.
     return_std : bool
         Also return the standard error (0.0 for the exact path).
     y_train, sample_weight : array-like, optional
@@ -471,7 +472,7 @@ def staged_degrees_of_freedom(
     method: str = "auto",
     n_probes: int | None = None,
     probe: str = "rademacher",
-    random_state=None,
+    random_state=DEFAULT_PROBE_SEED,
     return_std: bool = False,
     y_train=None,
     sample_weight=None,
@@ -498,10 +499,9 @@ def staged_degrees_of_freedom(
         Number of probes (default ``DEFAULT_N_PROBES`` = 100).
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
-    random_state : int, RandomState, Generator or None
-        Seed for the probes; ``None`` is ``DEFAULT_PROBE_SEED`` (0), so two
-        identical calls return identical numbers. A ``Generator`` is used
-        as it is (drawing advances it).
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the probes (see :ref:`random-state`); the default makes two
+        identical calls return identical numbers.
     return_std : bool
         Also return per-stage standard errors (zeros for the exact path).
     y_train, sample_weight : array-like, optional

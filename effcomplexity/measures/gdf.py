@@ -280,7 +280,7 @@ def generalized_degrees_of_freedom(
         (default: the largest label, which is scikit-learn's positive class
         in binary problems).
     random_state : int, RandomState, Generator or None
-        Seed of the perturbations.
+        Seed of the perturbations (see :ref:`random-state`).
     return_std : bool
         Also return the Monte Carlo standard error (needs
         ``n_perturbations >= 3``).
@@ -520,7 +520,8 @@ def efron_covariance_df(
     estimator_factory, X, y, sigma, n_perturbations
         As in :func:`generalized_degrees_of_freedom`.
     output, positive_class, random_state, return_std, n_jobs
-        As in :func:`generalized_degrees_of_freedom`.
+        As in :func:`generalized_degrees_of_freedom` (``random_state``: see
+        :ref:`random-state`).
 
     Returns
     -------

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._validation import check_int, check_random_state, is_integer
 from ..smoothers.registry import get_smoother
-from ._probes import check_probe_kind, mean_std_error, probe_state, random_probes
+from ._probes import DEFAULT_PROBE_SEED, check_probe_kind, mean_std_error, random_probes
 
 __all__ = ["DEFAULT_N_MATVECS", "hutchinson", "hutchpp", "smoother_trace"]
 
@@ -95,7 +95,7 @@ def hutchinson(
     probe : {"rademacher", "gaussian"}
         Distribution of the probe entries.
     random_state : int, RandomState, Generator or None
-        Seed of the probes.
+        Seed of the probes (see :ref:`random-state`).
     block_size : int, optional
         Probes per call to ``matvec`` (all at once by default); smaller
         blocks bound memory at ``n * block_size`` numbers.
@@ -181,6 +181,7 @@ def hutchpp(
     probe : {"rademacher", "gaussian"}
         Distribution of the sketch and probe entries.
     random_state : int, RandomState, Generator or None
+        Seed of the sketch and the probes (see :ref:`random-state`).
     return_std : bool
         Also return the standard error.
 
@@ -260,7 +261,7 @@ def smoother_trace(
     method: str = "hutchpp",
     n_matvecs: int | None = None,
     probe: str = "rademacher",
-    random_state=None,
+    random_state=DEFAULT_PROBE_SEED,
     return_std: bool = False,
     y_train=None,
     sample_weight=None,
@@ -279,8 +280,8 @@ def smoother_trace(
         Products with ``S`` (each one column of ``smooth``); default
         ``DEFAULT_N_MATVECS`` = 99.
     probe : {"rademacher", "gaussian"}
-    random_state : int, RandomState, Generator or None
-        Seed of the probes; ``None`` is ``DEFAULT_PROBE_SEED`` (0), so two
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the probes (see :ref:`random-state`); the default makes two
         identical calls return identical numbers.
     return_std : bool
         Also return the standard error (0.0 for ``"exact"``).
@@ -336,7 +337,7 @@ def smoother_trace(
     budget = DEFAULT_N_MATVECS if n_matvecs is None else n_matvecs
     budget = _check_budget(budget, "n_matvecs", minimum, why)
     check_probe_kind(probe)
-    rng = probe_state(random_state)
+    rng = check_random_state(random_state)
     smoother = get_smoother(estimator, X_train, y_train=y_train, sample_weight=sample_weight)
     if method == "exact":
         value, std = float(smoother.trace()), 0.0

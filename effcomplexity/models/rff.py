@@ -36,7 +36,7 @@ class RandomFourierFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Prepend a column of ones (the intercept column of Curth et al., penalised
         like every other coefficient by a minimum-norm fit).
     random_state : int, RandomState, Generator or None, default=None
-        Seed of the frequency draw.
+        Seed of the frequency draw (see :ref:`random-state`), drawn at ``fit``.
 
     Attributes
     ----------

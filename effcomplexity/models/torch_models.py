@@ -2,7 +2,7 @@
 
 Each factory builds its network from a seed without touching torch's global
 random state, so the same ``random_state`` gives the same initial weights in
-any process and the caller's own random stream is left as it was.
+any process and torch's own random stream is left as it was.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ import math
 import numbers
 from collections.abc import Iterator, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_int
+from .._validation import check_int, draw_seed
 
 __all__ = ["ModularAdditionTransformer", "Square", "make_cnn", "make_mlp", "make_transformer"]
 
@@ -33,25 +32,12 @@ _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "quadratic": 
 
 @contextlib.contextmanager
 def _seeded(random_state) -> Iterator[None]:
-    """Draw from a private copy of the CPU generator seeded by ``random_state``.
+    """Draw from a private copy of the CPU generator, seeded by :func:`draw_seed`.
 
-    ``None`` uses (and advances) torch's global generator, like a plain
-    ``nn.Module`` constructor.
+    Torch's global generator is left as it was; with ``random_state=None`` the
+    seed is drawn from numpy's global stream, so ``np.random.seed`` fixes it.
     """
-    if random_state is None:
-        yield
-        return
-    if isinstance(random_state, np.random.RandomState):
-        seed = int(random_state.randint(np.iinfo(np.int32).max))
-    elif isinstance(random_state, np.random.Generator):
-        seed = int(random_state.integers(np.iinfo(np.int32).max))
-    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        seed = int(random_state)
-    else:
-        raise TypeError(
-            "random_state must be None, an int, a numpy RandomState or Generator; "
-            f"got {type(random_state).__name__}."
-        )
+    seed = draw_seed(random_state)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
@@ -95,7 +81,7 @@ def make_mlp(
     dtype : torch.dtype, optional
         Parameter dtype (default torch's default, float32).
     random_state : int, RandomState, Generator or None
-        Seed of the (PyTorch default) initialisation.
+        Seed of the (PyTorch default) initialisation (see :ref:`random-state`).
 
     Returns
     -------
@@ -168,6 +154,7 @@ def make_cnn(
     activation : {"relu", "tanh", "gelu"}
     dtype : torch.dtype, optional
     random_state : int, RandomState, Generator or None
+        Seed of the initialisation (see :ref:`random-state`).
 
     Returns
     -------
@@ -322,6 +309,7 @@ def make_transformer(
         Hidden width of the MLP block.
     dtype : torch.dtype, optional
     random_state : int, RandomState, Generator or None
+        Seed of the initialisation (see :ref:`random-state`).
 
     Returns
     -------

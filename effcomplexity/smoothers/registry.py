@@ -557,7 +557,7 @@ def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smo
         model's own predictions on ``X_train`` (see the user guide: families
         that record nothing about their training rows can only be checked so).
         Without it, such families issue
-        :class:`~effcomplexity.UnverifiedTrainingDataWarning`.
+        :class:`~effcomplexity.exceptions.UnverifiedTrainingDataWarning`.
     sample_weight : array-like of shape (n,), optional
         The weights the model was fitted with (scikit-learn does not record
         them); the weighted smoother is built where the family allows it.
@@ -748,7 +748,7 @@ def staged_predictions(estimator, X_train, y_train, X=None, *, sample_weight=Non
         columns in ``classes_`` order to obtain ``predict_proba``. They are
         smoothed, not checked (any labels give their staged smooth): to
         check ``X_train`` of a family that warns
-        (:class:`~effcomplexity.UnverifiedTrainingDataWarning`), pass a
+        (:class:`~effcomplexity.exceptions.UnverifiedTrainingDataWarning`), pass a
         Smoother bound with ``get_smoother(..., y_train=...)``.
     X : array-like of shape (m, n_features), optional
         Evaluation inputs; ``None`` means ``X_train``.

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import pandas as pd
 
 from .. import __version__
+from ..exceptions import IncompatibleResultsError
 
 if TYPE_CHECKING:
     from .plan import Unit
@@ -482,10 +483,6 @@ def read_part(path) -> tuple[pd.DataFrame, dict | None]:
     return _parse(path.read_bytes(), fmt)
 
 
-class _Refused(ValueError):
-    """A store that holds results this run may not resume."""
-
-
 class ResultStore:
     """The resumable results store of one sweep at ``out``.
 
@@ -642,7 +639,7 @@ class ResultStore:
         """Refuse a manifest of another spec or another package version."""
         mine = self.manifest()
         if any(k in manifest and manifest[k] != mine[k] for k in _SPEC_KEYS):
-            raise _Refused(
+            raise IncompatibleResultsError(
                 f"{self.path} holds results of a different sweep spec "
                 f"({manifest.get('sweep')!r}, fingerprint {str(manifest.get('fingerprint'))[:12]}"
                 f"; this run: {self.sweep!r}, {self.fingerprint[:12]}); {self._what_to_do()}."
@@ -654,7 +651,7 @@ class ResultStore:
                 if version
                 else "an earlier effcomplexity that did not record its version"
             )
-            raise _Refused(
+            raise IncompatibleResultsError(
                 f"{self.path} holds results written by {written} ({where.name}), and this is "
                 f"effcomplexity {__version__}: resuming would mix rows of two versions. "
                 f"Read the finished table with pandas, or {self._what_to_do()}."
@@ -895,7 +892,7 @@ class ResultStore:
             done[index] = found
         if refused:
             shown = "; ".join(refused[:3]) + ("; ..." if len(refused) > 3 else "")
-            raise _Refused(
+            raise IncompatibleResultsError(
                 f"{self.parts} holds parts that do not belong to this sweep: {shown}; "
                 f"{self._what_to_do()}."
             )

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from scipy.sparse.linalg import LinearOperator, eigsh
 from torch import nn
 
-from ..._validation import check_random_state
+from ..._validation import check_random_state, draw_seed
 
 __all__ = ["conv_operator_norm"]
 
@@ -111,7 +111,7 @@ def _fft_norm(conv: nn.Module, kernel: np.ndarray, spatial: tuple[int, ...]) -> 
 
 
 def _lanczos_norm(
-    conv: nn.Module, kernel: torch.Tensor, spatial: tuple[int, ...], random_state: int
+    conv: nn.Module, kernel: torch.Tensor, spatial: tuple[int, ...], random_state
 ) -> float:
     """Largest singular value by Lanczos (ARPACK) on the Gram operator of the convolution.
 
@@ -152,13 +152,11 @@ def _power_norm(
     spatial: tuple[int, ...],
     max_iter: int,
     tol: float,
-    random_state: int,
+    random_state,
 ) -> float:
     """Largest singular value by power iteration on ``A^T A`` (transpose by autograd)."""
     apply = _conv_operator(conv, kernel)
-    rng = check_random_state(random_state)  # validates; an integer seeds torch directly
-    seed = random_state if isinstance(random_state, int) else int(rng.randint(2**31 - 1))
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(draw_seed(random_state))
     x = torch.randn((1, conv.in_channels, *spatial), generator=generator, dtype=torch.float64)
     _, vjp = torch.func.vjp(apply, torch.zeros_like(x))
     x = x / torch.linalg.vector_norm(x)
@@ -189,9 +187,10 @@ def kernel_operator_norm(
     method: str,
     max_iter: int = 1000,
     tol: float = 1e-10,
-    random_state: int = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
 ) -> float:
     """Operator norm of ``conv`` with weights ``kernel`` on inputs of size ``spatial``."""
+    check_random_state(random_state)  # a bad seed fails whichever route runs
     if method not in _CONV_METHODS:
         raise ValueError(f"method must be one of {_CONV_METHODS}, got {method!r}.")
     fft_ok = _fft_applies(conv, spatial)
@@ -215,7 +214,7 @@ def conv_operator_norm(
     method: str = "auto",
     max_iter: int = 1000,
     tol: float = 1e-10,
-    random_state: int = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
 ) -> float:
     r"""Exact spectral norm of a convolution as a linear map on inputs of a given size.
 
@@ -239,8 +238,9 @@ def conv_operator_norm(
     max_iter, tol : int, float
         For ``method="power"``: stop when the relative change of the estimate
         is at most ``tol``; a ``RuntimeWarning`` is raised after ``max_iter``.
-    random_state : int, RandomState or Generator
-        Seed of the starting vector of the iterative methods.
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the starting vector of the iterative methods (see
+        :ref:`random-state`).
 
     Returns
     -------

@@ -312,7 +312,7 @@ def hessian_eigenvalues(
         Largest algebraic eigenvalues, or largest in magnitude (negative
         curvature included).
     random_state : int, RandomState, Generator or None
-        Seed of the starting vector.
+        Seed of the starting vector (see :ref:`random-state`).
     return_eigenvectors : bool
         Also return the Ritz vectors.
 
@@ -410,7 +410,7 @@ def hessian_trace(
     n_probes : int
         Number of Rademacher probes (Hessian-vector products), at least 2.
     random_state : int, RandomState, Generator or None
-        Seed of the probes.
+        Seed of the probes (see :ref:`random-state`).
     return_std : bool
         Also return the standard error.
 
@@ -503,7 +503,7 @@ def spectral_density(
     n_grid : int
         Size of the default grid.
     random_state : int, RandomState, Generator or None
-        Seed of the probes.
+        Seed of the probes (see :ref:`random-state`).
 
     Returns
     -------
@@ -634,6 +634,7 @@ def effective_dimensionality(
     n_probes : int
         ``method="slq"``: number of probes.
     random_state : int, RandomState, Generator or None
+        Seed of the probes or of the starting vector (see :ref:`random-state`).
     return_std : bool
         Also return the standard error over probes (``method="slq"``; 0.0 for
         ``"lanczos"``, which is deterministic given the seed).

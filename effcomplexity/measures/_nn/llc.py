@@ -30,7 +30,7 @@ from scipy import stats
 from torch import nn
 from torch.func import functional_call, vmap
 
-from ..._validation import check_int, check_random_state
+from ..._validation import check_int, draw_seed
 from ._layers import Batches, check_loss_fn, eval_mode
 
 __all__ = ["LLCResult", "local_learning_coefficient"]
@@ -475,8 +475,9 @@ def local_learning_coefficient(
         full-batch gradients. The full-data loss at :math:`w^*` is computed
         once, in batches of this size.
     random_state : int, RandomState, Generator or None
-        Seed of the noise and of the minibatches; the result is deterministic
-        for a fixed seed (a ``RandomState`` or ``Generator`` is drawn from).
+        Seed of the noise and of the minibatches (see :ref:`random-state`;
+        torch's generators are seeded from it); the result is deterministic
+        for a fixed seed.
     progress : bool
         Show a progress bar over the chains' steps.
 
@@ -678,10 +679,7 @@ def local_learning_coefficient(
     ref = named[0][1]
     w_star = {name: p.detach().clone() for name, p in named}
     n_params = sum(p.numel() for p in w_star.values())
-    rng = check_random_state(random_state)  # the package's rule: rejects floats and strings
-    if isinstance(random_state, np.random.RandomState):
-        random_state = int(rng.randint(2**31 - 1))
-    seeds = np.random.default_rng(random_state).integers(0, 2**63 - 1, size=2)
+    seeds = np.random.default_rng(draw_seed(random_state)).integers(0, 2**63 - 1, size=2)
     index_generator = torch.Generator().manual_seed(int(seeds[0]))
     noise_generator = torch.Generator(device=ref.device).manual_seed(int(seeds[1]))
 

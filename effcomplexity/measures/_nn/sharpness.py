@@ -164,7 +164,8 @@ def sharpness(
         Additive noise floor :math:`\epsilon` of the magnitude-aware noise
         (Jiang et al. use :math:`10^{-3}`).
     random_state : int, RandomState, Generator or None
-        Seed of the noise; the result is deterministic for a fixed seed.
+        Seed of the noise (see :ref:`random-state`); the result is
+        deterministic for a fixed seed.
     batch_size : int, optional
         Rows per forward pass.
 
@@ -321,7 +322,7 @@ def pac_bayes_measures(
         The network at initialisation (same parameter names and shapes);
         enables ``pacbayes_init`` and ``pacbayes_mag_init``.
     target, n_samples, search_depth, eps, random_state, batch_size
-        Passed to :func:`sharpness`.
+        Passed to :func:`sharpness` (``random_state``: see :ref:`random-state`).
     sigma, mag_sigma : float, optional
         Reuse scales found earlier instead of searching (plain and
         magnitude-aware).

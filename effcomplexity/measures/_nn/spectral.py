@@ -76,6 +76,18 @@ def fit_power_law(values, *, min_tail: int = 10) -> tuple[float, float, int, flo
     ----------
     A. Clauset, C. R. Shalizi, M. E. J. Newman. "Power-law distributions in
     empirical data". SIAM Review 51(4), 2009.
+
+    Examples
+    --------
+    Samples of a Pareto law with density :math:`\propto x^{-2.5}` on
+    :math:`x \ge 1` (numpy's ``pareto(a) + 1`` has exponent ``a + 1``):
+
+    >>> import numpy as np
+    >>> from effcomplexity import nn as ecnn
+    >>> x = np.random.default_rng(0).pareto(1.5, size=2000) + 1.0
+    >>> alpha, xmin, n_tail, ks_distance = ecnn.fit_power_law(x)
+    >>> round(alpha, 1), n_tail > 1900
+    (2.5, True)
     """
     x = np.sort(np.asarray(values, dtype=float))
     x = x[x > 0]

@@ -91,7 +91,8 @@ class TelescopingTracker:
         Evaluate Jacobians and Jacobian-vector products on this many inputs at
         a time, to bound memory.
     random_state : int, RandomState, Generator or None
-        Seed of the probes.
+        Seed of the probes, drawn when the tracker is built (see
+        :ref:`random-state`).
 
     Attributes
     ----------

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ...exceptions import RunReplacedError
+
 __all__ = [
     "MEASURES",
     "TELESCOPING_MODES",
@@ -440,10 +442,6 @@ def torch_unit(seed: int) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(threads)
-
-
-class RunReplacedError(RuntimeError):
-    """The checkpoint folder of a unit vanished: another run replaced the one running it."""
 
 
 def _atomic_save(obj, path: Path) -> None:
