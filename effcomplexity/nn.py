@@ -19,7 +19,7 @@ from .measures._nn.llc import LLCResult, local_learning_coefficient
 from .measures._nn.margins import margin
 from .measures._nn.norms import path_norm, spectral_complexity, weight_measures
 from .measures._nn.sharpness import pac_bayes_measures, sharpness
-from .measures._nn.spectral import spectral_diagnostics
+from .measures._nn.spectral import fit_power_law, spectral_diagnostics
 from .measures._nn.telescoping import TelescopingTracker
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "TelescopingTracker",
     "conv_operator_norm",
     "effective_dimensionality",
+    "fit_power_law",
     "hessian_eigenvalues",
     "hessian_trace",
     "hessian_vector_product",

@@ -28,6 +28,7 @@ from torch import nn
 from ..._validation import check_int, check_positive_real, check_random_state
 from .._probes import mean_std_error, random_probes
 from ..trace import hutchinson
+from ._deprecation import loss_and_data
 from ._layers import Batches, check_loss_fn, eval_mode
 
 __all__ = [
@@ -69,14 +70,14 @@ class _HessianOperator:
     reused by every product.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: Callable, data, batch_size: int | None):
+    def __init__(self, model: nn.Module, X, y, loss_fn: Callable, batch_size: int | None):
         check_loss_fn(loss_fn)
         self.model = model
         self.loss_fn = loss_fn
         self.params = _trainable(model)
         self.ref = self.params[0]
         self.n_params = sum(p.numel() for p in self.params)
-        self.batches = Batches(data, self.ref, batch_size)
+        self.batches = Batches(X, y, self.ref, batch_size)
         self._cached = None
         if self.batches.single:
             self._cached = self._gradients(*self.batches.arrays)
@@ -200,12 +201,14 @@ def _ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- public
 
 
+@loss_and_data("hessian_vector_product", extra=("v",))
 def hessian_vector_product(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
-    v,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
+    v,
     batch_size: int | None = None,
 ):
     r"""Product of the Hessian of the training loss with a vector.
@@ -215,16 +218,19 @@ def hessian_vector_product(
     model : torch.nn.Module
         The network; its trainable parameters (``requires_grad=True``) are the
         variables of the Hessian.
+    X : tensor or array-like of shape (n, ...), or re-iterable of batches
+        Inputs of the samples the loss averages over; or, with ``y=None``,
+        ``(inputs, targets)`` batches such as a
+        :class:`torch.utils.data.DataLoader`.
+    y : tensor or array-like of shape (n, ...), optional
+        Targets, one per row of ``X``; omitted when ``X`` holds batches.
     loss_fn : callable
         ``loss_fn(model(X), y)`` returning the mean loss over the batch, such
         as ``torch.nn.MSELoss()`` or ``torch.nn.CrossEntropyLoss()``.
-    data : (X, y) pair of tensors or arrays, or re-iterable of (X, y) batches
-        The samples the loss averages over, such as a
-        :class:`torch.utils.data.DataLoader`.
     v : tensor or array-like of shape (n_params,)
         Flat vector in the order of ``model.parameters()``.
     batch_size : int, optional
-        Split ``data=(X, y)`` into batches of this size to bound memory.
+        Split arrays ``X, y`` into batches of this size to bound memory.
 
     Returns
     -------
@@ -238,7 +244,8 @@ def hessian_vector_product(
         If ``v`` has the wrong length, ``loss_fn`` does not average over its
         batch, or inputs and targets disagree in length.
     TypeError
-        If ``data`` is neither an ``(X, y)`` pair nor a re-iterable of batches.
+        If ``y`` is missing for arrays ``X``, or ``X`` is neither an array nor
+        a re-iterable of batches.
 
     Notes
     -----
@@ -268,11 +275,11 @@ def hessian_vector_product(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> ecnn.hessian_vector_product(model, torch.nn.MSELoss(), (X, y), [1.0, 1.0])  # H = X^T X
+    >>> ecnn.hessian_vector_product(model, X, y, loss_fn=torch.nn.MSELoss(), v=[1.0, 1.0])  # X^T X
     array([1., 4.])
     """
     with eval_mode(model, no_grad=False):
-        op = _HessianOperator(model, loss_fn, data, batch_size)
+        op = _HessianOperator(model, X, y, loss_fn, batch_size)
         as_tensor = isinstance(v, torch.Tensor)
         vec = torch.as_tensor(v if as_tensor else np.asarray(v, dtype=np.float64))
         if vec.dim() != 1 or vec.shape[0] != op.n_params:
@@ -284,12 +291,14 @@ def hessian_vector_product(
     return result if as_tensor else result.cpu().numpy().astype(np.float64)
 
 
+@loss_and_data("hessian_eigenvalues", extra=("k",))
 def hessian_eigenvalues(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
-    k: int = 10,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
+    k: int = 10,
     n_iter: int | None = None,
     which: str = "LA",
     batch_size: int | None = None,
@@ -300,7 +309,7 @@ def hessian_eigenvalues(
 
     Parameters
     ----------
-    model, loss_fn, data, batch_size
+    model, X, y, loss_fn, batch_size
         As in :func:`hessian_vector_product`.
     k : int
         Number of eigenvalues, at most the number of trainable parameters.
@@ -356,14 +365,15 @@ def hessian_eigenvalues(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> ecnn.hessian_eigenvalues(model, torch.nn.MSELoss(), (X, y), k=2, random_state=0).round(10)
+    >>> loss_fn = torch.nn.MSELoss()
+    >>> ecnn.hessian_eigenvalues(model, X, y, loss_fn=loss_fn, k=2, random_state=0).round(10)
     array([4., 1.])
     """
     if which not in _EIGEN_WHICH:
         raise ValueError(f"which must be one of {_EIGEN_WHICH}, got {which!r}.")
     rng = check_random_state(random_state)
     with eval_mode(model, no_grad=False):
-        op = _HessianOperator(model, loss_fn, data, batch_size)
+        op = _HessianOperator(model, X, y, loss_fn, batch_size)
         p = op.n_params
         k = _check_positive_int(k, "k")
         if k > p:
@@ -391,11 +401,13 @@ def hessian_eigenvalues(
     return values, vectors / np.linalg.norm(vectors, axis=0)
 
 
+@loss_and_data("hessian_trace")
 def hessian_trace(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
     n_probes: int = 100,
     batch_size: int | None = None,
     random_state=None,
@@ -405,7 +417,7 @@ def hessian_trace(
 
     Parameters
     ----------
-    model, loss_fn, data, batch_size
+    model, X, y, loss_fn, batch_size
         As in :func:`hessian_vector_product`.
     n_probes : int
         Number of Rademacher probes (Hessian-vector products), at least 2.
@@ -450,13 +462,13 @@ def hessian_trace(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> ecnn.hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=4, random_state=0,
+    >>> ecnn.hessian_trace(model, X, y, loss_fn=torch.nn.MSELoss(), n_probes=4, random_state=0,
     ...               return_std=True)
     (5.0, 0.0)
     """
     n_probes = _check_positive_int(n_probes, "n_probes", minimum=2)
     with eval_mode(model, no_grad=False):
-        op = _HessianOperator(model, loss_fn, data, batch_size)
+        op = _HessianOperator(model, X, y, loss_fn, batch_size)
 
         def products(V: np.ndarray) -> np.ndarray:
             return np.column_stack([op.matvec_numpy(v) for v in V.T])
@@ -470,11 +482,13 @@ def hessian_trace(
         )
 
 
+@loss_and_data("spectral_density")
 def spectral_density(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
     n_probes: int = 10,
     n_iter: int | None = None,
     bandwidth: float | None = None,
@@ -487,7 +501,7 @@ def spectral_density(
 
     Parameters
     ----------
-    model, loss_fn, data, batch_size
+    model, X, y, loss_fn, batch_size
         As in :func:`hessian_vector_product`.
     n_probes : int
         Number of random starting vectors.
@@ -550,14 +564,15 @@ def spectral_density(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> out = ecnn.spectral_density(model, torch.nn.MSELoss(), (X, y), n_probes=3, random_state=0)
+    >>> out = ecnn.spectral_density(model, X, y, loss_fn=torch.nn.MSELoss(), n_probes=3,
+    ...                             random_state=0)
     >>> out["nodes"][0].round(10), out["weights"][0].round(10)
     (array([1., 4.]), array([0.5, 0.5]))
     """
     n_probes = _check_positive_int(n_probes, "n_probes")
     n_grid = _check_positive_int(n_grid, "n_grid", minimum=2)
     with eval_mode(model, no_grad=False):
-        op = _HessianOperator(model, loss_fn, data, batch_size)
+        op = _HessianOperator(model, X, y, loss_fn, batch_size)
         p = op.n_params
         n_iter = min(p, DEFAULT_SLQ_ITER) if n_iter is None else n_iter
         n_iter = min(_check_positive_int(n_iter, "n_iter"), p)
@@ -598,11 +613,13 @@ def _neff_terms(eigenvalues: np.ndarray, z: float) -> np.ndarray:
     return lam / (lam + z)
 
 
+@loss_and_data("effective_dimensionality")
 def effective_dimensionality(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
     z: float = 1.0,
     k: int | None = None,
     method: str = "lanczos",
@@ -616,7 +633,7 @@ def effective_dimensionality(
 
     Parameters
     ----------
-    model, loss_fn, data, batch_size
+    model, X, y, loss_fn, batch_size
         As in :func:`hessian_vector_product`.
     z : float
         Regularisation constant :math:`z > 0`: directions with curvature well
@@ -678,7 +695,7 @@ def effective_dimensionality(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> round(ecnn.effective_dimensionality(model, torch.nn.MSELoss(), (X, y), z=1.0), 10)
+    >>> round(ecnn.effective_dimensionality(model, X, y, loss_fn=torch.nn.MSELoss(), z=1.0), 10)
     1.3
     """
     check_positive_real(z, "z")
@@ -689,10 +706,10 @@ def effective_dimensionality(
         if k is None:
             n_params = sum(p.numel() for p in _trainable(model))
             k = min(DEFAULT_K, n_params)
-        eigenvalues = hessian_eigenvalues(model, loss_fn, data, k, **common)
+        eigenvalues = hessian_eigenvalues(model, X, y, loss_fn=loss_fn, k=k, **common)
         value, std = float(_neff_terms(eigenvalues, z).sum()), 0.0
     else:
-        density = spectral_density(model, loss_fn, data, n_probes=n_probes, **common)
+        density = spectral_density(model, X, y, loss_fn=loss_fn, n_probes=n_probes, **common)
         per_probe = density["n_params"] * np.sum(
             density["weights"] * _neff_terms(density["nodes"], z), axis=1
         )

@@ -31,6 +31,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ..._validation import check_int, check_random_state
+from ._deprecation import loss_and_data
 from ._layers import Batches, check_loss_fn, eval_mode
 
 __all__ = ["LLCResult", "local_learning_coefficient"]
@@ -120,7 +121,7 @@ class LLCResult:
     >>> with torch.no_grad():
     ...     _ = model.weight.copy_(torch.tensor([[1.0, -1.0]]))   # the minimum
     >>> result = ecnn.local_learning_coefficient(
-    ...     model, torch.nn.MSELoss(), (X, y), n_samples=500, random_state=0)
+    ...     model, X, y, loss_fn=torch.nn.MSELoss(), n_samples=500, random_state=0)
     >>> result.loss_trace.shape, result.settings["n_chains"]   # burn-in not recorded
     ((4, 500), 4)
     >>> bool(result.r_hat < 1.05), bool(result.ess_bulk > 100)
@@ -409,11 +410,13 @@ def _diagnose(
     return diverged, "; ".join(problems)
 
 
+@loss_and_data("local_learning_coefficient")
 def local_learning_coefficient(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
     n_samples: int = DEFAULT_N_SAMPLES,
     n_chains: int = DEFAULT_N_CHAINS,
     n_burnin: int = DEFAULT_N_BURNIN,
@@ -435,14 +438,17 @@ def local_learning_coefficient(
         are sampled, at its current values :math:`w^*`. The model is never
         modified: sampling runs on copies of the parameters, in eval mode,
         and the training flags of every submodule are restored.
-    loss_fn : callable
-        ``loss_fn(model(X), y)`` returning the mean loss over the batch, such
-        as ``torch.nn.MSELoss()`` or ``torch.nn.CrossEntropyLoss()``.
-    data : (X, y) pair of tensors or arrays, or re-iterable of (X, y) batches
-        The :math:`n` training samples of :math:`L_n`, such as a
+    X : tensor or array-like of shape (n, ...), or re-iterable of batches
+        Inputs of the :math:`n` training samples of :math:`L_n`; or, with
+        ``y=None``, ``(inputs, targets)`` batches such as a
         :class:`torch.utils.data.DataLoader` (whose batches then drive the
         steps, cycled; its own shuffling is not controlled by
         ``random_state``).
+    y : tensor or array-like of shape (n, ...), optional
+        Targets, one per row of ``X``; omitted when ``X`` holds batches.
+    loss_fn : callable
+        ``loss_fn(model(X), y)`` returning the mean loss over the batch, such
+        as ``torch.nn.MSELoss()`` or ``torch.nn.CrossEntropyLoss()``.
     n_samples : int
         Recorded draws per chain, after burn-in (at least 2).
     n_chains : int
@@ -470,7 +476,7 @@ def local_learning_coefficient(
         noise instead of this step's alone, at the same cost, and removes the
         first-order step-size bias (see Notes).
     batch_size : int, optional
-        Minibatch SGLD for ``data=(X, y)``: each step uses ``batch_size`` rows
+        Minibatch SGLD for arrays ``X, y``: each step uses ``batch_size`` rows
         drawn without replacement within each pass over the data. Default:
         full-batch gradients. The full-data loss at :math:`w^*` is computed
         once, in batches of this size.
@@ -501,7 +507,8 @@ def local_learning_coefficient(
         :class:`torch.nn.MSELoss` would broadcast to ``(n, n)``; pass
         ``y.reshape(-1, 1)``).
     TypeError
-        If ``data`` is neither an ``(X, y)`` pair nor a re-iterable of batches.
+        If ``y`` is missing for arrays ``X``, or ``X`` is neither an array nor
+        a re-iterable of batches.
 
     Warns
     -----
@@ -650,7 +657,7 @@ def local_learning_coefficient(
     >>> with torch.no_grad():
     ...     _ = model.weight.copy_(torch.tensor([[1.0, -1.0]]))
     >>> result = ecnn.local_learning_coefficient(
-    ...     model, torch.nn.MSELoss(), (X, y), n_samples=1000, random_state=0)
+    ...     model, X, y, loss_fn=torch.nn.MSELoss(), n_samples=1000, random_state=0)
     >>> bool(abs(result.estimate - 1.0) < 3 * result.std_error), result.diverged
     (True, False)
     """
@@ -686,10 +693,10 @@ def local_learning_coefficient(
     noise_generator = torch.Generator(device=ref.device).manual_seed(int(seeds[1]))
 
     with eval_mode(model, no_grad=False):
-        batches = Batches(data, ref, batch_size)
+        batches = Batches(X, y, ref, batch_size)
         # L_n(w*) in chunks of at least FULL_LOSS_CHUNK rows: one pass, few calls.
         chunk = None if batch_size is None else max(batch_size, FULL_LOSS_CHUNK)
-        loss_batches = batches if batches.arrays is None else Batches(batches.arrays, ref, chunk)
+        loss_batches = batches if batches.arrays is None else Batches(*batches.arrays, ref, chunk)
         if batches.arrays is not None:
             _check_arrays(*batches.arrays)
         init_loss, n, largest = _full_loss(model, loss_fn, w_star, loss_batches)
@@ -736,7 +743,8 @@ def local_learning_coefficient(
     ess_bulk, ess_tail = _ess_bulk(loss_trace), _ess_tail(loss_trace)
     diverged, message = _diagnose(chain_estimates, loss_trace, r_hat, ess_bulk, n_params)
     if message:
-        warnings.warn(f"local_learning_coefficient: {message}.", RuntimeWarning, stacklevel=2)
+        # stacklevel 3: the caller, past the wrapper that accepts the old spelling
+        warnings.warn(f"local_learning_coefficient: {message}.", RuntimeWarning, stacklevel=3)
     settings = {
         "n_samples": n_samples,
         "n_burnin": n_burnin,

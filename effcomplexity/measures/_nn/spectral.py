@@ -76,6 +76,17 @@ def fit_power_law(values, *, min_tail: int = 10) -> tuple[float, float, int, flo
     ----------
     A. Clauset, C. R. Shalizi, M. E. J. Newman. "Power-law distributions in
     empirical data". SIAM Review 51(4), 2009.
+
+    Examples
+    --------
+    The quantiles of a power law with :math:`\alpha = 3` and :math:`x_{min} = 1`:
+
+    >>> import numpy as np
+    >>> from effcomplexity import nn as ecnn
+    >>> u = (np.arange(2000) + 0.5) / 2000
+    >>> alpha, xmin, n_tail, ks_distance = ecnn.fit_power_law((1 - u) ** -0.5)
+    >>> round(alpha, 2), round(xmin, 2), n_tail
+    (3.0, 1.0, 2000)
     """
     x = np.sort(np.asarray(values, dtype=float))
     x = x[x > 0]
