@@ -6,11 +6,13 @@ theory measures how fast the volume of near-optimal parameters shrinks: it is
 singular one, such as a network whose parameters are not all identifiable.
 :func:`local_learning_coefficient` estimates its local version at the
 network's current weights (Lau et al. 2023) from stochastic-gradient Langevin
-samples of a tempered posterior localised at those weights.
+samples of a tempered posterior localised at those weights, drawn by the
+sampler :class:`~effcomplexity.nn.SGLD` (``sgld.py``) with all chains as rows
+of one parameter tensor.
 
-The loss follows the convention of the Hessian measures
+The data follow the convention of the Hessian measures
 (:func:`effcomplexity.nn.hessian_trace`): ``loss_fn(model(X), y)`` returns
-the *mean* loss of a batch and ``data`` is an ``(X, y)`` pair or a
+the *mean* loss of a batch, and the data are arrays ``X, y`` or a
 re-iterable of batches such as a DataLoader.
 """
 
@@ -33,6 +35,7 @@ from torch.func import functional_call, vmap
 from ..._validation import check_int, check_random_state
 from ._deprecation import loss_and_data
 from ._layers import Batches, check_loss_fn, eval_mode
+from .sgld import INTEGRATORS, SGLD, check_real
 
 __all__ = ["LLCResult", "local_learning_coefficient"]
 
@@ -63,7 +66,6 @@ DEFAULT_STEP_SIZE = 2e-3
 #: Strength of the localising Gaussian prior.
 DEFAULT_LOCALIZATION = 1.0
 #: The discretisation of the Langevin dynamics.
-INTEGRATORS = ("leimkuhler-matthews", "euler")
 
 
 @dataclass(frozen=True)
@@ -367,14 +369,6 @@ def _minibatches(
             raise ValueError("data holds no samples.")
 
 
-def _check_positive_real(value, name: str, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be a {bound} finite number, got {value!r}.")
-    return float(value)
-
-
 def _diagnose(
     chain_estimates: np.ndarray, trace: np.ndarray, r_hat: float, ess_bulk: float, n_params: int
 ) -> tuple[bool, str]:
@@ -564,7 +558,8 @@ def local_learning_coefficient(
     settings; its absolute value depends on :math:`\epsilon`,
     :math:`\gamma` and :math:`\beta`.
 
-    With ``integrator="euler"`` this is the SGLD of devinterp
+    Each step is one :meth:`SGLD.step <effcomplexity.nn.SGLD.step>` of all
+    chains at once. With ``integrator="euler"`` this is the SGLD of devinterp
     (``devinterp.optim.SGMCMC.sgld``, its ``lr`` being :math:`\epsilon` and
     its ``nbeta`` being :math:`n\beta`), and the estimate agrees with
     devinterp 2.0.1 at matched settings (tests/data/devinterp). The
@@ -668,12 +663,12 @@ def local_learning_coefficient(
         raise ValueError(f"n_burnin must be a non-negative integer, got {n_burnin!r}.")
     n_burnin = int(n_burnin)
     if step_size is not None:
-        step_size = _check_positive_real(step_size, "step_size")
-    localization = _check_positive_real(localization, "localization", allow_zero=True)
+        step_size = check_real(step_size, "step_size")
+    localization = check_real(localization, "localization", allow_zero=True)
     if temperature is not None:
-        temperature = _check_positive_real(temperature, "temperature")
+        temperature = check_real(temperature, "temperature")
     if n_beta is not None:
-        n_beta = _check_positive_real(n_beta, "n_beta")
+        n_beta = check_real(n_beta, "n_beta")
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}.")
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
@@ -727,7 +722,7 @@ def local_learning_coefficient(
                 step_size=step_size,
                 localization=localization,
                 n_beta=n_beta,
-                lm=integrator == "leimkuhler-matthews",
+                integrator=integrator,
                 bar=bar,
             )
         finally:
@@ -831,7 +826,7 @@ def _sample(
     step_size: float,
     localization: float,
     n_beta: float,
-    lm: bool,
+    integrator: str,
     bar,
 ) -> torch.Tensor:
     """Run all chains from ``w_star``; return their recorded losses (float64, CPU)."""
@@ -841,13 +836,17 @@ def _sample(
     # One flat (n_chains, n_params) leaf: the update is a handful of whole-vector operations.
     centre = torch.cat([w_star[name].reshape(1, -1) for name in names], dim=1)
     w = centre.repeat(n_chains, 1).requires_grad_(True)
+    sampler = SGLD(
+        [w],
+        lr=step_size,
+        n_beta=n_beta,
+        localization=localization,
+        integrator=integrator,
+        generator=noise_generator,
+    )
     chain_losses = _ChainLosses(model, loss_fn, n_chains)
-    noise_scale = math.sqrt(step_size)
     recorded = torch.empty((n_burnin + n_samples, n_chains), dtype=torch.float64)
     recorded = recorded.to(centre.device)
-    previous = None
-    if lm:
-        previous = torch.randn(w.shape, generator=noise_generator, dtype=w.dtype, device=w.device)
     for t in range(n_burnin + n_samples):
         X, y, per_chain = next(stream)
         with torch.enable_grad():
@@ -857,18 +856,8 @@ def _sample(
             }
             losses = chain_losses(params, X, y, per_chain)
             # Chains are independent, so the gradient of the sum is every chain's own.
-            (grad,) = torch.autograd.grad(losses.sum(), w, allow_unused=True)
-        with torch.no_grad():
-            drift = localization * (w - centre)
-            if grad is not None:
-                drift.add_(grad, alpha=n_beta)
-            w.add_(drift, alpha=-0.5 * step_size)
-            noise = torch.randn(w.shape, generator=noise_generator, dtype=w.dtype, device=w.device)
-            if previous is None:
-                w.add_(noise, alpha=noise_scale)
-            else:  # Leimkuhler-Matthews: the mean of this step's and the last step's noise
-                w.add_(noise + previous, alpha=noise_scale / 2)
-                previous = noise
+            (w.grad,) = torch.autograd.grad(losses.sum(), w, allow_unused=True)
+        sampler.step()
         recorded[t] = losses.detach()
         if bar is not None:
             bar.update(1)

@@ -7,13 +7,14 @@ fixed, so the accumulated first-order changes write the trained network as a
 linear smoother of the labels plus a label-free offset (Jeffares, Curth and
 van der Schaar 2024). :class:`TelescopingTracker` follows that smoother step
 by step alongside an ordinary training loop and reports its effective
-parameters (Curth et al. 2023) on training and held-out inputs.
+parameters (Curth et al. 2023) on training and held-out inputs. The
+optimisers' update rules it applies to the smoother live in
+``optim_rules.py``, tested against ``torch.optim`` itself.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import numbers
 import warnings
 
@@ -26,6 +27,15 @@ from ..._validation import check_int
 from .._probes import mean_std_error, random_probes
 from ._deprecation import tracker_data
 from ._layers import eval_mode, to_model_device
+from .optim_rules import (
+    adam_denominator,
+    adam_first_moment,
+    adam_update,
+    coupled_weight_decay,
+    decoupled_weight_decay,
+    sgd_momentum_buffer,
+    sgd_update,
+)
 
 __all__ = ["TelescopingTracker"]
 
@@ -537,7 +547,7 @@ class TelescopingTracker:
         affine = self._affine_col
         if isinstance(optimizer, torch.optim.SGD):
             if affine is not None:
-                G[:, affine] += wd * theta
+                G[:, affine] = coupled_weight_decay(G[:, affine], theta, wd)
             U = self._sgd_direction(get, mask, first, lr, G)
         else:
             decoupled = [
@@ -546,11 +556,11 @@ class TelescopingTracker:
             ]
             coupled_wd = wd * self._vector([0.0 if d else 1.0 for d in decoupled])
             if affine is not None:
-                G[:, affine] += coupled_wd * theta
+                G[:, affine] = coupled_weight_decay(G[:, affine], theta, coupled_wd)
             beta1 = self._vector([float(g.get("betas", (0.0, 0.0))[0]) for g in get])
             if self._buffer is None:
                 self._buffer = torch.zeros_like(G)
-            m = beta1[:, None] * self._buffer + (1 - beta1)[:, None] * G
+            m = adam_first_moment(self._buffer, G, beta1=beta1[:, None])
             self._buffer = torch.where(mask[:, None] > 0, m, self._buffer)
             steps = [seen + 1 for seen in self._param_steps]
             bias1 = self._vector(
@@ -560,9 +570,9 @@ class TelescopingTracker:
                 ]
             )
             denom = self._adam_denominator(optimizer, get, active, steps)
-            U = -(lr / bias1 / denom)[:, None] * m
+            U = adam_update(m, denom[:, None], lr=lr[:, None], bias1=bias1[:, None])
             if affine is not None:
-                U[:, affine] -= lr * (wd - coupled_wd) * theta
+                U[:, affine] += decoupled_weight_decay(theta, lr, wd - coupled_wd)
         for i, on in enumerate(active):
             self._param_steps[i] += int(on)
         return U
@@ -570,20 +580,19 @@ class TelescopingTracker:
     def _sgd_direction(self, get, mask, first, lr, G) -> torch.Tensor:
         """torch.optim.SGD's update applied to every column, momentum buffer included."""
         if not any(g.get("momentum", 0.0) for g in get):
-            return -lr[:, None] * G
+            return sgd_update(G, None, lr=lr[:, None])
         if self._buffer is None:
             self._buffer = torch.zeros_like(G)
-        mom = self._vector([float(g.get("momentum", 0.0)) for g in get])
+        mom = self._vector([float(g.get("momentum", 0.0)) for g in get])[:, None]
         damp = self._vector(
             [float(g.get("dampening", 0.0)) if g.get("momentum", 0.0) else 0.0 for g in get]
-        )
-        nesterov = self._vector([float(bool(g.get("nesterov", False))) for g in get])
-        buf = torch.where(
-            first[:, None] > 0, G, mom[:, None] * self._buffer + (1 - damp)[:, None] * G
+        )[:, None]
+        nesterov = self._vector([float(bool(g.get("nesterov", False))) for g in get])[:, None]
+        buf = sgd_momentum_buffer(
+            self._buffer, G, first=first[:, None], momentum=mom, dampening=damp
         )
         self._buffer = torch.where(mask[:, None] > 0, buf, self._buffer)
-        step = torch.where(nesterov[:, None] > 0, G + mom[:, None] * buf, buf)
-        return -lr[:, None] * step
+        return sgd_update(G, buf, lr=lr[:, None], momentum=mom, nesterov=nesterov)
 
     def _adam_denominator(self, optimizer, get, active, steps) -> torch.Tensor:
         """Adam's realised per-coordinate denominator after this step's gradient."""
@@ -600,11 +609,15 @@ class TelescopingTracker:
             )
             if group["weight_decay"] and not decoupled:
                 grad = grad.add(p.detach(), alpha=group["weight_decay"])
-            v = state.get("exp_avg_sq", torch.zeros_like(p)).clone()
-            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            if group.get("amsgrad", False):
-                v = torch.maximum(state.get("max_exp_avg_sq", torch.zeros_like(p)), v)
-            denom = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(group["eps"])
+            denom, _, _ = adam_denominator(
+                state.get("exp_avg_sq"),
+                grad,
+                beta2=beta2,
+                eps=group["eps"],
+                step=t,
+                max_exp_avg_sq=state.get("max_exp_avg_sq"),
+                amsgrad=group.get("amsgrad", False),
+            )
             parts.append(denom.reshape(-1))
         return torch.cat(parts)
 
