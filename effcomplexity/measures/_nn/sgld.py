@@ -63,6 +63,16 @@ class SGLD(torch.optim.Optimizer):
         Source of the noise, on the parameters' device; default torch's
         global generator.
 
+    Attributes
+    ----------
+    param_groups : list of dict
+        The parameter groups with their settings, as for any optimiser.
+    state : dict
+        Per parameter: its ``"centre"`` :math:`w^*` and, with
+        Leimkuhler-Matthews, the last step's noise ``"previous_noise"``.
+    generator : torch.Generator or None
+        The source of the noise.
+
     Raises
     ------
     ValueError
