@@ -412,6 +412,7 @@ def hessian_eigenvalues(
     return values, vectors / np.linalg.norm(vectors, axis=0)
 
 
+@loss_and_data("hessian_trace")
 def hessian_trace(
     model: nn.Module,
     X,
