@@ -95,10 +95,10 @@ def adam_denominator(
     max_exp_avg_sq: torch.Tensor | None = None,
     amsgrad: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Adam's per-coordinate denominator at ``step`` after gradient ``grad``.
+    r"""Adam's per-coordinate denominator at ``step`` after gradient ``grad``.
 
-    Returns the denominator :math:`\\sqrt{v_t} / \\sqrt{1 - \\beta_2^t} +
-    \\epsilon` and the new ``exp_avg_sq`` and ``max_exp_avg_sq`` (None
+    Returns the denominator :math:`\sqrt{v_t} / \sqrt{1 - \beta_2^t} +
+    \epsilon` and the new ``exp_avg_sq`` and ``max_exp_avg_sq`` (None
     without ``amsgrad``); the inputs are not modified. ``grad`` already
     carries any coupled weight decay.
     """
@@ -114,8 +114,8 @@ def adam_denominator(
 
 
 def adam_update(m: torch.Tensor, denom: torch.Tensor, *, lr, bias1) -> torch.Tensor:
-    """Adam's update from the first moment ``m`` after this step's gradient.
+    r"""Adam's update from the first moment ``m`` after this step's gradient.
 
-    ``bias1`` is :math:`1 - \\beta_1^t`; ``denom`` is :func:`adam_denominator`'s.
+    ``bias1`` is :math:`1 - \beta_1^t`; ``denom`` is :func:`adam_denominator`'s.
     """
     return -(lr / bias1 / denom) * m
