@@ -18,12 +18,14 @@ from .measures._nn.hessian import (
 from .measures._nn.llc import LLCResult, local_learning_coefficient
 from .measures._nn.margins import margin
 from .measures._nn.norms import path_norm, spectral_complexity, weight_measures
+from .measures._nn.sgld import SGLD
 from .measures._nn.sharpness import pac_bayes_measures, sharpness
 from .measures._nn.spectral import fit_power_law, spectral_diagnostics
 from .measures._nn.telescoping import TelescopingTracker
 
 __all__ = [
     "LLCResult",
+    "SGLD",
     "TelescopingTracker",
     "conv_operator_norm",
     "effective_dimensionality",

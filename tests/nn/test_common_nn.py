@@ -69,25 +69,29 @@ MEASURES = {
     "sharpness": (lambda net: ecnn.sharpness(net, X, Y, **SEARCH), False),
     "pac_bayes_measures": (lambda net: ecnn.pac_bayes_measures(net, X, Y, **SEARCH), False),
     "hessian_vector_product": (
-        lambda net: ecnn.hessian_vector_product(net, LOSS, _data(net), np.ones(_n_params(net))),
+        lambda net: ecnn.hessian_vector_product(
+            net, *_data(net), loss_fn=LOSS, v=np.ones(_n_params(net))
+        ),
         True,
     ),
     "hessian_eigenvalues": (
-        lambda net: ecnn.hessian_eigenvalues(net, LOSS, _data(net), k=2, random_state=0),
+        lambda net: ecnn.hessian_eigenvalues(net, *_data(net), loss_fn=LOSS, k=2, random_state=0),
         False,
     ),
     "hessian_trace": (
-        lambda net: ecnn.hessian_trace(net, LOSS, _data(net), n_probes=3, random_state=0),
+        lambda net: ecnn.hessian_trace(net, *_data(net), loss_fn=LOSS, n_probes=3, random_state=0),
         True,
     ),
     "spectral_density": (
-        lambda net: ecnn.spectral_density(net, LOSS, _data(net), n_probes=2, random_state=0)[
-            "weights"
-        ],
+        lambda net: ecnn.spectral_density(
+            net, *_data(net), loss_fn=LOSS, n_probes=2, random_state=0
+        )["weights"],
         False,
     ),
     "effective_dimensionality": (
-        lambda net: ecnn.effective_dimensionality(net, LOSS, _data(net), k=2, random_state=0),
+        lambda net: ecnn.effective_dimensionality(
+            net, *_data(net), loss_fn=LOSS, k=2, random_state=0
+        ),
         False,
     ),
 }

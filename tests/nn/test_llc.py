@@ -94,8 +94,9 @@ def test_regular_linear_regression_gives_d_over_2(seed, batch_size):
         warnings.simplefilter("error")
         result = ecnn.local_learning_coefficient(
             model,
-            _gaussian_loss(sigma),
-            (X, y),
+            X,
+            y,
+            loss_fn=_gaussian_loss(sigma),
             batch_size=batch_size,
             random_state=seed,
             **REGULAR,
@@ -188,7 +189,7 @@ def test_product_model_is_singular(seed):
     """
     x, y = _product_data(seed)
     result = ecnn.local_learning_coefficient(
-        _ProductModel(), _gaussian_loss(1.0), (x, y), random_state=seed, **SINGULAR
+        _ProductModel(), x, y, loss_fn=_gaussian_loss(1.0), random_state=seed, **SINGULAR
     )
     kappa = result.settings["n_beta"] * float((x * x).mean()) / SINGULAR["localization"] ** 2
     exact = _ab_posterior_mean(kappa)
@@ -252,8 +253,9 @@ def test_deep_linear_network_matches_aoyagi():
         model[1].weight.copy_(B)
     result = ecnn.local_learning_coefficient(
         model,
-        _gaussian_loss(sigma),
-        (X, Y),
+        X,
+        Y,
+        loss_fn=_gaussian_loss(sigma),
         integrator="euler",
         step_size=2e-4,
         localization=1.0,
@@ -296,34 +298,36 @@ untrained = pytest.mark.filterwarnings("ignore:local_learning_coefficient:Runtim
 def test_same_seed_same_number_and_seed_types():
     model, (X, y) = _small_net(), _net_data()
     first = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), batch_size=16, random_state=5, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=5, **QUICK
     )
     again = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), batch_size=16, random_state=5, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=5, **QUICK
     )
     assert first.estimate == again.estimate
     np.testing.assert_array_equal(first.loss_trace, again.loss_trace)
     generators = [
         ecnn.local_learning_coefficient(
-            model, nn.MSELoss(), (X, y), batch_size=16, random_state=rng, **QUICK
+            model, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=rng, **QUICK
         ).estimate
         for rng in (np.random.default_rng(5), np.random.default_rng(5))
     ]
     assert generators[0] == generators[1]
     other = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), batch_size=16, random_state=6, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=6, **QUICK
     )
     assert other.estimate != first.estimate
-    ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=None, **QUICK)
+    ecnn.local_learning_coefficient(model, X, y, loss_fn=nn.MSELoss(), random_state=None, **QUICK)
     twins = [
         ecnn.local_learning_coefficient(
-            model, nn.MSELoss(), (X, y), batch_size=16, random_state=rs, **QUICK
+            model, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=rs, **QUICK
         ).estimate
         for rs in (np.random.RandomState(5), np.random.RandomState(5))
     ]
     assert twins[0] == twins[1]
     with pytest.raises(TypeError, match="random_state"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=1.5, **QUICK)
+        ecnn.local_learning_coefficient(
+            model, X, y, loss_fn=nn.MSELoss(), random_state=1.5, **QUICK
+        )
 
 
 @untrained
@@ -336,7 +340,7 @@ def test_model_is_never_modified():
     model[4].bias.requires_grad_(False)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     flags = [m.training for m in model.modules()]
-    ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=0, **QUICK)
+    ecnn.local_learning_coefficient(model, X, y, loss_fn=nn.MSELoss(), random_state=0, **QUICK)
     after = model.state_dict()
     for key, value in before.items():
         torch.testing.assert_close(after[key], value, rtol=0, atol=0)
@@ -350,7 +354,9 @@ def test_frozen_parameters_are_not_sampled():
     model, (X, y) = _small_net(), _net_data()
     for p in model[0].parameters():
         p.requires_grad_(False)
-    result = ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=0, **QUICK)
+    result = ecnn.local_learning_coefficient(
+        model, X, y, loss_fn=nn.MSELoss(), random_state=0, **QUICK
+    )
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert result.settings["n_params"] == trainable
 
@@ -358,7 +364,9 @@ def test_frozen_parameters_are_not_sampled():
 @untrained
 def test_result_fields_and_series():
     model, (X, y) = _small_net(), _net_data()
-    result = ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=0, **QUICK)
+    result = ecnn.local_learning_coefficient(
+        model, X, y, loss_fn=nn.MSELoss(), random_state=0, **QUICK
+    )
     n = X.shape[0]
     assert result.loss_trace.shape == (QUICK["n_chains"], QUICK["n_samples"])
     assert result.chain_estimates.shape == (QUICK["n_chains"],)
@@ -396,31 +404,33 @@ def test_result_fields_and_series():
 def test_explicit_temperature_and_single_chain():
     model, (X, y) = _small_net(), _net_data()
     n = X.shape[0]
-    default = ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=0, **QUICK)
+    default = ecnn.local_learning_coefficient(
+        model, X, y, loss_fn=nn.MSELoss(), random_state=0, **QUICK
+    )
     explicit = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), temperature=math.log(n), random_state=0, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), temperature=math.log(n), random_state=0, **QUICK
     )
     assert explicit.estimate == default.estimate
     hot = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), temperature=1.0, random_state=0, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), temperature=1.0, random_state=0, **QUICK
     )
     assert hot.settings["n_beta"] == n
     one = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), random_state=0, **{**QUICK, "n_chains": 1}
+        model, X, y, loss_fn=nn.MSELoss(), random_state=0, **{**QUICK, "n_chains": 1}
     )
     # One chain still has a standard error: its two halves and its autocorrelation.
     assert math.isfinite(one.std_error) and math.isfinite(one.estimate)
     direct = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), n_beta=n / math.log(n), random_state=0, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), n_beta=n / math.log(n), random_state=0, **QUICK
     )
     assert direct.estimate == default.estimate
     agreeing = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), n_beta=n, temperature=1.0, random_state=0, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), n_beta=n, temperature=1.0, random_state=0, **QUICK
     )
     assert agreeing.estimate == hot.estimate and agreeing.settings["temperature"] == 1.0
     with pytest.raises(ValueError, match="disagree"):
         ecnn.local_learning_coefficient(
-            model, nn.MSELoss(), (X, y), n_beta=10.0, temperature=1.0, **QUICK
+            model, X, y, loss_fn=nn.MSELoss(), n_beta=10.0, temperature=1.0, **QUICK
         )
 
 
@@ -428,13 +438,17 @@ def test_explicit_temperature_and_single_chain():
 def test_dataloader_matches_arrays():
     """A DataLoader holding the data as one batch drives the same full-batch chains."""
     model, (X, y) = _small_net(), _net_data()
-    arrays = ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=3, **QUICK)
+    arrays = ecnn.local_learning_coefficient(
+        model, X, y, loss_fn=nn.MSELoss(), random_state=3, **QUICK
+    )
     loader = DataLoader(TensorDataset(X, y), batch_size=X.shape[0])
-    batches = ecnn.local_learning_coefficient(model, nn.MSELoss(), loader, random_state=3, **QUICK)
+    batches = ecnn.local_learning_coefficient(
+        model, loader, loss_fn=nn.MSELoss(), random_state=3, **QUICK
+    )
     np.testing.assert_allclose(batches.loss_trace, arrays.loss_trace, rtol=1e-12)
     minibatches = DataLoader(TensorDataset(X, y), batch_size=16)
     result = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), minibatches, random_state=3, **QUICK
+        model, minibatches, loss_fn=nn.MSELoss(), random_state=3, **QUICK
     )
     assert result.settings["n"] == X.shape[0]
     assert result.init_loss == pytest.approx(arrays.init_loss, rel=1e-12)
@@ -449,7 +463,7 @@ def test_init_loss_is_the_full_data_loss_whatever_the_batch_size():
         expected = float(nn.MSELoss()(model(X), y))
     for batch_size in (None, 16, 4097):
         result = ecnn.local_learning_coefficient(
-            model, nn.MSELoss(), (X, y), batch_size=batch_size, random_state=0, **QUICK
+            model, X, y, loss_fn=nn.MSELoss(), batch_size=batch_size, random_state=0, **QUICK
         )
         assert result.init_loss == pytest.approx(expected, rel=1e-12), batch_size
 
@@ -457,9 +471,18 @@ def test_init_loss_is_the_full_data_loss_whatever_the_batch_size():
 @untrained
 def test_batch_size_of_all_rows_is_full_batch_and_progress_bar_runs():
     model, (X, y) = _small_net(), _net_data()
-    full = ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), random_state=4, **QUICK)
+    full = ecnn.local_learning_coefficient(
+        model, X, y, loss_fn=nn.MSELoss(), random_state=4, **QUICK
+    )
     whole = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), batch_size=X.shape[0], random_state=4, progress=True, **QUICK
+        model,
+        X,
+        y,
+        loss_fn=nn.MSELoss(),
+        batch_size=X.shape[0],
+        random_state=4,
+        progress=True,
+        **QUICK,
     )
     np.testing.assert_array_equal(whole.loss_trace, full.loss_trace)
 
@@ -469,7 +492,7 @@ def test_vectorised_chains_match_a_loop(monkeypatch):
     """Oracle: the same chains run one by one (the fallback for models vmap cannot trace)."""
     model, (X, y) = _small_net(), _net_data()
     vectorised = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), batch_size=16, random_state=2, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=2, **QUICK
     )
     original = llc_module._ChainLosses.__init__
 
@@ -479,7 +502,7 @@ def test_vectorised_chains_match_a_loop(monkeypatch):
 
     monkeypatch.setattr(llc_module._ChainLosses, "__init__", looped)
     loop = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), batch_size=16, random_state=2, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=2, **QUICK
     )
     np.testing.assert_allclose(loop.loss_trace, vectorised.loss_trace, rtol=1e-9)
 
@@ -511,14 +534,14 @@ def test_model_vmap_cannot_trace_falls_back_to_a_loop(monkeypatch):
 
     monkeypatch.setattr(llc_module._ChainLosses, "__init__", recording_init)
     result = ecnn.local_learning_coefficient(
-        model, nn.MSELoss(), (X, y), batch_size=16, random_state=0, **QUICK
+        model, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=0, **QUICK
     )
     assert calls and not calls[0].vectorised  # vmap was tried and given up
     # Oracle: the same linear map without .item(), which vmap runs vectorised.
     plain = nn.Linear(3, 2).double()
     plain.load_state_dict(model.linear.state_dict())
     vectorised = ecnn.local_learning_coefficient(
-        plain, nn.MSELoss(), (X, y), batch_size=16, random_state=0, **QUICK
+        plain, X, y, loss_fn=nn.MSELoss(), batch_size=16, random_state=0, **QUICK
     )
     assert calls[1].vectorised
     np.testing.assert_allclose(result.loss_trace, vectorised.loss_trace, rtol=1e-10)
@@ -531,7 +554,7 @@ def test_divergence_is_flagged():
     model, X, y = _regression(0)
     with pytest.warns(RuntimeWarning, match="step_size"):
         result = ecnn.local_learning_coefficient(
-            model, _gaussian_loss(0.5), (X, y), step_size=0.1, n_samples=50, random_state=0
+            model, X, y, loss_fn=_gaussian_loss(0.5), step_size=0.1, n_samples=50, random_state=0
         )
     assert result.diverged and "step_size" in result.message
 
@@ -542,7 +565,7 @@ def test_point_that_is_not_a_minimum_is_flagged():
         model.weight.add_(0.5)
     with pytest.warns(RuntimeWarning, match="not a local minimum"):
         result = ecnn.local_learning_coefficient(
-            model, _gaussian_loss(0.5), (X, y), localization=1.0, random_state=0
+            model, X, y, loss_fn=_gaussian_loss(0.5), localization=1.0, random_state=0
         )
     assert result.diverged and result.estimate < 0
 
@@ -652,8 +675,9 @@ def test_unmixed_chains_raise_a_runtime_warning():
     with pytest.warns(RuntimeWarning, match="not mixed"):
         result = ecnn.local_learning_coefficient(
             _ProductModel(),
-            _gaussian_loss(1.0),
-            (x, y),
+            x,
+            y,
+            loss_fn=_gaussian_loss(1.0),
             n_chains=2,
             n_burnin=20,
             n_samples=40,
@@ -672,7 +696,9 @@ def test_defaults_give_d_over_2_for_a_regular_model():
     model, X, y = _regression(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        result = ecnn.local_learning_coefficient(model, _gaussian_loss(0.5), (X, y), random_state=0)
+        result = ecnn.local_learning_coefficient(
+            model, X, y, loss_fn=_gaussian_loss(0.5), random_state=0
+        )
     assert result.settings["n_chains"] >= 4
     assert result.loss_trace.shape[1] == result.settings["n_samples"]  # burn-in excluded
     assert abs(result.estimate - 3.0) <= 2 * result.std_error
@@ -686,7 +712,7 @@ def test_defaults_give_the_finite_n_value_of_the_singular_model():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         result = ecnn.local_learning_coefficient(
-            _ProductModel(), _gaussian_loss(1.0), (x, y), random_state=1
+            _ProductModel(), x, y, loss_fn=_gaussian_loss(1.0), random_state=1
         )
     kappa = result.settings["n_beta"] * float((x * x).mean()) / result.settings["localization"] ** 2
     exact = _ab_posterior_mean(kappa)
@@ -702,15 +728,17 @@ def test_default_step_size_follows_the_batch():
     is allowed for."""
     model, X, y = _regression(0)
     result = ecnn.local_learning_coefficient(
-        model, _gaussian_loss(0.5), (X, y), batch_size=100, random_state=0
+        model, X, y, loss_fn=_gaussian_loss(0.5), batch_size=100, random_state=0
     )
     assert result.settings["step_size"] == pytest.approx(llc_module.DEFAULT_STEP_SIZE / 10)
     assert abs(result.estimate - 3.0) <= 0.08 * 3.0 + 2 * result.std_error
     loader = DataLoader(TensorDataset(X, y), batch_size=250)
     short = {"n_chains": 2, "n_burnin": 0, "n_samples": 4}
     with pytest.warns(RuntimeWarning, match="not mixed"):  # chains this short never mix
-        from_loader = ecnn.local_learning_coefficient(model, _gaussian_loss(0.5), loader, **short)
-        full = ecnn.local_learning_coefficient(model, _gaussian_loss(0.5), (X, y), **short)
+        from_loader = ecnn.local_learning_coefficient(
+            model, loader, loss_fn=_gaussian_loss(0.5), **short
+        )
+        full = ecnn.local_learning_coefficient(model, X, y, loss_fn=_gaussian_loss(0.5), **short)
     assert from_loader.settings["step_size"] == pytest.approx(llc_module.DEFAULT_STEP_SIZE / 4)
     assert full.settings["step_size"] == llc_module.DEFAULT_STEP_SIZE
 
@@ -738,8 +766,9 @@ def test_agrees_with_devinterp(case):
         (X, y), model = _product_data(reference["data_seed"]), _ProductModel()
     result = ecnn.local_learning_coefficient(
         model,
-        _gaussian_loss(reference["sigma"]),
-        (X, y),
+        X,
+        y,
+        loss_fn=_gaussian_loss(reference["sigma"]),
         step_size=settings["step_size"],
         localization=settings["localization"],
         n_beta=settings["n_beta"],
@@ -776,27 +805,29 @@ def test_agrees_with_devinterp(case):
 def test_bad_arguments_raise(kwargs, match):
     model, (X, y) = _small_net(), _net_data()
     with pytest.raises(ValueError, match=match):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), **kwargs)
+        ecnn.local_learning_coefficient(model, X, y, loss_fn=nn.MSELoss(), **kwargs)
 
 
 def test_bad_loss_and_data_raise():
     model, (X, y) = _small_net(), _net_data()
     with pytest.raises(ValueError, match="reduction"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(reduction="sum"), (X, y))
+        ecnn.local_learning_coefficient(model, X, y, loss_fn=nn.MSELoss(reduction="sum"))
     with pytest.raises(ValueError, match="scalar"):
-        ecnn.local_learning_coefficient(model, lambda out, target: (out - target) ** 2, (X, y))
+        ecnn.local_learning_coefficient(
+            model, X, y, loss_fn=lambda out, target: (out - target) ** 2
+        )
     with pytest.raises(ValueError, match="one target per input"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y[:-1]))
-    with pytest.raises(TypeError, match="data must be"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), X)
+        ecnn.local_learning_coefficient(model, X, y[:-1], loss_fn=nn.MSELoss())
+    with pytest.raises(TypeError, match="y is missing"):
+        ecnn.local_learning_coefficient(model, X, loss_fn=nn.MSELoss())
     with pytest.raises(ValueError, match="batch_size"):
         loader = DataLoader(TensorDataset(X, y), batch_size=8)
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), loader, batch_size=8)
+        ecnn.local_learning_coefficient(model, loader, loss_fn=nn.MSELoss(), batch_size=8)
     frozen = _small_net()
     for p in frozen.parameters():
         p.requires_grad_(False)
     with pytest.raises(ValueError, match="requires_grad"):
-        ecnn.local_learning_coefficient(frozen, nn.MSELoss(), (X, y))
+        ecnn.local_learning_coefficient(frozen, X, y, loss_fn=nn.MSELoss())
 
 
 @pytest.mark.parametrize("where", ["X", "y"])
@@ -806,10 +837,10 @@ def test_non_finite_data_is_refused(where, value):
     X, y = X.clone(), y.clone()
     (X if where == "X" else y)[3, 1] = value
     with pytest.raises(ValueError, match=f"{where} contains NaN or infinity"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), **QUICK)
+        ecnn.local_learning_coefficient(model, X, y, loss_fn=nn.MSELoss(), **QUICK)
     loader = DataLoader(TensorDataset(X, y), batch_size=16)
     with pytest.raises(ValueError, match=f"{where} contains NaN or infinity"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), loader, **QUICK)
+        ecnn.local_learning_coefficient(model, loader, loss_fn=nn.MSELoss(), **QUICK)
 
 
 def test_non_finite_loss_at_w_star_is_refused():
@@ -817,17 +848,17 @@ def test_non_finite_loss_at_w_star_is_refused():
     with torch.no_grad():
         model[4].bias.fill_(float("inf"))
     with pytest.raises(ValueError, match="non-finite"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y), **QUICK)
+        ecnn.local_learning_coefficient(model, X, y, loss_fn=nn.MSELoss(), **QUICK)
 
 
 def test_one_dimensional_y_against_one_output_column_is_refused():
     """MSELoss would broadcast (n, 1) against (n,) to (n, n): refused, with the fix."""
     model, X, y = _regression(0)
     with pytest.raises(ValueError, match=r"reshape\(-1, 1\)"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), (X, y[:, 0]), **QUICK)
+        ecnn.local_learning_coefficient(model, X, y[:, 0], loss_fn=nn.MSELoss(), **QUICK)
     loader = DataLoader(TensorDataset(X, y[:, 0]), batch_size=100)
     with pytest.raises(ValueError, match=r"reshape\(-1, 1\)"):
-        ecnn.local_learning_coefficient(model, nn.MSELoss(), loader, **QUICK)
+        ecnn.local_learning_coefficient(model, loader, loss_fn=nn.MSELoss(), **QUICK)
 
 
 @untrained
@@ -837,7 +868,7 @@ def test_class_labels_against_class_scores_are_accepted():
     model, (X, _) = _small_net(), _net_data()
     labels = (X[:, 0] > 0).long()
     result = ecnn.local_learning_coefficient(
-        model, nn.CrossEntropyLoss(), (X, labels), random_state=0, **QUICK
+        model, X, labels, loss_fn=nn.CrossEntropyLoss(), random_state=0, **QUICK
     )
     with torch.no_grad():
         model.eval()

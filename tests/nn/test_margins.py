@@ -48,7 +48,7 @@ def test_margin_matches_brute_force(quantile):
     net = _net()
     expected_all = _brute_force_margins(_numpy_outputs(net, X), y)
     np.testing.assert_allclose(margins(net, X, y), expected_all, rtol=1e-12)
-    assert ecnn.margin(net, X, y, quantile) == pytest.approx(
+    assert ecnn.margin(net, X, y, quantile=quantile) == pytest.approx(
         np.quantile(expected_all, quantile), rel=1e-12
     )
 

@@ -67,7 +67,7 @@ def test_weight_measures_match_numpy_formulas():
     model, init = _mlp(0), _mlp(1)
     X, _ = _data()
     y = _np_forward(model, X).argmax(axis=1)  # every point classified correctly: margin > 0
-    got = ecnn.weight_measures(model, init, X=X, y=y)
+    got = ecnn.weight_measures(model, init_model=init, X=X, y=y)
     assert list(got.index) == list(MEASURE_NAMES)
 
     # Oracle: Jiang et al. (2020) Appendix C written out in numpy.
@@ -133,7 +133,7 @@ def test_path_norm_equals_sum_over_enumerated_paths(p):
         total += abs(b1[h]) ** p * abs(W2[k, h]) ** p
     for k in range(2):
         total += abs(b2[k]) ** p
-    assert ecnn.path_norm(model, p) == pytest.approx(total, rel=1e-12)
+    assert ecnn.path_norm(model, p=p) == pytest.approx(total, rel=1e-12)
 
 
 def _bn_net(seed=0):
@@ -299,7 +299,7 @@ def test_spec_dist_of_convolution_uses_difference_operator():
         )
         + np.linalg.norm(diff[4].weight.detach().numpy(), 2) ** 2
     )
-    got = ecnn.weight_measures(net, init, input_shape=(1, 6, 6), measures=["spec_dist"])
+    got = ecnn.weight_measures(net, init_model=init, input_shape=(1, 6, 6), measures=["spec_dist"])
     assert got["spec_dist"] == pytest.approx(expected, rel=1e-9)
 
 
@@ -333,9 +333,9 @@ def test_missing_init_model():
 
 def test_mismatched_architectures():
     with pytest.raises(ValueError, match="different architectures"):
-        ecnn.weight_measures(_mlp(0), _mlp(1, widths=(4, 7, 5, 3)))
+        ecnn.weight_measures(_mlp(0), init_model=_mlp(1, widths=(4, 7, 5, 3)))
     with pytest.raises(ValueError, match="different architectures"):
-        ecnn.weight_measures(_mlp(0), _mlp(1, widths=(4, 6, 3)))
+        ecnn.weight_measures(_mlp(0), init_model=_mlp(1, widths=(4, 6, 3)))
 
 
 class _Recurrent(nn.Module):

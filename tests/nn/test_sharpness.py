@@ -148,7 +148,7 @@ def test_pac_bayes_measures_closed_forms():
     X, y, _ = _blobs()
     net, init = _relu_net(3), _relu_net(4, first_scale=0.5)
     sigma, alpha, eps, m = 0.3, 0.2, 1e-3, len(X)
-    got = ecnn.pac_bayes_measures(net, X, y, init, sigma=sigma, mag_sigma=alpha, eps=eps)
+    got = ecnn.pac_bayes_measures(net, X, y, init_model=init, sigma=sigma, mag_sigma=alpha, eps=eps)
     w, w0 = _flat(net), _flat(init)
     omega = w.size
 
@@ -174,7 +174,7 @@ def test_pac_bayes_measures_closed_forms():
     for name, value in expected.items():
         assert got[name] == pytest.approx(value, rel=1e-10), name
     normalized = ecnn.pac_bayes_measures(
-        net, X, y, init, sigma=sigma, mag_sigma=alpha, normalize=True
+        net, X, y, init_model=init, sigma=sigma, mag_sigma=alpha, normalize=True
     )
     assert normalized["pacbayes_orig"] == pytest.approx(math.sqrt(expected["pacbayes_orig"] / m))
     assert normalized["sigma"] == sigma
@@ -191,4 +191,4 @@ def test_pac_bayes_measures_search_and_missing_init():
     assert got["mag_sigma"] == mag
     wider = nn.Sequential(nn.Linear(2, 7), nn.ReLU(), nn.Dropout(0.5), nn.Linear(7, 3)).double()
     with pytest.raises(ValueError, match="different architectures"):
-        ecnn.pac_bayes_measures(net, X, y, wider, sigma=0.1, mag_sigma=0.1)
+        ecnn.pac_bayes_measures(net, X, y, init_model=wider, sigma=0.1, mag_sigma=0.1)

@@ -85,7 +85,7 @@ def test_linear_gd_matches_closed_form(monkeypatch, loss, eta_per_lr, kernel_ord
         f0, f0_eval = model(X).numpy(), model(X_eval).numpy()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     tracker = TelescopingTracker(
-        model, X, X_eval, y_train=y, loss=loss, chunk_size=4 if kernel_order else None
+        model, X, y, X_eval=X_eval, loss=loss, chunk_size=4 if kernel_order else None
     )
     _train(model, optimizer, [tracker], X, y, [None] * steps, loss=loss)
 
@@ -118,7 +118,7 @@ def test_multi_output_linear_model_has_block_diagonal_smoother():
     torch.manual_seed(4)
     model = nn.Linear(d, K).double()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    tracker = ecnn.TelescopingTracker(model, X, X_eval, y_train=y)
+    tracker = ecnn.TelescopingTracker(model, X, y, X_eval=X_eval)
     _train(model, optimizer, [tracker], X, y, [None] * steps)
 
     eta = 2 * lr / (n * K)
@@ -167,7 +167,7 @@ def test_linearised_predictions_equal_network_linear_in_parameters(name, method)
     model[0].requires_grad_(False)
     optimizer = OPTIMIZERS[name](list(model[2].parameters()))
     tracker = TelescopingTracker(
-        model, X, X_eval, y_train=y, method=method, n_probes=3, random_state=0
+        model, X, y, X_eval=X_eval, method=method, n_probes=3, random_state=0
     )
     g = torch.Generator().manual_seed(8)
     batches = [torch.randint(0, n, (5,), generator=g) for _ in range(12)]
@@ -192,7 +192,7 @@ def test_mlp_linearised_predictions_track_the_network():
     with torch.no_grad():
         f0_train, f0_eval = model(X).numpy(), model(X_eval).numpy()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-    tracker = TelescopingTracker(model, X, X_eval, y_train=y)
+    tracker = TelescopingTracker(model, X, y, X_eval=X_eval)
     g = torch.Generator().manual_seed(11)
     batches = [b for _ in range(15) for b in torch.randperm(n, generator=g).split(8)]
     _train(model, optimizer, [tracker], X, y, batches)
@@ -218,11 +218,13 @@ def test_probe_tracker_agrees_with_exact_tracker():
     torch.manual_seed(14)
     model = nn.Sequential(nn.Linear(d, 8), nn.Tanh(), nn.Linear(8, K)).double()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    exact = TelescopingTracker(model, X, X_eval, y_train=y)
+    exact = TelescopingTracker(model, X, y, X_eval=X_eval)
     probe = TelescopingTracker(
-        model, X, X_eval, y_train=y, method="probe", n_probes=300, random_state=0
+        model, X, y, X_eval=X_eval, method="probe", n_probes=300, random_state=0
     )
-    probe_only = TelescopingTracker(model, X, X_eval, method="probe", n_probes=300, random_state=0)
+    probe_only = TelescopingTracker(
+        model, X, X_eval=X_eval, method="probe", n_probes=300, random_state=0
+    )
     g = torch.Generator().manual_seed(15)
     batches = [b for _ in range(5) for b in torch.randperm(n, generator=g).split(4)]
     _train(model, optimizer, [exact, probe, probe_only], X, y, batches)
@@ -253,7 +255,7 @@ def test_network_with_dropout_warns_and_keeps_its_modes():
     y = torch.zeros(6, 1, dtype=torch.float64)
     model = nn.Sequential(nn.Linear(2, 4), nn.Dropout(0.3), nn.Linear(4, 1)).double()
     with pytest.warns(UserWarning, match="eval mode"):
-        tracker = TelescopingTracker(model, X, X_eval, y_train=y)
+        tracker = TelescopingTracker(model, X, y, X_eval=X_eval)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     model.train()
     _train(model, optimizer, [tracker], X, y, [None])
@@ -281,9 +283,9 @@ def test_bad_constructor_arguments(setup):
     with pytest.raises(ValueError, match="method"):
         TelescopingTracker(model, X, method="ntk")
     with pytest.raises(ValueError, match="X_eval rows"):
-        TelescopingTracker(model, X, X_eval[:, :1])
-    with pytest.raises(ValueError, match="y_train must have shape"):
-        TelescopingTracker(model, X, y_train=y[:4])
+        TelescopingTracker(model, X, X_eval=X_eval[:, :1])
+    with pytest.raises(ValueError, match="y must have shape"):
+        TelescopingTracker(model, X, y[:4])
     with pytest.raises(ValueError, match="n_probes"):
         TelescopingTracker(model, X, method="probe", n_probes=1)
     with pytest.raises(ValueError, match="NaN"):
@@ -297,7 +299,7 @@ def test_bad_constructor_arguments(setup):
 
 def test_bad_step_and_report_arguments(setup):
     model, X, X_eval, y = setup
-    tracker = TelescopingTracker(model, X, y_train=y)
+    tracker = TelescopingTracker(model, X, y)
     _backward(model, X, y)
     with pytest.raises(TypeError, match="SGD, torch.optim.Adam"):
         tracker.step(torch.optim.RMSprop(model.parameters()), None)
@@ -317,8 +319,8 @@ def test_bad_step_and_report_arguments(setup):
         tracker.p_train(output=1)
     with pytest.raises(ValueError, match="on must be"):
         tracker.predictions("test")
-    no_labels = TelescopingTracker(model, X, X_eval, method="probe", n_probes=2)
-    with pytest.raises(ValueError, match="y_train"):
+    no_labels = TelescopingTracker(model, X, X_eval=X_eval, method="probe", n_probes=2)
+    with pytest.raises(ValueError, match="pass y"):
         no_labels.predictions()
     with pytest.raises(ValueError, match="method='exact'"):
         no_labels.smoother_matrix()
@@ -334,7 +336,7 @@ def test_tracker_created_after_training_started_is_refused(setup, make):
     optimizer = make(model.parameters())
     _backward(model, X, y)
     optimizer.step()
-    tracker = TelescopingTracker(model, X, X_eval, y_train=y)
+    tracker = TelescopingTracker(model, X, y, X_eval=X_eval)
     _backward(model, X, y)
     with pytest.raises(RuntimeError, match="before the first optimizer step"):
         tracker.step(optimizer, None)

@@ -401,39 +401,53 @@ def check_loss_fn(loss_fn: Callable) -> None:
 
 
 class Batches:
-    """Re-iterable view of ``data`` as ``(inputs, targets)`` tensor pairs."""
+    """Re-iterable view of the data ``X, y`` as ``(inputs, targets)`` tensor pairs.
 
-    def __init__(self, data, ref: torch.Tensor, batch_size: int | None):
+    ``X`` and ``y`` are arrays or tensors of one row per sample, or ``X`` is a
+    re-iterable of ``(inputs, targets)`` batches (a DataLoader) and ``y`` is None.
+    """
+
+    def __init__(self, X, y, ref: torch.Tensor, batch_size: int | None):
         if batch_size is not None:
             check_int(batch_size, "batch_size")
         self.ref = ref
         self.batch_size = batch_size
         self.arrays = None
-        if isinstance(data, (tuple, list)) and len(data) == 2 and all(map(_is_array, data)):
-            X, y = (to_model_device(value, ref) for value in data)
+        if y is not None:
+            if not _is_array(X) and not isinstance(X, (list, tuple)):
+                raise TypeError(
+                    f"X must be an array or tensor when y is given, got {type(X).__name__}; "
+                    "pass a DataLoader of (inputs, targets) batches as X with y=None."
+                )
+            X, y = (to_model_device(value, ref) for value in (X, y))
             if X.dim() < 1 or y.dim() < 1 or X.shape[0] != y.shape[0]:
                 raise ValueError(
-                    f"data=(X, y) needs one target per input row, got X of shape "
+                    f"X and y need one target per input row, got X of shape "
                     f"{tuple(X.shape)} and y of shape {tuple(y.shape)}."
                 )
             if X.shape[0] == 0:
-                raise ValueError("data holds no samples.")
+                raise ValueError("X holds no samples.")
             self.arrays = (X, y)
-        elif isinstance(data, Iterable) and not isinstance(
-            data, (str, bytes, dict, torch.Tensor, np.ndarray)
-        ):
-            if iter(data) is data:
+        elif isinstance(X, (tuple, list)) and len(X) == 2 and all(map(_is_array, X)):
+            raise TypeError("pass the inputs and targets as two arguments X, y, not as one pair.")
+        elif _is_array(X):
+            raise TypeError(
+                "y is missing: pass the targets as y, one per row of X (or X as a "
+                "DataLoader of (inputs, targets) batches)."
+            )
+        elif isinstance(X, Iterable) and not isinstance(X, (str, bytes, dict)):
+            if iter(X) is X:
                 raise TypeError(
-                    "data is a one-shot iterator, but the Hessian is applied many times; "
-                    "pass a DataLoader, a list of (X, y) batches or an (X, y) pair."
+                    "X is a one-shot iterator of batches, but the data is passed over many "
+                    "times; pass a DataLoader, a list of (X, y) batches or the arrays X, y."
                 )
             if batch_size is not None:
-                raise ValueError("batch_size applies to data=(X, y) arrays, not to batches.")
-            self.batches = data
+                raise ValueError("batch_size applies to arrays X, y, not to batches.")
+            self.batches = X
         else:
             raise TypeError(
-                "data must be an (X, y) pair of tensors or arrays, or a re-iterable "
-                f"of (X, y) batches such as a DataLoader; got {type(data).__name__}."
+                "X must be an array or tensor of inputs (with targets y), or a re-iterable "
+                f"of (inputs, targets) batches such as a DataLoader; got {type(X).__name__}."
             )
 
     @property

@@ -23,11 +23,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from scipy.linalg import eigh_tridiagonal
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from torch import nn
 
 from ..._validation import check_int, check_positive_real, check_random_state
 from .._probes import mean_std_error, random_probes
 from ..trace import hutchinson
+from ._deprecation import loss_and_data
 from ._layers import Batches, check_loss_fn, eval_mode
 
 __all__ = [
@@ -69,14 +71,14 @@ class _HessianOperator:
     reused by every product.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: Callable, data, batch_size: int | None):
+    def __init__(self, model: nn.Module, X, y, loss_fn: Callable, batch_size: int | None):
         check_loss_fn(loss_fn)
         self.model = model
         self.loss_fn = loss_fn
         self.params = _trainable(model)
         self.ref = self.params[0]
         self.n_params = sum(p.numel() for p in self.params)
-        self.batches = Batches(data, self.ref, batch_size)
+        self.batches = Batches(X, y, self.ref, batch_size)
         self._cached = None
         if self.batches.single:
             self._cached = self._gradients(*self.batches.arrays)
@@ -139,16 +141,15 @@ def _lanczos(
     q0: np.ndarray,
     n_iter: int,
     *,
-    rng: np.random.RandomState | None,
     tol: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lanczos tridiagonalisation with full reorthogonalisation.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lanczos tridiagonalisation of ``q0``'s Krylov space, fully reorthogonalised.
 
-    Returns the diagonal ``alpha``, off-diagonal ``beta`` and the basis ``Q``
-    (rows). On breakdown (an invariant Krylov subspace) the iteration restarts
-    from a random vector orthogonal to the basis when ``rng`` is given, which
-    recovers repeated eigenvalues, and stops otherwise, which keeps the
-    quadrature of the starting vector exact.
+    Returns the diagonal ``alpha`` and off-diagonal ``beta``: the Gauss
+    quadrature of ``q0`` that :func:`spectral_density` needs, which ARPACK's
+    restarted Lanczos (:func:`hessian_eigenvalues`) does not expose. On
+    breakdown (an invariant Krylov subspace) it stops, which keeps that
+    quadrature exact.
     """
     p = q0.shape[0]
     Q = np.zeros((n_iter, p))
@@ -167,19 +168,12 @@ def _lanczos(
         scale = max(scale, abs(alpha[j]), b)
         if j == n_iter - 1:
             break
-        if b > tol * max(scale, np.finfo(float).tiny):
-            beta[j] = b
-            q = w / b
-            continue
-        if rng is None:
+        if b <= tol * max(scale, np.finfo(float).tiny):
             logger.debug("Lanczos stopped at an invariant subspace after %d steps", j + 1)
-            return alpha[: j + 1], beta[:j], Q[: j + 1]
-        logger.debug("Lanczos restarted at an invariant subspace after %d steps", j + 1)
-        q = rng.standard_normal(p)
-        for _ in range(2):
-            q -= Q[: j + 1].T @ (Q[: j + 1] @ q)
-        q /= np.linalg.norm(q)
-    return alpha, beta, Q
+            return alpha[: j + 1], beta[:j]
+        beta[j] = b
+        q = w / b
+    return alpha, beta
 
 
 def _breakdown_tol(dtype: torch.dtype) -> float:
@@ -200,12 +194,14 @@ def _ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- public
 
 
+@loss_and_data("hessian_vector_product", extra=("v",))
 def hessian_vector_product(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
-    v,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
+    v,
     batch_size: int | None = None,
 ):
     r"""Product of the Hessian of the training loss with a vector.
@@ -215,16 +211,19 @@ def hessian_vector_product(
     model : torch.nn.Module
         The network; its trainable parameters (``requires_grad=True``) are the
         variables of the Hessian.
+    X : tensor or array-like of shape (n, ...), or re-iterable of batches
+        Inputs of the samples the loss averages over; or, with ``y=None``,
+        ``(inputs, targets)`` batches such as a
+        :class:`torch.utils.data.DataLoader`.
+    y : tensor or array-like of shape (n, ...), optional
+        Targets, one per row of ``X``; omitted when ``X`` holds batches.
     loss_fn : callable
         ``loss_fn(model(X), y)`` returning the mean loss over the batch, such
         as ``torch.nn.MSELoss()`` or ``torch.nn.CrossEntropyLoss()``.
-    data : (X, y) pair of tensors or arrays, or re-iterable of (X, y) batches
-        The samples the loss averages over, such as a
-        :class:`torch.utils.data.DataLoader`.
     v : tensor or array-like of shape (n_params,)
         Flat vector in the order of ``model.parameters()``.
     batch_size : int, optional
-        Split ``data=(X, y)`` into batches of this size to bound memory.
+        Split arrays ``X, y`` into batches of this size to bound memory.
 
     Returns
     -------
@@ -238,7 +237,8 @@ def hessian_vector_product(
         If ``v`` has the wrong length, ``loss_fn`` does not average over its
         batch, or inputs and targets disagree in length.
     TypeError
-        If ``data`` is neither an ``(X, y)`` pair nor a re-iterable of batches.
+        If ``y`` is missing for arrays ``X``, or ``X`` is neither an array nor
+        a re-iterable of batches.
 
     Notes
     -----
@@ -268,11 +268,11 @@ def hessian_vector_product(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> ecnn.hessian_vector_product(model, torch.nn.MSELoss(), (X, y), [1.0, 1.0])  # H = X^T X
+    >>> ecnn.hessian_vector_product(model, X, y, loss_fn=torch.nn.MSELoss(), v=[1.0, 1.0])  # X^T X
     array([1., 4.])
     """
     with eval_mode(model, no_grad=False):
-        op = _HessianOperator(model, loss_fn, data, batch_size)
+        op = _HessianOperator(model, X, y, loss_fn, batch_size)
         as_tensor = isinstance(v, torch.Tensor)
         vec = torch.as_tensor(v if as_tensor else np.asarray(v, dtype=np.float64))
         if vec.dim() != 1 or vec.shape[0] != op.n_params:
@@ -284,37 +284,41 @@ def hessian_vector_product(
     return result if as_tensor else result.cpu().numpy().astype(np.float64)
 
 
+@loss_and_data("hessian_eigenvalues", extra=("k",))
 def hessian_eigenvalues(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
-    k: int = 10,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
+    k: int = 10,
     n_iter: int | None = None,
     which: str = "LA",
     batch_size: int | None = None,
     random_state=None,
     return_eigenvectors: bool = False,
 ):
-    r"""Top eigenvalues of the Hessian of the training loss, by Lanczos.
+    r"""Top eigenvalues of the Hessian of the training loss, by restarted Lanczos (ARPACK).
 
     Parameters
     ----------
-    model, loss_fn, data, batch_size
+    model, X, y, loss_fn, batch_size
         As in :func:`hessian_vector_product`.
     k : int
         Number of eigenvalues, at most the number of trainable parameters.
     n_iter : int, optional
-        Lanczos steps (Hessian-vector products); default
-        ``min(n_params, max(3 * k, k + 30))``. With ``n_iter = n_params`` the
-        result is exact up to rounding.
+        Lanczos vectors ARPACK keeps between restarts (``ncv`` of
+        :func:`scipy.sparse.linalg.eigsh`; at least ``k``, raised to
+        ``k + 1``, at most ``n_params``); default
+        ``min(n_params, max(3 * k, k + 30))``. More vectors mean fewer
+        restarts; the eigenvalues converge to machine precision either way.
     which : {"LA", "LM"}
         Largest algebraic eigenvalues, or largest in magnitude (negative
         curvature included).
     random_state : int, RandomState, Generator or None
         Seed of the starting vector (see :ref:`random-state`).
     return_eigenvectors : bool
-        Also return the Ritz vectors.
+        Also return the eigenvectors.
 
     Returns
     -------
@@ -327,18 +331,28 @@ def hessian_eigenvalues(
     ------
     ValueError
         If ``k``, ``n_iter`` or ``which`` is invalid.
+    RuntimeError
+        If ARPACK does not converge in ``10 * n_params`` restarts.
 
     Notes
     -----
-    ``n_iter`` steps of the Lanczos iteration build an orthonormal basis
-    :math:`Q` of the Krylov space :math:`\{q, Hq, \dots, H^{m-1}q\}` and the
-    tridiagonal :math:`T = Q^\top H Q`; the extreme eigenvalues of :math:`T`
-    (Ritz values) converge first to the extreme eigenvalues of :math:`H`. Each
-    new vector is reorthogonalised against the whole basis, which keeps
-    :math:`Q` orthonormal in floating point (no spurious copies of converged
-    eigenvalues). When the Krylov space becomes invariant the iteration
-    continues from a fresh random vector orthogonal to the basis, so repeated
-    eigenvalues are found with their multiplicity.
+    The Hessian is a :class:`scipy.sparse.linalg.LinearOperator` whose
+    product is :func:`hessian_vector_product`, and
+    :func:`scipy.sparse.linalg.eigsh` (ARPACK's implicitly restarted
+    Lanczos, as for the convolution norms of :func:`conv_operator_norm`)
+    finds its extreme eigenpairs: each cycle extends a Krylov basis
+    :math:`\{q, Hq, \dots\}` to ``n_iter`` vectors, and restarts keep the
+    wanted Ritz vectors until their residuals reach machine precision.
+    Repeated eigenvalues come back with their multiplicity. With
+    ``k = n_params`` (which ARPACK refuses) the Hessian is formed from
+    ``n_params`` products and diagonalised densely.
+
+    The cost is the number of Hessian-vector products. Where the top
+    eigenvalues stand apart from the rest, as in trained networks, one cycle
+    suffices (41 products for ``k = 10`` on a 939-parameter tanh network,
+    against 40 for one unrestarted run of the same length); on a uniform
+    spectrum of 600 eigenvalues, ``k = 10`` takes 370 products to reach
+    machine precision, where one unrestarted run of 40 steps is 13% off.
 
     References
     ----------
@@ -356,14 +370,15 @@ def hessian_eigenvalues(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> ecnn.hessian_eigenvalues(model, torch.nn.MSELoss(), (X, y), k=2, random_state=0).round(10)
+    >>> loss_fn = torch.nn.MSELoss()
+    >>> ecnn.hessian_eigenvalues(model, X, y, loss_fn=loss_fn, k=2, random_state=0).round(10)
     array([4., 1.])
     """
     if which not in _EIGEN_WHICH:
         raise ValueError(f"which must be one of {_EIGEN_WHICH}, got {which!r}.")
     rng = check_random_state(random_state)
     with eval_mode(model, no_grad=False):
-        op = _HessianOperator(model, loss_fn, data, batch_size)
+        op = _HessianOperator(model, X, y, loss_fn, batch_size)
         p = op.n_params
         k = _check_positive_int(k, "k")
         if k > p:
@@ -373,29 +388,37 @@ def hessian_eigenvalues(
         n_iter = _check_positive_int(n_iter, "n_iter")
         if n_iter < k:
             raise ValueError(f"n_iter={n_iter} must be at least k={k}.")
-        n_iter = min(n_iter, p)
-        alpha, beta, Q = _lanczos(
-            op.matvec_numpy,
-            rng.standard_normal(p),
-            n_iter,
-            rng=rng,
-            tol=_breakdown_tol(op.ref.dtype),
-        )
-    theta, Y = _ritz(alpha, beta)
+        v0 = rng.standard_normal(p)
+        if k < p:
+            operator = LinearOperator((p, p), matvec=op.matvec_numpy, dtype=np.float64)
+            # ARPACK keeps ncv > k Lanczos vectors between restarts, at most p.
+            ncv = min(p, max(n_iter, k + 1))
+            try:
+                theta, Y = eigsh(operator, k=k, which=which, v0=v0, ncv=ncv)
+            except ArpackNoConvergence as error:
+                raise RuntimeError(
+                    f"the top {k} Hessian eigenvalues did not converge ({error}); ask for "
+                    "fewer (k) or keep more Lanczos vectors (n_iter)."
+                ) from error
+        else:  # ARPACK needs k < p; all p eigenvalues come from the dense Hessian
+            dense = np.column_stack([op.matvec_numpy(e) for e in np.eye(p)])
+            theta, Y = np.linalg.eigh((dense + dense.T) / 2)
     key = theta if which == "LA" else np.abs(theta)
-    order = np.argsort(key)[::-1][:k]
+    order = np.argsort(key, kind="stable")[::-1][:k]
     values = theta[order]
     if not return_eigenvectors:
         return values
-    vectors = Q.T @ Y[:, order]
+    vectors = Y[:, order]
     return values, vectors / np.linalg.norm(vectors, axis=0)
 
 
+@loss_and_data("hessian_trace")
 def hessian_trace(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
     n_probes: int = 100,
     batch_size: int | None = None,
     random_state=None,
@@ -405,7 +428,7 @@ def hessian_trace(
 
     Parameters
     ----------
-    model, loss_fn, data, batch_size
+    model, X, y, loss_fn, batch_size
         As in :func:`hessian_vector_product`.
     n_probes : int
         Number of Rademacher probes (Hessian-vector products), at least 2.
@@ -450,13 +473,13 @@ def hessian_trace(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> ecnn.hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=4, random_state=0,
+    >>> ecnn.hessian_trace(model, X, y, loss_fn=torch.nn.MSELoss(), n_probes=4, random_state=0,
     ...               return_std=True)
     (5.0, 0.0)
     """
     n_probes = _check_positive_int(n_probes, "n_probes", minimum=2)
     with eval_mode(model, no_grad=False):
-        op = _HessianOperator(model, loss_fn, data, batch_size)
+        op = _HessianOperator(model, X, y, loss_fn, batch_size)
 
         def products(V: np.ndarray) -> np.ndarray:
             return np.column_stack([op.matvec_numpy(v) for v in V.T])
@@ -470,11 +493,13 @@ def hessian_trace(
         )
 
 
+@loss_and_data("spectral_density")
 def spectral_density(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
     n_probes: int = 10,
     n_iter: int | None = None,
     bandwidth: float | None = None,
@@ -487,7 +512,7 @@ def spectral_density(
 
     Parameters
     ----------
-    model, loss_fn, data, batch_size
+    model, X, y, loss_fn, batch_size
         As in :func:`hessian_vector_product`.
     n_probes : int
         Number of random starting vectors.
@@ -550,14 +575,15 @@ def spectral_density(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> out = ecnn.spectral_density(model, torch.nn.MSELoss(), (X, y), n_probes=3, random_state=0)
+    >>> out = ecnn.spectral_density(model, X, y, loss_fn=torch.nn.MSELoss(), n_probes=3,
+    ...                             random_state=0)
     >>> out["nodes"][0].round(10), out["weights"][0].round(10)
     (array([1., 4.]), array([0.5, 0.5]))
     """
     n_probes = _check_positive_int(n_probes, "n_probes")
     n_grid = _check_positive_int(n_grid, "n_grid", minimum=2)
     with eval_mode(model, no_grad=False):
-        op = _HessianOperator(model, loss_fn, data, batch_size)
+        op = _HessianOperator(model, X, y, loss_fn, batch_size)
         p = op.n_params
         n_iter = min(p, DEFAULT_SLQ_ITER) if n_iter is None else n_iter
         n_iter = min(_check_positive_int(n_iter, "n_iter"), p)
@@ -565,8 +591,8 @@ def spectral_density(
         nodes = np.zeros((n_probes, n_iter))
         weights = np.zeros((n_probes, n_iter))
         for j in range(n_probes):
-            alpha, beta, _ = _lanczos(
-                op.matvec_numpy, V[:, j], n_iter, rng=None, tol=_breakdown_tol(op.ref.dtype)
+            alpha, beta = _lanczos(
+                op.matvec_numpy, V[:, j], n_iter, tol=_breakdown_tol(op.ref.dtype)
             )
             theta, Y = _ritz(alpha, beta)
             m = theta.shape[0]
@@ -598,11 +624,13 @@ def _neff_terms(eigenvalues: np.ndarray, z: float) -> np.ndarray:
     return lam / (lam + z)
 
 
+@loss_and_data("effective_dimensionality")
 def effective_dimensionality(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
     z: float = 1.0,
     k: int | None = None,
     method: str = "lanczos",
@@ -616,7 +644,7 @@ def effective_dimensionality(
 
     Parameters
     ----------
-    model, loss_fn, data, batch_size
+    model, X, y, loss_fn, batch_size
         As in :func:`hessian_vector_product`.
     z : float
         Regularisation constant :math:`z > 0`: directions with curvature well
@@ -679,7 +707,7 @@ def effective_dimensionality(
     >>> model = torch.nn.Linear(2, 1, bias=False).double()
     >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     >>> y = torch.zeros(2, 1, dtype=torch.float64)
-    >>> round(ecnn.effective_dimensionality(model, torch.nn.MSELoss(), (X, y), z=1.0), 10)
+    >>> round(ecnn.effective_dimensionality(model, X, y, loss_fn=torch.nn.MSELoss(), z=1.0), 10)
     1.3
     """
     check_positive_real(z, "z")
@@ -690,10 +718,10 @@ def effective_dimensionality(
         if k is None:
             n_params = sum(p.numel() for p in _trainable(model))
             k = min(DEFAULT_K, n_params)
-        eigenvalues = hessian_eigenvalues(model, loss_fn, data, k, **common)
+        eigenvalues = hessian_eigenvalues(model, X, y, loss_fn=loss_fn, k=k, **common)
         value, std = float(_neff_terms(eigenvalues, z).sum()), 0.0
     else:
-        density = spectral_density(model, loss_fn, data, n_probes=n_probes, **common)
+        density = spectral_density(model, X, y, loss_fn=loss_fn, n_probes=n_probes, **common)
         per_probe = density["n_params"] * np.sum(
             density["weights"] * _neff_terms(density["nodes"], z), axis=1
         )

@@ -6,11 +6,13 @@ theory measures how fast the volume of near-optimal parameters shrinks: it is
 singular one, such as a network whose parameters are not all identifiable.
 :func:`local_learning_coefficient` estimates its local version at the
 network's current weights (Lau et al. 2023) from stochastic-gradient Langevin
-samples of a tempered posterior localised at those weights.
+samples of a tempered posterior localised at those weights, drawn by the
+sampler :class:`~effcomplexity.nn.SGLD` (``sgld.py``) with all chains as rows
+of one parameter tensor.
 
-The loss follows the convention of the Hessian measures
+The data follow the convention of the Hessian measures
 (:func:`effcomplexity.nn.hessian_trace`): ``loss_fn(model(X), y)`` returns
-the *mean* loss of a batch and ``data`` is an ``(X, y)`` pair or a
+the *mean* loss of a batch, and the data are arrays ``X, y`` or a
 re-iterable of batches such as a DataLoader.
 """
 
@@ -31,7 +33,9 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ..._validation import check_int, draw_seed
+from ._deprecation import loss_and_data
 from ._layers import Batches, check_loss_fn, eval_mode
+from .sgld import INTEGRATORS, SGLD, check_real
 
 __all__ = ["LLCResult", "local_learning_coefficient"]
 
@@ -62,7 +66,6 @@ DEFAULT_STEP_SIZE = 2e-3
 #: Strength of the localising Gaussian prior.
 DEFAULT_LOCALIZATION = 1.0
 #: The discretisation of the Langevin dynamics.
-INTEGRATORS = ("leimkuhler-matthews", "euler")
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class LLCResult:
     >>> with torch.no_grad():
     ...     _ = model.weight.copy_(torch.tensor([[1.0, -1.0]]))   # the minimum
     >>> result = ecnn.local_learning_coefficient(
-    ...     model, torch.nn.MSELoss(), (X, y), n_samples=500, random_state=0)
+    ...     model, X, y, loss_fn=torch.nn.MSELoss(), n_samples=500, random_state=0)
     >>> result.loss_trace.shape, result.settings["n_chains"]   # burn-in not recorded
     ((4, 500), 4)
     >>> bool(result.r_hat < 1.05), bool(result.ess_bulk > 100)
@@ -366,14 +369,6 @@ def _minibatches(
             raise ValueError("data holds no samples.")
 
 
-def _check_positive_real(value, name: str, *, allow_zero: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be a {bound} finite number, got {value!r}.")
-    return float(value)
-
-
 def _diagnose(
     chain_estimates: np.ndarray, trace: np.ndarray, r_hat: float, ess_bulk: float, n_params: int
 ) -> tuple[bool, str]:
@@ -409,11 +404,13 @@ def _diagnose(
     return diverged, "; ".join(problems)
 
 
+@loss_and_data("local_learning_coefficient")
 def local_learning_coefficient(
     model: nn.Module,
-    loss_fn: Callable,
-    data,
+    X,
+    y=None,
     *,
+    loss_fn: Callable,
     n_samples: int = DEFAULT_N_SAMPLES,
     n_chains: int = DEFAULT_N_CHAINS,
     n_burnin: int = DEFAULT_N_BURNIN,
@@ -435,14 +432,17 @@ def local_learning_coefficient(
         are sampled, at its current values :math:`w^*`. The model is never
         modified: sampling runs on copies of the parameters, in eval mode,
         and the training flags of every submodule are restored.
-    loss_fn : callable
-        ``loss_fn(model(X), y)`` returning the mean loss over the batch, such
-        as ``torch.nn.MSELoss()`` or ``torch.nn.CrossEntropyLoss()``.
-    data : (X, y) pair of tensors or arrays, or re-iterable of (X, y) batches
-        The :math:`n` training samples of :math:`L_n`, such as a
+    X : tensor or array-like of shape (n, ...), or re-iterable of batches
+        Inputs of the :math:`n` training samples of :math:`L_n`; or, with
+        ``y=None``, ``(inputs, targets)`` batches such as a
         :class:`torch.utils.data.DataLoader` (whose batches then drive the
         steps, cycled; its own shuffling is not controlled by
         ``random_state``).
+    y : tensor or array-like of shape (n, ...), optional
+        Targets, one per row of ``X``; omitted when ``X`` holds batches.
+    loss_fn : callable
+        ``loss_fn(model(X), y)`` returning the mean loss over the batch, such
+        as ``torch.nn.MSELoss()`` or ``torch.nn.CrossEntropyLoss()``.
     n_samples : int
         Recorded draws per chain, after burn-in (at least 2).
     n_chains : int
@@ -470,7 +470,7 @@ def local_learning_coefficient(
         noise instead of this step's alone, at the same cost, and removes the
         first-order step-size bias (see Notes).
     batch_size : int, optional
-        Minibatch SGLD for ``data=(X, y)``: each step uses ``batch_size`` rows
+        Minibatch SGLD for arrays ``X, y``: each step uses ``batch_size`` rows
         drawn without replacement within each pass over the data. Default:
         full-batch gradients. The full-data loss at :math:`w^*` is computed
         once, in batches of this size.
@@ -502,7 +502,8 @@ def local_learning_coefficient(
         :class:`torch.nn.MSELoss` would broadcast to ``(n, n)``; pass
         ``y.reshape(-1, 1)``).
     TypeError
-        If ``data`` is neither an ``(X, y)`` pair nor a re-iterable of batches.
+        If ``y`` is missing for arrays ``X``, or ``X`` is neither an array nor
+        a re-iterable of batches.
 
     Warns
     -----
@@ -558,7 +559,8 @@ def local_learning_coefficient(
     settings; its absolute value depends on :math:`\epsilon`,
     :math:`\gamma` and :math:`\beta`.
 
-    With ``integrator="euler"`` this is the SGLD of devinterp
+    Each step is one :meth:`SGLD.step <effcomplexity.nn.SGLD.step>` of all
+    chains at once. With ``integrator="euler"`` this is the SGLD of devinterp
     (``devinterp.optim.SGMCMC.sgld``, its ``lr`` being :math:`\epsilon` and
     its ``nbeta`` being :math:`n\beta`), and the estimate agrees with
     devinterp 2.0.1 at matched settings (tests/data/devinterp). The
@@ -651,7 +653,7 @@ def local_learning_coefficient(
     >>> with torch.no_grad():
     ...     _ = model.weight.copy_(torch.tensor([[1.0, -1.0]]))
     >>> result = ecnn.local_learning_coefficient(
-    ...     model, torch.nn.MSELoss(), (X, y), n_samples=1000, random_state=0)
+    ...     model, X, y, loss_fn=torch.nn.MSELoss(), n_samples=1000, random_state=0)
     >>> bool(abs(result.estimate - 1.0) < 3 * result.std_error), result.diverged
     (True, False)
     """
@@ -662,12 +664,12 @@ def local_learning_coefficient(
         raise ValueError(f"n_burnin must be a non-negative integer, got {n_burnin!r}.")
     n_burnin = int(n_burnin)
     if step_size is not None:
-        step_size = _check_positive_real(step_size, "step_size")
-    localization = _check_positive_real(localization, "localization", allow_zero=True)
+        step_size = check_real(step_size, "step_size")
+    localization = check_real(localization, "localization", allow_zero=True)
     if temperature is not None:
-        temperature = _check_positive_real(temperature, "temperature")
+        temperature = check_real(temperature, "temperature")
     if n_beta is not None:
-        n_beta = _check_positive_real(n_beta, "n_beta")
+        n_beta = check_real(n_beta, "n_beta")
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}.")
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
@@ -684,10 +686,10 @@ def local_learning_coefficient(
     noise_generator = torch.Generator(device=ref.device).manual_seed(int(seeds[1]))
 
     with eval_mode(model, no_grad=False):
-        batches = Batches(data, ref, batch_size)
+        batches = Batches(X, y, ref, batch_size)
         # L_n(w*) in chunks of at least FULL_LOSS_CHUNK rows: one pass, few calls.
         chunk = None if batch_size is None else max(batch_size, FULL_LOSS_CHUNK)
-        loss_batches = batches if batches.arrays is None else Batches(batches.arrays, ref, chunk)
+        loss_batches = batches if batches.arrays is None else Batches(*batches.arrays, ref, chunk)
         if batches.arrays is not None:
             _check_arrays(*batches.arrays)
         init_loss, n, largest = _full_loss(model, loss_fn, w_star, loss_batches)
@@ -718,7 +720,7 @@ def local_learning_coefficient(
                 step_size=step_size,
                 localization=localization,
                 n_beta=n_beta,
-                lm=integrator == "leimkuhler-matthews",
+                integrator=integrator,
                 bar=bar,
             )
         finally:
@@ -734,7 +736,8 @@ def local_learning_coefficient(
     ess_bulk, ess_tail = _ess_bulk(loss_trace), _ess_tail(loss_trace)
     diverged, message = _diagnose(chain_estimates, loss_trace, r_hat, ess_bulk, n_params)
     if message:
-        warnings.warn(f"local_learning_coefficient: {message}.", RuntimeWarning, stacklevel=2)
+        # stacklevel 3: the caller, past the wrapper that accepts the old spelling
+        warnings.warn(f"local_learning_coefficient: {message}.", RuntimeWarning, stacklevel=3)
     settings = {
         "n_samples": n_samples,
         "n_burnin": n_burnin,
@@ -821,7 +824,7 @@ def _sample(
     step_size: float,
     localization: float,
     n_beta: float,
-    lm: bool,
+    integrator: str,
     bar,
 ) -> torch.Tensor:
     """Run all chains from ``w_star``; return their recorded losses (float64, CPU)."""
@@ -831,13 +834,17 @@ def _sample(
     # One flat (n_chains, n_params) leaf: the update is a handful of whole-vector operations.
     centre = torch.cat([w_star[name].reshape(1, -1) for name in names], dim=1)
     w = centre.repeat(n_chains, 1).requires_grad_(True)
+    sampler = SGLD(
+        [w],
+        lr=step_size,
+        n_beta=n_beta,
+        localization=localization,
+        integrator=integrator,
+        generator=noise_generator,
+    )
     chain_losses = _ChainLosses(model, loss_fn, n_chains)
-    noise_scale = math.sqrt(step_size)
     recorded = torch.empty((n_burnin + n_samples, n_chains), dtype=torch.float64)
     recorded = recorded.to(centre.device)
-    previous = None
-    if lm:
-        previous = torch.randn(w.shape, generator=noise_generator, dtype=w.dtype, device=w.device)
     for t in range(n_burnin + n_samples):
         X, y, per_chain = next(stream)
         with torch.enable_grad():
@@ -847,18 +854,8 @@ def _sample(
             }
             losses = chain_losses(params, X, y, per_chain)
             # Chains are independent, so the gradient of the sum is every chain's own.
-            (grad,) = torch.autograd.grad(losses.sum(), w, allow_unused=True)
-        with torch.no_grad():
-            drift = localization * (w - centre)
-            if grad is not None:
-                drift.add_(grad, alpha=n_beta)
-            w.add_(drift, alpha=-0.5 * step_size)
-            noise = torch.randn(w.shape, generator=noise_generator, dtype=w.dtype, device=w.device)
-            if previous is None:
-                w.add_(noise, alpha=noise_scale)
-            else:  # Leimkuhler-Matthews: the mean of this step's and the last step's noise
-                w.add_(noise + previous, alpha=noise_scale / 2)
-                previous = noise
+            (w.grad,) = torch.autograd.grad(losses.sum(), w, allow_unused=True)
+        sampler.step()
         recorded[t] = losses.detach()
         if bar is not None:
             bar.update(1)

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._deprecation import positional_to_keyword
 from ._layers import as_input_tensor, as_label_tensor, eval_mode, forward
 
 __all__ = ["accuracy", "margin", "margins"]
@@ -87,8 +88,9 @@ def accuracy(model: nn.Module, X, y, *, batch_size: int | None = None) -> float:
     return float((predicted_labels(outputs).cpu() == y_t).to(torch.float64).mean())
 
 
+@positional_to_keyword("margin", ("model", "X", "y"), ("quantile",))
 def margin(
-    model: nn.Module, X, y, quantile: float = 0.1, *, batch_size: int | None = None
+    model: nn.Module, X, y, *, quantile: float = 0.1, batch_size: int | None = None
 ) -> float:
     r"""Output margin of a classifier: a low quantile of its per-point margins.
 

@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ._deprecation import positional_to_keyword, weight_measures_init
 from ._layers import (
     WeightLayer,
     check_same_architecture,
@@ -179,10 +180,11 @@ def _spectral_complexity_value(
     return float(np.prod(spec) * sum(ratios) ** 1.5)
 
 
+@positional_to_keyword("spectral_complexity", ("model",), ("init_model",))
 def spectral_complexity(
     model: nn.Module,
-    init_model: nn.Module | None = None,
     *,
+    init_model: nn.Module | None = None,
     input_shape: Sequence[int] | None = None,
     conv_norm: str = "operator",
 ) -> float:
@@ -265,7 +267,8 @@ def _path_input_shape(layers: list[WeightLayer], input_shape) -> tuple[int, ...]
     )
 
 
-def path_norm(model: nn.Module, p: float = 2, *, input_shape: Sequence[int] | None = None) -> float:
+@positional_to_keyword("path_norm", ("model",), ("p",))
+def path_norm(model: nn.Module, *, p: float = 2, input_shape: Sequence[int] | None = None) -> float:
     r"""Path norm of a feed-forward ReLU network, as Jiang et al. compute it.
 
     Parameters
@@ -394,12 +397,13 @@ def _requested(measures, have_init: bool, have_margin: bool) -> list[str]:
     return [n for n in MEASURE_NAMES if n in names]
 
 
+@weight_measures_init()
 def weight_measures(
     model: nn.Module,
-    init_model: nn.Module | None = None,
-    *,
     X=None,
     y=None,
+    *,
+    init_model: nn.Module | None = None,
     input_shape: Sequence[int] | None = None,
     margin_quantile: float = 0.1,
     conv_norm: str = "operator",
@@ -419,12 +423,14 @@ def weight_measures(
         pooling, ``Flatten`` and ``Dropout``, with each ``BatchNorm1d`` /
         ``BatchNorm2d`` directly after a weight layer folded into it using its
         running statistics.
+    X : tensor or array-like of shape (n, ...), optional
+        Training inputs; with ``y``, enable the margin measures.
+    y : array-like of shape (n,), optional
+        Integer class labels of ``X``.
     init_model : torch.nn.Module, optional
         The same network at initialisation; enables the distance measures and
         makes the initial weights the reference matrices of
         ``spectral_complexity``.
-    X, y : array-like, optional
-        Training inputs and integer labels; enable the margin measures.
     input_shape : sequence of int, optional
         Shape of one input sample (default ``X.shape[1:]``); needed for the
         operator norms of convolutions and for the path norm of a network that
@@ -448,8 +454,9 @@ def weight_measures(
         feed-forward chain: every weight tensor with two or more dimensions
         of an unsupported module is used as a matrix.
     normalize : bool
-        Apply Jiang et al.'s dataset-size normalisation
-        (:func:`normalize_by_dataset_size`).
+        Apply Jiang et al.'s dataset-size normalisation: a measure
+        :math:`\mu` is reported as :math:`\sqrt{\mu / m}`, a log measure as
+        :math:`\frac12(\mu - \log m)`, the margin as it is.
     dataset_size : int, optional
         :math:`m` for the normalisation (default ``len(X)``).
     batch_size : int, optional
@@ -540,13 +547,13 @@ def weight_measures(
 
     gamma = math.nan
     if X is not None and any(n in _NEEDS_MARGIN for n in names):
-        gamma = _margin(model, X, y, margin_quantile, batch_size=batch_size)
+        gamma = _margin(model, X, y, quantile=margin_quantile, batch_size=batch_size)
         if gamma <= 0 and any(n in _NEEDS_MARGIN and n != "margin" for n in names):
             warnings.warn(
                 f"the margin at quantile {margin_quantile} is {gamma:.3g} <= 0 (more than that "
                 "fraction of training points is misclassified); measures over the margin are NaN.",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller, past the wrapper that accepts the old spelling
             )
     log_gamma2 = 2 * math.log(gamma) if gamma > 0 else math.nan
 
@@ -594,7 +601,8 @@ def weight_measures(
                 values["spectral_complexity"] / gamma if gamma > 0 else math.nan
             )
     if "path_norm" in names or "path_norm_over_margin" in names:
-        values["path_norm"] = path_norm(model, 2, input_shape=_resolve_input_shape(input_shape, X))
+        shape = _resolve_input_shape(input_shape, X)
+        values["path_norm"] = path_norm(model, p=2, input_shape=shape)
         values["path_norm_over_margin"] = values["path_norm"] / gamma**2 if gamma > 0 else math.nan
 
     result = pd.Series({n: float(values[n]) for n in names}, dtype=float, name="value")

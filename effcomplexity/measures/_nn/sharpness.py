@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..._validation import check_random_state
+from ._deprecation import positional_to_keyword
 from ._layers import as_input_tensor, as_label_tensor, eval_mode, forward
 from .margins import predicted_labels
 from .norms import normalize_by_dataset_size
@@ -293,12 +294,13 @@ def _pacbayes_mag(r: np.ndarray, alpha: float, eps: float, m: int) -> float:
     return 0.25 * float(np.log(prior / posterior).sum()) + math.log(m / alpha) + 10
 
 
+@positional_to_keyword("pac_bayes_measures", ("model", "X", "y"), ("init_model",))
 def pac_bayes_measures(
     model: nn.Module,
     X,
     y,
-    init_model: nn.Module | None = None,
     *,
+    init_model: nn.Module | None = None,
     target: float = 0.1,
     n_samples: int = 10,
     search_depth: int = 12,

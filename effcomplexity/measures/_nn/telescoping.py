@@ -7,13 +7,14 @@ fixed, so the accumulated first-order changes write the trained network as a
 linear smoother of the labels plus a label-free offset (Jeffares, Curth and
 van der Schaar 2024). :class:`TelescopingTracker` follows that smoother step
 by step alongside an ordinary training loop and reports its effective
-parameters (Curth et al. 2023) on training and held-out inputs.
+parameters (Curth et al. 2023) on training and held-out inputs. The
+optimisers' update rules it applies to the smoother live in
+``optim_rules.py``, tested against ``torch.optim`` itself.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import numbers
 import warnings
 
@@ -24,7 +25,17 @@ from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
 from ..._validation import check_int
 from .._probes import mean_std_error, random_probes
+from ._deprecation import tracker_data
 from ._layers import eval_mode, to_model_device
+from .optim_rules import (
+    adam_denominator,
+    adam_first_moment,
+    adam_update,
+    coupled_weight_decay,
+    decoupled_weight_decay,
+    sgd_momentum_buffer,
+    sgd_update,
+)
 
 __all__ = ["TelescopingTracker"]
 
@@ -58,12 +69,12 @@ class TelescopingTracker:
         The network, before its first training step. Its outputs must have
         shape ``(N,)`` or ``(N, K)``; the trainable parameters are those with
         ``requires_grad=True``.
-    X_train : tensor or array-like of shape (n, ...)
+    X : tensor or array-like of shape (n, ...)
         All training inputs; ``batch_indices`` index its rows.
+    y : tensor or array-like of shape (n,) or (n, K), optional
+        Training targets, needed for :meth:`predictions`.
     X_eval : tensor or array-like of shape (m, ...), optional
         Held-out inputs for ``p_test`` and eval predictions.
-    y_train : tensor or array-like of shape (n,) or (n, K), optional
-        Training targets, needed for :meth:`predictions`.
     method : {"exact", "probe"}
         ``"exact"`` keeps the whole smoother, computed from the empirical
         tangent kernel (per-sample Jacobians by ``torch.func``); its memory
@@ -71,7 +82,7 @@ class TelescopingTracker:
         :math:`(n + m) K p` times the batch size (or :math:`n K` with
         momentum or Adam), so it suits small ``n``. ``"probe"`` keeps the
         smoother applied to ``n_probes`` random label vectors (and, with
-        ``y_train``, the linearised predictions as one more column),
+        ``y``, the linearised predictions as one more column),
         propagated by vector-Jacobian products on the batch and
         Jacobian-vector products on all ``n + m`` inputs (``torch.func.vjp``
         / ``jvp``), never forming a kernel. Each tracked column costs about
@@ -99,7 +110,7 @@ class TelescopingTracker:
     n_steps_ : int
         Steps tracked so far.
     n_train_, n_eval_ : int
-        Rows of ``X_train`` and ``X_eval`` (0 without it).
+        Rows of ``X`` and ``X_eval`` (0 without it).
     n_outputs_ : int
         Outputs :math:`K` per input.
     n_params_ : int
@@ -198,7 +209,7 @@ class TelescopingTracker:
     **What is stored.** The exact path keeps :math:`S_t` and :math:`c_t` on
     the ``n + m`` inputs (so :meth:`smoother_matrix`, :meth:`offsets` and
     :meth:`predictions` for the given labels); the probe path keeps
-    :math:`S_t Z` for the probes :math:`Z` and, with ``y_train``, the
+    :math:`S_t Z` for the probes :math:`Z` and, with ``y``, the
     predictions :math:`S_t y + c_t` as one column. Momentum and Adam add one
     parameter-space buffer of the same number of columns.
 
@@ -230,7 +241,7 @@ class TelescopingTracker:
     >>> X_test = torch.randn(16, 3)
     >>> model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    >>> tracker = ecnn.TelescopingTracker(model, X, X_test, y_train=y)
+    >>> tracker = ecnn.TelescopingTracker(model, X, y, X_eval=X_test)
     >>> loss_fn = torch.nn.MSELoss()
     >>> for epoch in range(5):
     ...     for idx in torch.randperm(32).split(8):
@@ -245,13 +256,14 @@ class TelescopingTracker:
     True
     """
 
+    @tracker_data()
     def __init__(
         self,
         model: nn.Module,
-        X_train,
-        X_eval=None,
+        X,
+        y=None,
         *,
-        y_train=None,
+        X_eval=None,
         method: str = "exact",
         n_probes: int | None = None,
         loss: str = "mse",
@@ -277,7 +289,7 @@ class TelescopingTracker:
                 "the network has dropout or batch-norm modules; the tracker linearises "
                 "it in eval mode, so its predictions follow the eval-mode network.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller, past the wrapper that accepts the old spelling
             )
         self.model = model
         self.method = method
@@ -289,20 +301,20 @@ class TelescopingTracker:
         self._sizes = [p.numel() for p in self._params]
         self.n_params_ = sum(self._sizes)
 
-        X_train = self._as_inputs(X_train, "X_train")
-        self.n_train_ = X_train.shape[0]
+        X = self._as_inputs(X, "X")
+        self.n_train_ = X.shape[0]
         if X_eval is None:
             self.n_eval_ = 0
-            self._X = X_train
+            self._X = X
         else:
             X_eval = self._as_inputs(X_eval, "X_eval")
-            if X_eval.shape[1:] != X_train.shape[1:] or X_eval.dtype != X_train.dtype:
+            if X_eval.shape[1:] != X.shape[1:] or X_eval.dtype != X.dtype:
                 raise ValueError(
-                    f"X_eval rows have shape {tuple(X_eval.shape[1:])} but X_train rows "
-                    f"have shape {tuple(X_train.shape[1:])}; both must be inputs of the model."
+                    f"X_eval rows have shape {tuple(X_eval.shape[1:])} but X rows "
+                    f"have shape {tuple(X.shape[1:])}; both must be inputs of the model."
                 )
             self.n_eval_ = X_eval.shape[0]
-            self._X = torch.cat([X_train, X_eval])
+            self._X = torch.cat([X, X_eval])
 
         with eval_mode(model):
             f0 = model(self._X[: min(2, self._X.shape[0])])
@@ -314,7 +326,7 @@ class TelescopingTracker:
         self.n_outputs_ = 1 if self._scalar_output else f0.shape[1]
         n, K = self.n_train_, self.n_outputs_
 
-        self._y = None if y_train is None else self._as_targets(y_train)
+        self._y = None if y is None else self._as_targets(y)
         if method == "exact":
             n_entries = (n + self.n_eval_) * K * n * K
             if n_entries > EXACT_MAX_ENTRIES:
@@ -338,7 +350,7 @@ class TelescopingTracker:
         self._n_smoother_cols = labels.shape[2]
         # Columns: the smoother applied to each label column, then one affine
         # column carrying the offset: c_t itself on the exact path, the
-        # linearised predictions S_t y + c_t on the probe path (when y_train
+        # linearised predictions S_t y + c_t on the probe path (when y
         # is given; p-hat alone needs no affine column).
         extra = []
         if method == "exact":
@@ -374,18 +386,18 @@ class TelescopingTracker:
     def _as_targets(self, y) -> torch.Tensor:
         y = torch.as_tensor(y.detach().cpu() if isinstance(y, torch.Tensor) else np.asarray(y))
         if not (y.is_floating_point() or y.dtype in (torch.int32, torch.int64)):
-            raise ValueError(f"y_train must be numeric, got dtype {y.dtype}.")
+            raise ValueError(f"y must be numeric, got dtype {y.dtype}.")
         y = y.to(torch.float64)
         n, K = self.n_train_, self.n_outputs_
         if y.dim() == 1 and K == 1:
             y = y[:, None]
         if y.dim() != 2 or y.shape != (n, K):
             raise ValueError(
-                f"y_train must have shape ({n},{' ' + str(K) if K > 1 else ''}) to match "
-                f"X_train and the model's {K} output(s), got {tuple(y.shape)}."
+                f"y must have shape ({n},{' ' + str(K) if K > 1 else ''}) to match "
+                f"X and the model's {K} output(s), got {tuple(y.shape)}."
             )
         if not torch.isfinite(y).all():
-            raise ValueError("y_train contains NaN or infinity.")
+            raise ValueError("y contains NaN or infinity.")
         return y.to(self._ref.device)
 
     def _check_indices(self, batch_indices) -> torch.Tensor:
@@ -398,11 +410,11 @@ class TelescopingTracker:
         if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
             raise ValueError(
                 "batch_indices must be a non-empty 1-D array of integer row indices into "
-                f"X_train, got shape {idx.shape} and dtype {idx.dtype}."
+                f"X, got shape {idx.shape} and dtype {idx.dtype}."
             )
         if idx.min() < 0 or idx.max() >= self.n_train_:
             raise ValueError(
-                f"batch_indices must lie in [0, {self.n_train_}) (rows of X_train), got "
+                f"batch_indices must lie in [0, {self.n_train_}) (rows of X), got "
                 f"values from {idx.min()} to {idx.max()}."
             )
         return torch.as_tensor(idx, dtype=torch.int64, device=self._ref.device)
@@ -536,7 +548,7 @@ class TelescopingTracker:
         affine = self._affine_col
         if isinstance(optimizer, torch.optim.SGD):
             if affine is not None:
-                G[:, affine] += wd * theta
+                G[:, affine] = coupled_weight_decay(G[:, affine], theta, wd)
             U = self._sgd_direction(get, mask, first, lr, G)
         else:
             decoupled = [
@@ -545,11 +557,11 @@ class TelescopingTracker:
             ]
             coupled_wd = wd * self._vector([0.0 if d else 1.0 for d in decoupled])
             if affine is not None:
-                G[:, affine] += coupled_wd * theta
+                G[:, affine] = coupled_weight_decay(G[:, affine], theta, coupled_wd)
             beta1 = self._vector([float(g.get("betas", (0.0, 0.0))[0]) for g in get])
             if self._buffer is None:
                 self._buffer = torch.zeros_like(G)
-            m = beta1[:, None] * self._buffer + (1 - beta1)[:, None] * G
+            m = adam_first_moment(self._buffer, G, beta1=beta1[:, None])
             self._buffer = torch.where(mask[:, None] > 0, m, self._buffer)
             steps = [seen + 1 for seen in self._param_steps]
             bias1 = self._vector(
@@ -559,9 +571,9 @@ class TelescopingTracker:
                 ]
             )
             denom = self._adam_denominator(optimizer, get, active, steps)
-            U = -(lr / bias1 / denom)[:, None] * m
+            U = adam_update(m, denom[:, None], lr=lr[:, None], bias1=bias1[:, None])
             if affine is not None:
-                U[:, affine] -= lr * (wd - coupled_wd) * theta
+                U[:, affine] += decoupled_weight_decay(theta, lr, wd - coupled_wd)
         for i, on in enumerate(active):
             self._param_steps[i] += int(on)
         return U
@@ -569,20 +581,19 @@ class TelescopingTracker:
     def _sgd_direction(self, get, mask, first, lr, G) -> torch.Tensor:
         """torch.optim.SGD's update applied to every column, momentum buffer included."""
         if not any(g.get("momentum", 0.0) for g in get):
-            return -lr[:, None] * G
+            return sgd_update(G, None, lr=lr[:, None])
         if self._buffer is None:
             self._buffer = torch.zeros_like(G)
-        mom = self._vector([float(g.get("momentum", 0.0)) for g in get])
+        mom = self._vector([float(g.get("momentum", 0.0)) for g in get])[:, None]
         damp = self._vector(
             [float(g.get("dampening", 0.0)) if g.get("momentum", 0.0) else 0.0 for g in get]
-        )
-        nesterov = self._vector([float(bool(g.get("nesterov", False))) for g in get])
-        buf = torch.where(
-            first[:, None] > 0, G, mom[:, None] * self._buffer + (1 - damp)[:, None] * G
+        )[:, None]
+        nesterov = self._vector([float(bool(g.get("nesterov", False))) for g in get])[:, None]
+        buf = sgd_momentum_buffer(
+            self._buffer, G, first=first[:, None], momentum=mom, dampening=damp
         )
         self._buffer = torch.where(mask[:, None] > 0, buf, self._buffer)
-        step = torch.where(nesterov[:, None] > 0, G + mom[:, None] * buf, buf)
-        return -lr[:, None] * step
+        return sgd_update(G, buf, lr=lr[:, None], momentum=mom, nesterov=nesterov)
 
     def _adam_denominator(self, optimizer, get, active, steps) -> torch.Tensor:
         """Adam's realised per-coordinate denominator after this step's gradient."""
@@ -599,11 +610,15 @@ class TelescopingTracker:
             )
             if group["weight_decay"] and not decoupled:
                 grad = grad.add(p.detach(), alpha=group["weight_decay"])
-            v = state.get("exp_avg_sq", torch.zeros_like(p)).clone()
-            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            if group.get("amsgrad", False):
-                v = torch.maximum(state.get("max_exp_avg_sq", torch.zeros_like(p)), v)
-            denom = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(group["eps"])
+            denom, _, _ = adam_denominator(
+                state.get("exp_avg_sq"),
+                grad,
+                beta2=beta2,
+                eps=group["eps"],
+                step=t,
+                max_exp_avg_sq=state.get("max_exp_avg_sq"),
+                amsgrad=group.get("amsgrad", False),
+            )
             parts.append(denom.reshape(-1))
         return torch.cat(parts)
 
@@ -620,7 +635,7 @@ class TelescopingTracker:
         optimizer : torch.optim.SGD, Adam or AdamW
             The optimizer training the model (the same object every step).
         batch_indices : tensor or array-like of int, optional
-            Rows of ``X_train`` in this step's batch, repeats counted as in
+            Rows of ``X`` in this step's batch, repeats counted as in
             the loss; ``None`` for full-batch training.
 
         Raises
@@ -628,7 +643,7 @@ class TelescopingTracker:
         TypeError
             If the optimizer is not one of the supported ones.
         ValueError
-            If the indices are not valid rows of ``X_train`` or the optimizer
+            If the indices are not valid rows of ``X`` or the optimizer
             changes between steps.
         RuntimeError
             If the optimizer's state shows steps the tracker did not see.
@@ -829,11 +844,11 @@ class TelescopingTracker:
         Raises
         ------
         ValueError
-            If the tracker was created without ``y_train``.
+            If the tracker was created without ``y``.
         """
         rows = self._rows(on)
         if self._y is None:
-            raise ValueError("predictions need the labels: pass y_train when creating the tracker.")
+            raise ValueError("predictions need the labels: pass y when creating the tracker.")
         Q = self._Q[rows]
         if self.method == "exact":
             smoothed = Q[:, :, : self._n_smoother_cols] @ self._y.reshape(-1)
