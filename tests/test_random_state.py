@@ -184,19 +184,19 @@ def _hutchpp(rs):
 def _hessian_eigenvalues(rs):
     model, X, y = _regression_net()
     return ecnn.hessian_eigenvalues(
-        model, torch.nn.MSELoss(), (X, y), k=2, n_iter=4, random_state=rs
+        model, X, y, loss_fn=torch.nn.MSELoss(), k=2, n_iter=4, random_state=rs
     )
 
 
 def _hessian_trace(rs):
     model, X, y = _regression_net()
-    return ecnn.hessian_trace(model, torch.nn.MSELoss(), (X, y), n_probes=2, random_state=rs)
+    return ecnn.hessian_trace(model, X, y, loss_fn=torch.nn.MSELoss(), n_probes=2, random_state=rs)
 
 
 def _spectral_density(rs):
     model, X, y = _regression_net()
     out = ecnn.spectral_density(
-        model, torch.nn.MSELoss(), (X, y), n_probes=2, n_iter=3, n_grid=5, random_state=rs
+        model, X, y, loss_fn=torch.nn.MSELoss(), n_probes=2, n_iter=3, n_grid=5, random_state=rs
     )
     return out["nodes"], out["weights"]
 
@@ -204,7 +204,7 @@ def _spectral_density(rs):
 def _effective_dimensionality(rs):
     model, X, y = _regression_net()
     return ecnn.effective_dimensionality(
-        model, torch.nn.MSELoss(), (X, y), k=2, n_iter=4, random_state=rs
+        model, X, y, loss_fn=torch.nn.MSELoss(), k=2, n_iter=4, random_state=rs
     )
 
 
@@ -214,8 +214,9 @@ def _llc(rs):
         warnings.simplefilter("ignore", RuntimeWarning)  # chains this short do not mix
         result = ecnn.local_learning_coefficient(
             model,
-            torch.nn.MSELoss(),
-            (X, y),
+            X,
+            y,
+            loss_fn=torch.nn.MSELoss(),
             n_samples=3,
             n_chains=2,
             n_burnin=1,
