@@ -148,7 +148,9 @@ def _llc_entry(model, X, Y, epoch_s, runs) -> dict:
     out = {"load_before": _load()}
     for name, settings in runs.items():
         start = time.perf_counter()
-        result = ecnn.local_learning_coefficient(model, mse, (X, Y), random_state=0, **settings)
+        result = ecnn.local_learning_coefficient(
+            model, X, Y, loss_fn=mse, random_state=0, **settings
+        )
         seconds = time.perf_counter() - start
         out[name] = {
             "seconds": seconds,

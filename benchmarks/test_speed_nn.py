@@ -96,7 +96,7 @@ def _overhead(width, X, Y, X_eval, *, batch, n_steps, method, n_probes=None) -> 
     )
     opt_plain, opt_tracked = _optimizer(plain), _optimizer(tracked)
     tracker = ecnn.TelescopingTracker(
-        tracked, X, X_eval, method=method, n_probes=n_probes, random_state=0
+        tracked, X, X_eval=X_eval, method=method, n_probes=n_probes, random_state=0
     )
     n = X.shape[0]
     g = torch.Generator().manual_seed(0)
@@ -186,22 +186,22 @@ def test_measure_suite_speed(mnist1d, width, full):
     mse = torch.nn.MSELoss()
     k, n_iter = (20, 60) if full else (10, 30)
     seconds = {
-        "weight_measures": _timed(lambda: ecnn.weight_measures(model, init, X=X, y=labels)),
+        "weight_measures": _timed(lambda: ecnn.weight_measures(model, X, labels, init_model=init)),
         "pac_bayes_measures": _timed(
-            lambda: ecnn.pac_bayes_measures(model, X, labels, init, random_state=0)
+            lambda: ecnn.pac_bayes_measures(model, X, labels, init_model=init, random_state=0)
         ),
         "spectral_diagnostics": _timed(lambda: ecnn.spectral_diagnostics(model)),
         "effective_dimensionality": _timed(
             lambda: ecnn.effective_dimensionality(
-                model, mse, (X, Y), k=k, n_iter=n_iter, random_state=0
+                model, X, Y, loss_fn=mse, k=k, n_iter=n_iter, random_state=0
             )
         ),
         "hessian_trace": _timed(
-            lambda: ecnn.hessian_trace(model, mse, (X, Y), n_probes=k, random_state=0)
+            lambda: ecnn.hessian_trace(model, X, Y, loss_fn=mse, n_probes=k, random_state=0)
         ),
         "spectral_density": _timed(
             lambda: ecnn.spectral_density(
-                model, mse, (X, Y), n_probes=4 if full else 2, n_iter=n_iter, random_state=0
+                model, X, Y, loss_fn=mse, n_probes=4 if full else 2, n_iter=n_iter, random_state=0
             )
         ),
     }

@@ -174,8 +174,9 @@ def test_grokking_measures_equal_direct_computation(tmp_path):
         measure_seed = int(np.random.SeedSequence([seed, step]).generate_state(1)[0])
         llc = ecnn.local_learning_coefficient(
             model,
-            torch.nn.MSELoss(),
-            (X, Y),
+            X,
+            Y,
+            loss_fn=torch.nn.MSELoss(),
             batch_size=min(32, len(X)),
             n_chains=2,
             n_burnin=10,
@@ -187,15 +188,20 @@ def test_grokking_measures_equal_direct_computation(tmp_path):
         )
         assert row["llc"] == pytest.approx(llc.estimate, rel=1e-9)
         assert row["llc_se"] == pytest.approx(llc.std_error, rel=1e-9)
-        direct = ecnn.weight_measures(model, init, X=X, y=y)
+        direct = ecnn.weight_measures(model, X, y, init_model=init)
         for name, value in direct.items():
             assert row[name] == pytest.approx(value, rel=1e-9, nan_ok=True), name
         n_eff = ecnn.effective_dimensionality(
-            model, torch.nn.MSELoss(), (X, Y), k=opts["hessian_k"], random_state=measure_seed
+            model, X, Y, loss_fn=torch.nn.MSELoss(), k=opts["hessian_k"], random_state=measure_seed
         )
         assert row["n_eff"] == pytest.approx(n_eff, rel=1e-6)
         pac = ecnn.pac_bayes_measures(
-            model, X, y, init, n_samples=opts["sharpness_samples"], random_state=measure_seed
+            model,
+            X,
+            y,
+            init_model=init,
+            n_samples=opts["sharpness_samples"],
+            random_state=measure_seed,
         )
         for name, value in pac.items():
             assert row[name] == pytest.approx(value, rel=1e-9, nan_ok=True), name
@@ -218,7 +224,7 @@ def test_grokking_telescoping_matches_a_plain_loop():
         2 * p, opts["width"], p, 1, activation="quadratic", bias=False, random_state=seed
     )
     opt = torch.optim.AdamW(model.parameters(), lr=opts["lr"], betas=(0.9, 0.98), weight_decay=0.5)
-    tracker = ecnn.TelescopingTracker(model, X, X_eval, y_train=Y, method="exact")
+    tracker = ecnn.TelescopingTracker(model, X, Y, X_eval=X_eval, method="exact")
     expected = {0: (0.0, 0.0)}
     for step in range(1, 9):
         opt.zero_grad()
