@@ -22,7 +22,7 @@ import torch
 from effcomplexity import datasets, sweeps
 from effcomplexity import nn as ecnn
 from effcomplexity.models.torch_models import make_mlp
-from effcomplexity.sweeps.families import UnitContext, _network, get_family, unit_seed
+from effcomplexity.sweeps.families import UnitContext, _nn_measures, get_family, unit_seed
 
 # A grokking configuration small enough for unit tests (seconds).
 _SMALL_GROK = {
@@ -96,7 +96,7 @@ def test_quick_grokking_tracker_follows_the_network_through_grokking():
     assert grok is not None and grok < table.step.max()
     tracked = table[table.step > 0]
     assert (tracked.telescoping == "probe").all(), tracked[["step", "telescoping_gap"]]
-    assert (tracked.telescoping_gap <= _network.TRACKING_TOLERANCE).all()
+    assert (tracked.telescoping_gap <= _nn_measures.TRACKING_TOLERANCE).all()
     assert tracked[["p_train", "p_test", "p_test_se"]].notna().all().all()
     n = int(table.n_train.iloc[0])
     assert ((tracked.p_test > 0) & (tracked.p_test < n)).all()
@@ -230,12 +230,12 @@ def test_grokking_telescoping_matches_a_plain_loop():
         assert (row.p_train, row.p_test) == pytest.approx(expected[row.step], rel=1e-9, abs=1e-12)
     assert (table.p_train_se == 0).all()
     assert (table.telescoping == "exact").all()
-    assert (table.telescoping_gap <= _network.TRACKING_TOLERANCE).all()
+    assert (table.telescoping_gap <= _nn_measures.TRACKING_TOLERANCE).all()
 
 
 def test_diverged_telescoping_is_reported_missing(monkeypatch):
     """Past the tracking tolerance the row says "diverged" and p_train / p_test are missing."""
-    monkeypatch.setattr(_network, "TRACKING_TOLERANCE", -1.0)
+    monkeypatch.setattr(_nn_measures, "TRACKING_TOLERANCE", -1.0)
     spec = _small_grokking(model_kwargs={**_SMALL_GROK, "telescoping": "exact", "measures": ()})
     table = sweeps.run(spec, quick=False, verbose=0)
     assert (table.telescoping == "diverged").all()
@@ -393,7 +393,7 @@ def test_llc_settings_follow_the_training_batch():
     """Minibatch training runs 2 Euler chains of 20 + 40 steps (step size 1e-3, localization
     100) on its batch; full batch 2 chains of 10 + 30 steps on 32 rows at step size 2e-3;
     never more rows than n."""
-    from effcomplexity.sweeps.families._network import llc_settings
+    from effcomplexity.sweeps.families._nn_measures import llc_settings
 
     short = {
         "n_chains": 2,
@@ -551,7 +551,7 @@ def test_workers_of_a_replaced_run_cannot_write_into_the_new_one(tmp_path, caplo
     import json
 
     from effcomplexity.sweeps import runner
-    from effcomplexity.sweeps.families._network import RunReplacedError
+    from effcomplexity.sweeps.families._nn_training import RunReplacedError
     from effcomplexity.sweeps.store import stamped
 
     old, new = _two_unit_grokking(1e-3), _two_unit_grokking(1e-2)
