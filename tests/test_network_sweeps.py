@@ -658,3 +658,56 @@ def test_sigkilled_two_job_sweep_rerun_with_another_lr_is_not_polluted(tmp_path)
                 process.kill()
     pd.testing.assert_frame_equal(table, sweeps.run(spec(1e-2), quick=False, verbose=0))
     assert listing == ["g.csv", "g.csv.manifest.json"]
+
+
+# -- the network measure registry -------------------------------------------------------
+
+
+def test_weight_columns_are_the_weight_measures():
+    """The columns are written out (no torch to list them); oracle: the measure's own names."""
+    from effcomplexity.measures._nn.norms import MEASURE_NAMES
+
+    assert _nn_measures.WEIGHT_COLUMNS == MEASURE_NAMES
+    assert list(_nn_measures.get_measure("weights").columns) == list(MEASURE_NAMES)
+
+
+def test_measure_registry_orders_defaults_and_columns():
+    from effcomplexity.sweeps.families._nn_problem import NETWORK_DEFAULTS
+
+    names = ["weights", "sharpness", "hessian", "llc"]
+    assert _nn_measures.measure_names() == names
+    assert NETWORK_DEFAULTS["measures"] == tuple(names)
+    columns = list(_nn_measures.BASE_COLUMNS)
+    for name in names:
+        columns += list(_nn_measures.get_measure(name).columns)
+    assert list(get_family("mnist1d").extra_columns) == columns
+
+
+def test_register_measure_checks_its_declaration(monkeypatch):
+    monkeypatch.setattr(_nn_measures, "_REGISTRY", dict(_nn_measures._REGISTRY))
+    NetworkMeasure = _nn_measures.NetworkMeasure
+    register = _nn_measures.register_measure
+
+    def compute(cp):
+        return {}
+
+    with pytest.raises(TypeError, match="NetworkMeasure instance"):
+        register({"name": "x"})
+    with pytest.raises(ValueError, match="non-empty string name"):
+        register(NetworkMeasure("", {"x": "float64"}, compute))
+    with pytest.raises(ValueError, match="fills no column"):
+        register(NetworkMeasure("x", {}, compute))
+    with pytest.raises(ValueError, match="dtypes must be in"):
+        register(NetworkMeasure("x", {"x": "float32"}, compute))
+    for taken in ("n_eff", "train_loss", "p_test"):
+        with pytest.raises(ValueError, match=f"redeclares column.*{taken}"):
+            register(NetworkMeasure("x", {taken: "float64"}, compute))
+    with pytest.raises(ValueError, match="already registered"):
+        register(NetworkMeasure("llc", {"llc2": "float64"}, compute))
+    llc = _nn_measures.get_measure("llc")
+    assert register(llc) is llc
+    extra = register(NetworkMeasure("extra", {"extra": "float64"}, compute))
+    assert _nn_measures.measure_names()[-1] == "extra"
+    assert _nn_measures.get_measure("extra") is extra
+    with pytest.raises(ValueError, match=r"Unknown network measure 'nope'.*'weights'"):
+        _nn_measures.get_measure("nope")
