@@ -69,6 +69,17 @@ def test_sweep_table_columns_of_network_families_load_no_torch():
     assert "torch" not in _loaded(code)
 
 
+def test_tree_sweep_loads_no_torch():
+    code = """
+    from effcomplexity import sweeps
+    spec = sweeps.get_spec("curth_trees").sized(quick=True).replace(
+        seeds=(0,), n_train=100, n_test=50, grid={"P_leaf": (2, 4), "P_ens": (1,)}
+    )
+    assert len(sweeps.run(spec, verbose=0)) == 2
+    """
+    assert "torch" not in _loaded(code)
+
+
 def test_public_names_resolve_on_first_use():
     """A name used first imports its home; the object is the one its module defines."""
     code = """
