@@ -63,7 +63,7 @@ from torch import nn
 from effcomplexity import datasets
 from effcomplexity import nn as ecnn
 from effcomplexity.models.torch_models import make_mlp
-from effcomplexity.sweeps.families._network import LLC_FULL_BATCH, LLC_MINIBATCH
+from effcomplexity.sweeps.families._nn_measures import LLC_FULL_BATCH, LLC_MINIBATCH
 
 MINIBATCH = 100
 P = 97

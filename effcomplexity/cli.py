@@ -17,10 +17,12 @@ import logging
 import sys
 import warnings
 from collections.abc import Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["main"]
 
@@ -260,6 +262,8 @@ def _demo_text(table: pd.DataFrame) -> tuple[str, str, str]:
 
 def _verdict_text(verdicts: pd.DataFrame) -> str:
     """The verdict table as a person reads it: one line per measure, then the evidence."""
+    import pandas as pd
+
     shown = verdicts[
         ["measure", "verdict", "n_descents", "peak_location", "fold_back", "tau_error"]
     ].copy()
@@ -275,6 +279,8 @@ def _verdict_text(verdicts: pd.DataFrame) -> str:
 
 def _demo(args) -> int:
     from pathlib import Path
+
+    import pandas as pd
 
     from . import analysis, plotting, sweeps
 
@@ -340,6 +346,8 @@ def _demo(args) -> int:
 def _read_results(path: str) -> pd.DataFrame:
     from pathlib import Path
 
+    import pandas as pd
+
     source = Path(path)
     if source.is_dir():
         raise ValueError(f"RESULTS: {path!r} is a folder, not a sweep table (.csv or .parquet).")
@@ -367,6 +375,8 @@ def _flag_error(flag: str, value, exc: OSError) -> OSError:
 
 def _check_table(table: pd.DataFrame, path: str, flags: dict[str, Sequence[str]]) -> None:
     """Refuse a table that is not a sweep table, or lacks the columns the flags name."""
+    import pandas as pd
+
     missing = [c for c in _TABLE_COLUMNS if c not in table]
     if missing:
         shown = list(table.columns)[:10]
@@ -447,6 +457,7 @@ def _read_verdicts(path: str, table: pd.DataFrame, error: str, measures: Sequenc
     from pathlib import Path
 
     import numpy as np
+    import pandas as pd
     from scipy.stats import kendalltau
 
     from . import analysis
@@ -674,9 +685,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         scheduler or download), printed as one line naming the flag at
         fault; 130 when interrupted.
     """
+    args = _parser().parse_args(argv)
+    # After parsing: --help and --version need none of the sweeps' imports.
     from .sweeps.runner import _spelled_as
 
-    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     if getattr(args, "scheduler", None) and args.backend != "dask":
         args.backend = "dask"

@@ -134,7 +134,7 @@ def test_exports_are_documented_exception_classes(name):
 def test_old_import_paths_still_work():
     from effcomplexity import ProbeEstimateWarning, TrainingMismatchError
     from effcomplexity._validation import UnverifiedTrainingDataWarning
-    from effcomplexity.sweeps.families._network import RunReplacedError
+    from effcomplexity.sweeps.families._nn_training import RunReplacedError
 
     assert TrainingMismatchError is exceptions.TrainingMismatchError
     assert ProbeEstimateWarning is exceptions.ProbeEstimateWarning

@@ -22,7 +22,7 @@ import torch
 from effcomplexity import datasets, sweeps
 from effcomplexity import nn as ecnn
 from effcomplexity.models.torch_models import make_mlp
-from effcomplexity.sweeps.families import UnitContext, _network, get_family, unit_seed
+from effcomplexity.sweeps.families import UnitContext, _nn_measures, get_family, unit_seed
 
 # A grokking configuration small enough for unit tests (seconds).
 _SMALL_GROK = {
@@ -96,7 +96,7 @@ def test_quick_grokking_tracker_follows_the_network_through_grokking():
     assert grok is not None and grok < table.step.max()
     tracked = table[table.step > 0]
     assert (tracked.telescoping == "probe").all(), tracked[["step", "telescoping_gap"]]
-    assert (tracked.telescoping_gap <= _network.TRACKING_TOLERANCE).all()
+    assert (tracked.telescoping_gap <= _nn_measures.TRACKING_TOLERANCE).all()
     assert tracked[["p_train", "p_test", "p_test_se"]].notna().all().all()
     n = int(table.n_train.iloc[0])
     assert ((tracked.p_test > 0) & (tracked.p_test < n)).all()
@@ -236,12 +236,12 @@ def test_grokking_telescoping_matches_a_plain_loop():
         assert (row.p_train, row.p_test) == pytest.approx(expected[row.step], rel=1e-9, abs=1e-12)
     assert (table.p_train_se == 0).all()
     assert (table.telescoping == "exact").all()
-    assert (table.telescoping_gap <= _network.TRACKING_TOLERANCE).all()
+    assert (table.telescoping_gap <= _nn_measures.TRACKING_TOLERANCE).all()
 
 
 def test_diverged_telescoping_is_reported_missing(monkeypatch):
     """Past the tracking tolerance the row says "diverged" and p_train / p_test are missing."""
-    monkeypatch.setattr(_network, "TRACKING_TOLERANCE", -1.0)
+    monkeypatch.setattr(_nn_measures, "TRACKING_TOLERANCE", -1.0)
     spec = _small_grokking(model_kwargs={**_SMALL_GROK, "telescoping": "exact", "measures": ()})
     table = sweeps.run(spec, quick=False, verbose=0)
     assert (table.telescoping == "diverged").all()
@@ -399,7 +399,7 @@ def test_llc_settings_follow_the_training_batch():
     """Minibatch training runs 2 Euler chains of 20 + 40 steps (step size 1e-3, localization
     100) on its batch; full batch 2 chains of 10 + 30 steps on 32 rows at step size 2e-3;
     never more rows than n."""
-    from effcomplexity.sweeps.families._network import llc_settings
+    from effcomplexity.sweeps.families._nn_measures import llc_settings
 
     short = {
         "n_chains": 2,
@@ -557,7 +557,7 @@ def test_workers_of_a_replaced_run_cannot_write_into_the_new_one(tmp_path, caplo
     import json
 
     from effcomplexity.sweeps import runner
-    from effcomplexity.sweeps.families._network import RunReplacedError
+    from effcomplexity.sweeps.families._nn_training import RunReplacedError
     from effcomplexity.sweeps.store import stamped
 
     old, new = _two_unit_grokking(1e-3), _two_unit_grokking(1e-2)
@@ -664,3 +664,56 @@ def test_sigkilled_two_job_sweep_rerun_with_another_lr_is_not_polluted(tmp_path)
                 process.kill()
     pd.testing.assert_frame_equal(table, sweeps.run(spec(1e-2), quick=False, verbose=0))
     assert listing == ["g.csv", "g.csv.manifest.json"]
+
+
+# -- the network measure registry -------------------------------------------------------
+
+
+def test_weight_columns_are_the_weight_measures():
+    """The columns are written out (no torch to list them); oracle: the measure's own names."""
+    from effcomplexity.measures._nn.norms import MEASURE_NAMES
+
+    assert _nn_measures.WEIGHT_COLUMNS == MEASURE_NAMES
+    assert list(_nn_measures.get_measure("weights").columns) == list(MEASURE_NAMES)
+
+
+def test_measure_registry_orders_defaults_and_columns():
+    from effcomplexity.sweeps.families._nn_problem import NETWORK_DEFAULTS
+
+    names = ["weights", "sharpness", "hessian", "llc"]
+    assert _nn_measures.measure_names() == names
+    assert NETWORK_DEFAULTS["measures"] == tuple(names)
+    columns = list(_nn_measures.BASE_COLUMNS)
+    for name in names:
+        columns += list(_nn_measures.get_measure(name).columns)
+    assert list(get_family("mnist1d").extra_columns) == columns
+
+
+def test_register_measure_checks_its_declaration(monkeypatch):
+    monkeypatch.setattr(_nn_measures, "_REGISTRY", dict(_nn_measures._REGISTRY))
+    NetworkMeasure = _nn_measures.NetworkMeasure
+    register = _nn_measures.register_measure
+
+    def compute(cp):
+        return {}
+
+    with pytest.raises(TypeError, match="NetworkMeasure instance"):
+        register({"name": "x"})
+    with pytest.raises(ValueError, match="non-empty string name"):
+        register(NetworkMeasure("", {"x": "float64"}, compute))
+    with pytest.raises(ValueError, match="fills no column"):
+        register(NetworkMeasure("x", {}, compute))
+    with pytest.raises(ValueError, match="dtypes must be in"):
+        register(NetworkMeasure("x", {"x": "float32"}, compute))
+    for taken in ("n_eff", "train_loss", "p_test"):
+        with pytest.raises(ValueError, match=f"redeclares column.*{taken}"):
+            register(NetworkMeasure("x", {taken: "float64"}, compute))
+    with pytest.raises(ValueError, match="already registered"):
+        register(NetworkMeasure("llc", {"llc2": "float64"}, compute))
+    llc = _nn_measures.get_measure("llc")
+    assert register(llc) is llc
+    extra = register(NetworkMeasure("extra", {"extra": "float64"}, compute))
+    assert _nn_measures.measure_names()[-1] == "extra"
+    assert _nn_measures.get_measure("extra") is extra
+    with pytest.raises(ValueError, match=r"Unknown network measure 'nope'.*'weights'"):
+        _nn_measures.get_measure("nope")

@@ -472,3 +472,77 @@ def test_families_that_record_their_training_rows_check_without_y_train(fitted, 
     assert ec.effective_parameters(est, X_bad, X_test) == pytest.approx(
         ec.effective_parameters(est, X_train, X_test), rel=1e-10
     )
+
+
+# -- a Smoother passed as the estimator is bound to its X_train -----------------------
+
+BOUND = "A Smoother is bound to its training inputs"
+
+
+def test_smoother_with_another_x_train_raises(fitted):
+    """Every family: a Smoother with a shuffled or shortened X_train raises; with None
+    or an equal copy it gives the estimator's own number (the oracle: the same call on
+    the fitted estimator and its training inputs)."""
+    case, est, X_train, y_train, X_test = fitted
+    smoother = get_smoother(est, X_train, y_train=y_train)
+    expected = ec.effective_parameters(est, X_train, X_test, y_train=y_train)
+    for same in (None, X_train.copy()):
+        assert ec.effective_parameters(smoother, same, X_test) == pytest.approx(expected, rel=1e-12)
+    shuffled = X_train[np.random.default_rng(0).permutation(len(X_train))]
+    for bad in (shuffled, X_train[:-1]):
+        with pytest.raises(TrainingMismatchError, match=BOUND):
+            ec.effective_parameters(smoother, bad, X_test)
+
+
+def _forest():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    forest = RandomForestRegressor(n_estimators=4, max_leaf_nodes=6, random_state=0).fit(X, y)
+    return forest, X, y, rng.normal(size=(7, 3))
+
+
+def _entry_points(X, y, X_test):
+    """Every public function that takes (estimator, X_train, ...)."""
+    return {
+        "get_smoother": lambda est, Xt: get_smoother(est, Xt).matrix(X_test),
+        "smoother_matrix": lambda est, Xt: ec.smoother_matrix(est, Xt, X_test),
+        "smooth": lambda est, Xt: ec.smooth(est, Xt, y, X_test),
+        "staged_predictions": lambda est, Xt: ec.staged_predictions(est, Xt, y, X_test),
+        "effective_parameters": lambda est, Xt: ec.effective_parameters(est, Xt, X_test),
+        "degrees_of_freedom": lambda est, Xt: ec.degrees_of_freedom(est, Xt, method="exact"),
+        "staged_effective_parameters": lambda est, Xt: ec.staged_effective_parameters(
+            est, Xt, X_test, method="exact"
+        ),
+        "staged_degrees_of_freedom": lambda est, Xt: ec.staged_degrees_of_freedom(
+            est, Xt, method="exact"
+        ),
+        "smoother_trace": lambda est, Xt: ec.smoother_trace(est, Xt, method="exact"),
+    }
+
+
+@pytest.mark.parametrize("entry", list(_entry_points(None, None, None)))
+def test_every_entry_point_checks_the_x_train_of_a_smoother(entry):
+    """Oracle: the same function on the fitted forest and its own X_train."""
+    forest, X, y, X_test = _forest()
+    call = _entry_points(X, y, X_test)[entry]
+    smoother = get_smoother(forest, X)
+    expected = np.asarray(call(forest, X))
+    np.testing.assert_allclose(np.asarray(call(smoother, None)), expected, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(call(smoother, X.copy())), expected, rtol=1e-12)
+    with pytest.raises(TrainingMismatchError, match="its values or row order differ"):
+        call(smoother, X[::-1])
+    with pytest.raises(TrainingMismatchError, match=r"shape \(39, 3\), the Smoother's"):
+        call(smoother, X[1:])
+
+
+def test_pipeline_smoother_compares_dataframe_inputs():
+    """A pipeline keeps its DataFrame inputs; an equal frame passes, a reordered one raises."""
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(rng.normal(size=(30, 2)), columns=["a", "b"])
+    y = rng.normal(size=30)
+    pipe = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X, y)
+    smoother = get_smoother(pipe, X, y_train=y)
+    expected = ec.effective_parameters(pipe, X, y_train=y)
+    assert ec.effective_parameters(smoother, X.copy()) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(TrainingMismatchError, match=BOUND):
+        ec.effective_parameters(smoother, X.iloc[::-1])

@@ -171,8 +171,10 @@ def effective_parameters(
     ----------
     estimator : fitted estimator or Smoother
         A registered family (see :func:`effcomplexity.register_smoother`).
-    X_train : array-like of shape (n, n_features)
+    X_train : array-like of shape (n, n_features) or None
         The training inputs, in the order used to fit.
+        With a Smoother, ``None`` or the inputs it was built on; other
+        inputs raise :class:`~effcomplexity.TrainingMismatchError`.
     X : array-like of shape (m, n_features), optional
         Inputs on which complexity is measured; ``None`` gives ``p_train``,
         held-out inputs give ``p_test``.
@@ -368,7 +370,10 @@ def degrees_of_freedom(
     Parameters
     ----------
     estimator : fitted estimator or Smoother
-    X_train : array-like of shape (n, n_features)
+    X_train : array-like of shape (n, n_features) or None
+        The training inputs, in the order used to fit.
+        With a Smoother, ``None`` or the inputs it was built on; other
+        inputs raise :class:`~effcomplexity.TrainingMismatchError`.
     kind : {"trace", "variance", "residual"}
         ``tr(S)``, ``tr(S S^T)`` or ``tr(2S - S S^T)``.
     method : {"auto", "exact", "probe"}
@@ -487,8 +492,10 @@ def staged_degrees_of_freedom(
     ----------
     estimator : fitted estimator or Smoother
         A registered family with stages.
-    X_train : array-like of shape (n, n_features)
+    X_train : array-like of shape (n, n_features) or None
         The training inputs, in the order used to fit.
+        With a Smoother, ``None`` or the inputs it was built on; other
+        inputs raise :class:`~effcomplexity.TrainingMismatchError`.
     method : {"auto", "exact", "probe"}
         ``"exact"`` uses the family's exact staged trace (leaf weights for
         tree ensembles, the stages replayed on identity columns otherwise);

@@ -272,8 +272,10 @@ def smoother_trace(
     ----------
     estimator : fitted estimator or Smoother
         A registered family (see :func:`effcomplexity.register_smoother`).
-    X_train : array-like of shape (n, n_features)
+    X_train : array-like of shape (n, n_features) or None
         The training inputs, in the order used to fit.
+        With a Smoother, ``None`` or the inputs it was built on; other
+        inputs raise :class:`~effcomplexity.TrainingMismatchError`.
     method : {"hutchpp", "hutchinson", "exact"}
         The stochastic estimator, or the family's exact trace.
     n_matvecs : int, optional

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .._validation import (
+    TrainingMismatchError,
     check_fitted,
     check_inputs,
     check_labels,
@@ -550,8 +551,10 @@ def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smo
     Parameters
     ----------
     estimator : fitted estimator or Smoother
-    X_train : array-like of shape (n, n_features)
+    X_train : array-like of shape (n, n_features) or None
         The training inputs, in the order used to fit.
+        With a Smoother, ``None`` or the inputs it was built on; other
+        inputs raise :class:`~effcomplexity.TrainingMismatchError`.
     y_train : array-like of shape (n,) or (n, k), optional
         The training labels. When given, ``S(X_train) @ y_train`` must equal the
         model's own predictions on ``X_train`` (see the user guide: families
@@ -596,6 +599,7 @@ def get_smoother(estimator, X_train, *, y_train=None, sample_weight=None) -> Smo
 def _bind(estimator, X_train, y_train, sample_weight, *, warn: bool) -> Smoother:
     """:func:`get_smoother`; ``warn=False`` leaves the unverified-input warning out."""
     if isinstance(estimator, Smoother):
+        _check_bound_inputs(estimator, X_train)
         if sample_weight is not None and (
             estimator.sample_weight is None
             or not np.array_equal(
@@ -632,6 +636,34 @@ def _bind(estimator, X_train, y_train, sample_weight, *, warn: bool) -> Smoother
     else:
         check_reproduces_predictions(smoother, y_train)
     return smoother
+
+
+def _check_bound_inputs(smoother: Smoother, X_train) -> None:
+    """Raise unless ``X_train`` is None or the inputs ``smoother`` was built on.
+
+    A Smoother is bound to its training inputs; another ``X_train`` passed
+    with it would otherwise be ignored without a word.
+    """
+    if X_train is None or X_train is smoother.X_train:
+        return
+    X = np.asarray(smoother._check_X(X_train, name="X_train"))
+    bound = np.asarray(smoother.X_train)
+    if X.shape != bound.shape:
+        detail = f"it has shape {X.shape}, the Smoother's has shape {bound.shape}"
+    else:
+        try:
+            same = np.array_equal(X, bound, equal_nan=True)
+        except TypeError:  # object columns (a pipeline's raw inputs) have no NaN test
+            same = np.array_equal(X, bound)
+        if same:
+            return
+        detail = "its values or row order differ"
+    raise TrainingMismatchError(
+        f"X_train does not match the inputs this {type(smoother).__name__} was built on: "
+        f"{detail}. A Smoother is bound to its training inputs: pass X_train=None (or the "
+        f"same inputs) and the evaluation inputs as X, or bind the estimator to other "
+        f"training inputs with get_smoother(estimator, X_train)."
+    )
 
 
 def build_smoother(estimator, X_train, *, sample_weight=None) -> Smoother:
@@ -741,8 +773,10 @@ def staged_predictions(estimator, X_train, y_train, X=None, *, sample_weight=Non
         A registered family with stages (``supports_staged``). Pass the
         object returned by :func:`effcomplexity.smoothers.get_smoother` to
         reuse its leaf memberships across calls.
-    X_train : array-like of shape (n, n_features)
+    X_train : array-like of shape (n, n_features) or None
         The training inputs, in the order used to fit.
+        With a Smoother, ``None`` or the inputs it was built on; other
+        inputs raise :class:`~effcomplexity.TrainingMismatchError`.
     y_train : array-like of shape (n,) or (n, k)
         The training labels. For classifiers, pass one-hot labels with
         columns in ``classes_`` order to obtain ``predict_proba``. They are

@@ -14,7 +14,7 @@ after interruptions and returns one tidy :class:`pandas.DataFrame`.
 
 from . import families
 from .families import Axis, SweepFamily, UnitContext, get_family, register_family
-from .families._network import log_spaced
+from .families._common import log_spaced
 from .library import available, get_spec
 from .runner import Unit, columns, plan, results_path, run
 from .spec import SweepSpec

@@ -602,7 +602,7 @@ def local_learning_coefficient(
     :math:`n\beta h \epsilon > 4` diverges (flagged) and needs a smaller
     ``step_size``. For comparing one network across training, the sweeps
     use far shorter chains with fixed settings
-    (``effcomplexity.sweeps.families._network.llc_settings``).
+    (``effcomplexity.sweeps.families._nn_measures.llc_settings``).
     Other losses and networks may need another ``step_size``.
 
     Minibatches: the noise of a minibatch gradient adds to the injected

@@ -1,4 +1,4 @@
-"""Helpers the built-in sweep families share: data, seeds, errors, option checks.
+"""Helpers the built-in sweep families share: data, seeds, recorded times, option checks.
 
 Units read only the spec, their seed and their grid points, so any process on
 any machine computes the same numbers.
@@ -19,7 +19,7 @@ from ..._validation import is_integer
 if TYPE_CHECKING:
     from ..spec import SweepSpec
 
-__all__ = ["load_data", "unit_seed"]
+__all__ = ["load_data", "log_spaced", "unit_seed"]
 
 
 def unit_seed(seed: int, key: str) -> int:
@@ -30,6 +30,37 @@ def unit_seed(seed: int, key: str) -> int:
     """
     state = np.random.SeedSequence([int(seed), zlib.crc32(key.encode())])
     return int(state.generate_state(1)[0])
+
+
+def log_spaced(stop: int, num: int, *, start: int = 1, zero: bool = True) -> tuple[int, ...]:
+    """About ``num`` distinct integers spaced evenly in log scale up to ``stop``.
+
+    Parameters
+    ----------
+    stop : int
+        Last value (included).
+    num : int
+        Number of values requested; fewer come back when rounding merges some.
+    start : int
+        First positive value.
+    zero : bool
+        Also record 0 (the network at initialisation).
+
+    Returns
+    -------
+    tuple of int
+        Strictly increasing.
+
+    Examples
+    --------
+    >>> from effcomplexity.sweeps import log_spaced
+    >>> log_spaced(1000, 4)
+    (0, 1, 10, 100, 1000)
+    """
+    if stop < start or num < 1:
+        raise ValueError(f"log_spaced needs stop >= start >= 1 and num >= 1, got {stop}, {num}.")
+    values = np.unique(np.round(np.geomspace(start, stop, num)).astype(int))
+    return ((0,) if zero else ()) + tuple(int(v) for v in values)
 
 
 # -- data ------------------------------------------------------------------------------

@@ -5,13 +5,9 @@ from __future__ import annotations
 from ..._validation import is_integer as is_int
 from ._base import Axis, SweepFamily, UnitContext, register_family
 from ._common import check_choice, check_positive, unit_seed
-from ._network import (
-    NETWORK_DEFAULTS,
-    Problem,
-    check_network_options,
-    measure_columns,
-    train_and_record,
-)
+from ._nn_measures import measure_columns
+from ._nn_problem import NETWORK_DEFAULTS, Problem, check_network_options
+from ._nn_training import train_and_record
 
 __all__ = ["GROKKING"]
 
