@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 import effcomplexity as ec
 from effcomplexity.smoothers import get_smoother
@@ -102,3 +102,75 @@ def test_x_train_rows_must_match_fit():
         ec.smoother_matrix(knn, X[:15])
     with pytest.raises(ValueError, match="differs from the inputs"):
         ec.smoother_matrix(knn, X[::-1])
+
+
+# -- classifiers: S @ one-hot labels == predict_proba -----------------------------------
+
+
+def _classes(y, names=("high", "low", "mid")):
+    """Three string classes from quantiles of y (classes_ sorts them: high, low, mid)."""
+    return np.asarray(names)[np.digitize(y, np.quantile(y, [1 / 3, 2 / 3]))]
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("algorithm", ["auto", "brute"])
+def test_classifier_reproduces_predict_proba(weights, algorithm):
+    """Oracle: the classifier's own predict_proba, S(X) @ one-hot(y) to 1e-8, with
+    string classes in classes_ order; the class labels themselves pass the check."""
+    X, y, X_test = data(45, 3, m=10, seed=11)
+    labels = _classes(y)
+    clf = KNeighborsClassifier(n_neighbors=5, weights=weights, algorithm=algorithm)
+    clf.fit(X, labels)
+    one_hot = (labels[:, None] == clf.classes_[None, :]).astype(float)
+    for X_eval in (X, X_test):
+        np.testing.assert_allclose(
+            ec.smooth(clf, X, one_hot, X_eval), clf.predict_proba(X_eval), rtol=0, atol=1e-8
+        )
+    p = ec.effective_parameters(clf, X, X_test)
+    assert ec.effective_parameters(clf, X, X_test, y_train=labels) == p
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_classifier_p_train_p_test_match_brute_force(weights):
+    """Oracle: the plain k-NN smoother written in this test; p_train = tr(S S^T)
+    and p_test = n/m sum_j ||s(x_j)||^2 from it."""
+    X, y, X_test = data(40, 3, m=9, seed=12)
+    clf = KNeighborsClassifier(n_neighbors=4, weights=weights).fit(X, _classes(y))
+    S_train = _brute_force_knn(X, X, 4, weights)
+    S_test = _brute_force_knn(X, X_test, 4, weights)
+    np.testing.assert_allclose(ec.smoother_matrix(clf, X, X_test), S_test, rtol=0, atol=1e-12)
+    p_train = (S_train**2).sum()
+    p_test = 40 / 9 * (S_test**2).sum()
+    assert ec.effective_parameters(clf, X) == pytest.approx(p_train, rel=1e-10)
+    assert ec.effective_parameters(clf, X, X_test) == pytest.approx(p_test, rel=1e-10)
+    assert ec.degrees_of_freedom(clf, X) == pytest.approx(np.trace(S_train), rel=1e-10)
+
+
+def test_classifier_uniform_p_is_n_over_k():
+    """Closed form, as for the regressor: uniform weights give p = n/k on any inputs."""
+    X, y, X_test = data(36, 2, m=8, seed=13)
+    clf = KNeighborsClassifier(n_neighbors=6).fit(X, _classes(y))
+    assert ec.effective_parameters(clf, X) == pytest.approx(36 / 6)
+    assert ec.effective_parameters(clf, X, X_test) == pytest.approx(36 / 6)
+
+
+def test_classifier_wrong_labels_are_refused():
+    """Labels of another fit do not reproduce predict_proba: TrainingMismatchError."""
+    X, y, _ = data(30, 2, seed=14)
+    labels = _classes(y)
+    clf = KNeighborsClassifier(n_neighbors=3).fit(X, labels)
+    with pytest.raises(ec.TrainingMismatchError, match="differ from the model's own"):
+        ec.effective_parameters(clf, X, y_train=labels[::-1])
+
+
+def test_callable_weights_all_zero_is_refused():
+    """A weight function that zeroes every neighbour of an input leaves the
+    prediction undefined (scikit-learn's classifier refuses it too): ValueError."""
+    X, y, _ = data(20, 2, seed=15)
+
+    def zeros(dist):
+        return np.zeros_like(dist)
+
+    clf = KNeighborsClassifier(n_neighbors=3, weights=zeros).fit(X, _classes(y))
+    with pytest.raises(ValueError, match="zero weight to every neighbour"):
+        ec.smoother_matrix(clf, X)

@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (importing a family registers it)
     linear,
     neighbors,
     pipeline,
+    search,
     statsmodels_results,
     trees,
     voting,

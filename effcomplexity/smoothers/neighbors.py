@@ -1,4 +1,4 @@
-"""Smoother of k-nearest-neighbour regression."""
+"""Smoother of k-nearest-neighbour regression and classification."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import warnings
 from functools import cached_property
 
 import numpy as np
-from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from .._validation import check_n_train, training_mismatch
 from .registry import Smoother, register_smoother
@@ -15,8 +15,9 @@ __all__ = ["KNeighborsSmoother"]
 
 
 @register_smoother(KNeighborsRegressor)
+@register_smoother(KNeighborsClassifier)
 class KNeighborsSmoother(Smoother):
-    r"""Smoother of :class:`sklearn.neighbors.KNeighborsRegressor`.
+    r"""Smoother of :class:`~sklearn.neighbors.KNeighborsRegressor` and ``KNeighborsClassifier``.
 
     Each prediction is a weighted mean of the labels of the ``k`` nearest
     training points, as found by the fitted model's own ``kneighbors`` (so
@@ -26,6 +27,15 @@ class KNeighborsSmoother(Smoother):
     training points shares the weight equally among those and gives the
     others zero; a callable is applied to the distances. Training inputs
     count themselves as their own neighbour, as ``predict(X_train)`` does.
+
+    For :class:`~sklearn.neighbors.KNeighborsClassifier` the smoother is the
+    same matrix, applied to one-hot labels: with :math:`Y` the ``(n, K)``
+    indicator matrix of the training classes (columns in ``classes_``
+    order), :math:`S(X)\,Y` is ``predict_proba(X)``, the weighted share of
+    each class among the neighbours. A multi-output classifier's
+    ``predict_proba`` (a list) is :math:`S(X)` applied to the one-hot
+    blocks of every output, stacked side by side. ``predict`` is the
+    arg-max of these probabilities and is not itself linear in the labels.
 
     ``X_train`` must have the model's ``n_samples_fit_`` rows and equal the
     stored training inputs.
@@ -49,12 +59,21 @@ class KNeighborsSmoother(Smoother):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     >>> import effcomplexity as ec
     >>> X = np.random.default_rng(0).normal(size=(20, 2))
     >>> knn = KNeighborsRegressor(n_neighbors=4).fit(X, np.zeros(20))
     >>> ec.effective_parameters(knn, X)   # n / k
     5.0
+
+    A classifier's probabilities are the smoother applied to one-hot labels:
+
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> labels = (X[:, 0] > 0).astype(int)
+    >>> clf = KNeighborsClassifier(n_neighbors=4, weights="distance").fit(X, labels)
+    >>> proba = ec.smooth(clf, X, np.eye(2)[labels], X[:3])
+    >>> bool(np.allclose(proba, clf.predict_proba(X[:3])))
+    True
     """
 
     exact_norms_are_cheap = True
@@ -86,6 +105,12 @@ class KNeighborsSmoother(Smoother):
                     f"The weights callable of {type(est).__name__} returned an array of "
                     f"shape {weights.shape} (or non-finite values) for distances of shape "
                     f"{distances.shape}; it must return one finite weight per neighbour."
+                )
+            if np.any(weights.sum(axis=1) == 0.0):
+                raise ValueError(
+                    f"The weights callable of {type(est).__name__} gave zero weight to every "
+                    f"neighbour of some input, so its prediction is undefined; it must give "
+                    f"each input at least one neighbour a non-zero weight."
                 )
         else:
             exact = distances == 0.0

@@ -11,7 +11,7 @@ from sklearn.decomposition import PCA
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics.pairwise import rbf_kernel
-from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
@@ -27,6 +27,7 @@ LINEAR_REGRESSION = _name(LinearRegression)
 RIDGE = _name(Ridge)
 KERNEL_RIDGE = _name(KernelRidge)
 KNN = _name(KNeighborsRegressor)
+KNN_CLASSIFIER = _name(KNeighborsClassifier)
 PIPELINE = "sklearn.pipeline.Pipeline"
 MIN_NORM = "effcomplexity.models.least_squares.MinNormLeastSquares"
 SM_REGRESSION = "statsmodels.regression.linear_model.RegressionResultsWrapper"
@@ -56,6 +57,38 @@ def _knn_exact_match():
     X[7] = X[2]
     X_test = np.vstack([X_test, X[2], X[11]])
     return KNeighborsRegressor(n_neighbors=4, weights="distance").fit(X, y), X, y, X_test
+
+
+def _knn_classifier(estimator, *, n_classes=3, seed=0, exact_match=False):
+    """Classes from quantiles of a noisy linear signal; labels are one-hot, so that
+    the smoother applied to them is ``predict_proba``."""
+
+    def make():
+        X, y, X_test = data(36, 3, seed=seed)
+        if exact_match:
+            # Test points on training points, one of them duplicated in the training set.
+            X[7] = X[2]
+            X_test = np.vstack([X_test, X[2], X[11]])
+        labels = np.digitize(y, np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]))
+        return estimator.fit(X, labels), X, np.eye(n_classes)[labels], X_test
+
+    return make
+
+
+def _knn_classifier_multi_output():
+    X, y, X_test = data(36, 3, seed=8)
+    first, second = (y > np.median(y)).astype(int), np.digitize(X[:, 1], [-0.5, 0.5])
+    est = KNeighborsClassifier(n_neighbors=5, weights="distance")
+    est.fit(X, np.column_stack([first, second]))
+    return est, X, np.hstack([np.eye(2)[first], np.eye(3)[second]]), X_test
+
+
+def _proba(est, X):
+    return est.predict_proba(X)
+
+
+def _stacked_proba(est, X):
+    return np.hstack(est.predict_proba(X))
 
 
 def _kernel_ridge_precomputed():
@@ -228,6 +261,47 @@ CASES = [
         "knn-multi-output",
         KNN,
         partial(_fitted, KNeighborsRegressor(n_neighbors=4), n_targets=2),
+    ),
+    # k-nearest-neighbour classifiers: S @ one-hot labels is predict_proba
+    Case(
+        "knn-classifier-uniform",
+        KNN_CLASSIFIER,
+        _knn_classifier(KNeighborsClassifier(n_neighbors=5)),
+        predict=_proba,
+    ),
+    Case(
+        "knn-classifier-uniform-brute",
+        KNN_CLASSIFIER,
+        _knn_classifier(KNeighborsClassifier(n_neighbors=4, algorithm="brute"), seed=1),
+        predict=_proba,
+    ),
+    Case(
+        "knn-classifier-distance",
+        KNN_CLASSIFIER,
+        _knn_classifier(KNeighborsClassifier(n_neighbors=3, weights="distance"), n_classes=4),
+        predict=_proba,
+    ),
+    Case(
+        "knn-classifier-distance-exact-match",
+        KNN_CLASSIFIER,
+        _knn_classifier(
+            KNeighborsClassifier(n_neighbors=4, weights="distance"), seed=3, exact_match=True
+        ),
+        predict=_proba,
+        # Duplicate training points tie; the tie-break follows the row order.
+        permutable=False,
+    ),
+    Case(
+        "knn-classifier-callable-weights",
+        KNN_CLASSIFIER,
+        _knn_classifier(KNeighborsClassifier(n_neighbors=4, weights=_inverse_square_weights)),
+        predict=_proba,
+    ),
+    Case(
+        "knn-classifier-multi-output",
+        KNN_CLASSIFIER,
+        _knn_classifier_multi_output,
+        predict=_stacked_proba,
     ),
     # Pipelines
     Case(
