@@ -37,6 +37,7 @@ _HOMES = {
     "register_smoother": "smoothers",
     "smooth": "smoothers",
     "smoother_matrix": "smoothers",
+    "staged_over_members": "smoothers",
     "staged_predictions": "smoothers",
     "unregister_smoother": "smoothers",
 }
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         register_smoother,
         smooth,
         smoother_matrix,
+        staged_over_members,
         staged_predictions,
         unregister_smoother,
     )
@@ -84,6 +86,7 @@ __all__ = [
     "smoother_trace",
     "staged_degrees_of_freedom",
     "staged_effective_parameters",
+    "staged_over_members",
     "staged_predictions",
     "unregister_smoother",
 ]

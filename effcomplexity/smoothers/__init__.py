@@ -24,6 +24,7 @@ from .registry import (
     staged_predictions,
     unregister_smoother,
 )
+from .voting import staged_over_members
 
 _registry._record_builtins()
 
@@ -34,6 +35,7 @@ __all__ = [
     "registered_types",
     "smooth",
     "smoother_matrix",
+    "staged_over_members",
     "staged_predictions",
     "unregister_smoother",
 ]

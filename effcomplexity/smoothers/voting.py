@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 from sklearn.ensemble import VotingRegressor
 
+from .._validation import check_reproduces_predictions, warn_unverified
 from .registry import (
     Smoother,
     build_smoother,
@@ -21,7 +22,7 @@ from .registry import (
     register_smoother,
 )
 
-__all__ = ["VotingSmoother"]
+__all__ = ["VotingMembersSmoother", "VotingSmoother", "staged_over_members"]
 
 
 @register_smoother(VotingRegressor)
@@ -179,3 +180,133 @@ class VotingSmoother(Smoother):
             for t, F in enumerate(self._staged_smooth(identity_columns(n, block), X)):
                 out[t] += np.einsum("ij,ij->i", F, F)
         return out
+
+
+class VotingMembersSmoother(VotingSmoother):
+    r"""Smoother of a ``VotingRegressor`` staged over its members.
+
+    Stage ``m`` (``m = 1 .. M``) is the weighted average of the first ``m``
+    fitted members, in the order of ``estimators`` (dropped members
+    skipped), with their voting weights renormalised: the smoother of the
+    ``VotingRegressor`` built from those members alone. The last stage is
+    the whole ensemble. Build it with :func:`staged_over_members`.
+
+    Notes
+    -----
+    With weights :math:`w_j` and member smoothers :math:`S^{(j)}`,
+
+    .. math::
+
+        S_m(X) = \frac{\sum_{j \le m} w_j S^{(j)}(X)}{\sum_{j \le m} w_j}.
+    """
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self._weights[0] <= 0.0:
+            raise ValueError(
+                f"The first member of this {type(self.estimator).__name__} has voting weight "
+                f"0, so the average of the first member alone is undefined. Put a member "
+                f"with a positive weight first."
+            )
+        self.supports_staged = True
+
+    def n_stages(self) -> int:
+        """Number of members (stage ``m`` averages the first ``m``)."""
+        return len(self._members)
+
+    def _staged_smooth(self, Y, X) -> Iterator[np.ndarray]:
+        def stages():
+            total, weight = 0.0, 0.0
+            for w, member in zip(self._weights, self._members, strict=True):
+                total = total + w * member._smooth(Y, X)
+                weight += w
+                yield total / weight
+
+        return stages()
+
+    def _staged_trace(self) -> np.ndarray:
+        # Traces are linear: running weighted means of the members' exact traces.
+        traces = np.array([member._trace() for member in self._members], dtype=float)
+        return np.cumsum(self._weights * traces) / np.cumsum(self._weights)
+
+
+def staged_over_members(
+    estimator: VotingRegressor, X_train, *, y_train=None, sample_weight=None
+) -> VotingMembersSmoother:
+    r"""Smoother of a fitted ``VotingRegressor`` whose stages add its members one by one.
+
+    Stage ``m`` is the average of the first ``m`` members, so the staged
+    measures of the returned smoother trace the ensemble axis of Curth et
+    al.'s boosting and forest figures (the number of averaged models) on one
+    fitted ensemble: pass it as the estimator of
+    :func:`~effcomplexity.staged_effective_parameters`,
+    :func:`~effcomplexity.staged_degrees_of_freedom` or
+    :func:`~effcomplexity.staged_predictions` (with ``X_train=None``).
+
+    Parameters
+    ----------
+    estimator : VotingRegressor
+        Fitted; every member must be a registered family.
+    X_train : array-like of shape (n, n_features)
+        The training inputs, in the order used to fit.
+    y_train : array-like of shape (n,), optional
+        The training labels: ``S(X_train) @ y_train`` must equal the
+        ensemble's predictions, as in :func:`~effcomplexity.get_smoother`.
+    sample_weight : array-like of shape (n,), optional
+        The fit's sample weights, handed to every member's smoother.
+
+    Returns
+    -------
+    VotingMembersSmoother
+        A :class:`~effcomplexity.Smoother` with one stage per fitted member.
+
+    Raises
+    ------
+    TypeError
+        If ``estimator`` is not a ``VotingRegressor``, or a member's type has
+        no registered smoother.
+    ValueError
+        If the first member's voting weight is 0.
+
+    See Also
+    --------
+    effcomplexity.staged_effective_parameters : the staged measure it feeds.
+
+    Notes
+    -----
+    Bagging ensembles and forests are staged over their members already;
+    a ``VotingRegressor`` of staged members (boosters of equal length) is
+    staged over boosting rounds by :func:`~effcomplexity.get_smoother`.
+
+    References
+    ----------
+    A. Curth, A. Jeffares, M. van der Schaar. "A U-turn on Double Descent:
+    Rethinking Parameter Counting in Statistical Learning". NeurIPS 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import VotingRegressor
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> import effcomplexity as ec
+    >>> X = np.random.default_rng(0).normal(size=(30, 2))
+    >>> vote = VotingRegressor(
+    ...     [(f"k{k}", KNeighborsRegressor(n_neighbors=k)) for k in (1, 2, 5)]
+    ... ).fit(X, X[:, 0])
+    >>> by_member = ec.staged_over_members(vote, X)
+    >>> ec.staged_degrees_of_freedom(by_member, None)   # running means of n / k
+    array([30. , 22.5, 17. ])
+    """
+    if not isinstance(estimator, VotingRegressor):
+        raise TypeError(
+            f"staged_over_members takes a fitted VotingRegressor, not "
+            f"{type(estimator).__name__}; forests and bagging ensembles are staged over "
+            f"their members by staged_effective_parameters directly."
+        )
+    smoother = VotingMembersSmoother(estimator, X_train, sample_weight=sample_weight)
+    if y_train is None:
+        if not smoother.verifies_X_train:
+            warn_unverified(smoother)
+    else:
+        check_reproduces_predictions(smoother, y_train)
+    return smoother
