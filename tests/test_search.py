@@ -16,6 +16,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (enables the class)
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, RandomizedSearchCV
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
@@ -116,3 +117,21 @@ def test_x_train_is_checked_through_the_best_estimator():
     search = GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3).fit(X, y)
     with pytest.raises(ec.TrainingMismatchError):
         ec.effective_parameters(search, X[::-1], y_train=y)
+
+
+def test_search_inside_a_pipeline_and_a_classifier_search():
+    """Oracles: the pipeline's predict, and a classifier search's predict_proba;
+    class labels are accepted as y_train (one-hot in classes_ order)."""
+    X, y, X_test = data(seed=28)
+    pipe = make_pipeline(StandardScaler(), GridSearchCV(Ridge(), {"alpha": [0.1, 10.0]}, cv=3))
+    pipe.fit(X, y)
+    np.testing.assert_allclose(ec.smooth(pipe, X, y, X_test), pipe.predict(X_test), atol=1e-8)
+    labels = np.array(["low", "high"])[(y > np.median(y)).astype(int)]
+    search = GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3, 5, 9]}, cv=3)
+    search.fit(X, labels)
+    one_hot = (labels[:, None] == search.classes_[None, :]).astype(float)
+    np.testing.assert_allclose(
+        ec.smooth(search, X, one_hot, X_test), search.predict_proba(X_test), atol=1e-8
+    )
+    k = search.best_params_["n_neighbors"]
+    assert ec.effective_parameters(search, X, y_train=labels) == pytest.approx(len(X) / k)
