@@ -7,6 +7,7 @@
     effcomplexity sweep belkin_rff --out results.parquet --jobs 2
     effcomplexity sweep curth_trees --full --backend dask --scheduler tcp://host:8786
     effcomplexity analyze results.parquet --error test_mse
+    effcomplexity analyze results.parquet --error test_mse --format csv > verdicts.csv
     effcomplexity plot results.parquet --kind back-to-u --out back_to_u.png
 """
 
@@ -32,6 +33,12 @@ _DEMO_SWEEPS = ("curth_trees", "belkin_rff")
 _DEMO_ERRORS = {"curth_trees": "test_mse", "belkin_rff": "test_error"}
 _DEMO_SEEDS = (0, 1, 2)
 _PLOT_KINDS = ("composite", "decomposed", "measures", "back-to-u", "grid")
+#: How ``list`` and ``analyze`` write their result to stdout: for a person, or for a pipe.
+_FORMATS = ("table", "csv", "json")
+_FORMAT_HELP = (
+    "table for reading (default), or csv or json (a list of records) to pipe into other "
+    "tools; messages and warnings go to stderr"
+)
 #: The flag of each argument of ``sweeps.run`` the command line sets, so that its messages
 #: name what the user typed (``--overwrite``, not ``overwrite=True``).
 _RUN_FLAGS = {
@@ -45,6 +52,23 @@ _RUN_FLAGS = {
 _TABLE_COLUMNS = ("seed", "axis", "n_params")
 
 
+class _UsageError(Exception):
+    """A request the command line refuses before reading any file: exit status 2."""
+
+
+def _n_jobs(text: str) -> int:
+    """``--jobs``: a positive integer, or -1 for every core."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer (or -1 for every core), got {value}"
+        )
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="effcomplexity",
@@ -52,7 +76,10 @@ def _parser() -> argparse.ArgumentParser:
             "Measure how complex fitted models really are, and replay the classic "
             "double-descent experiments with effective parameters next to raw counts."
         ),
-        epilog="Run 'effcomplexity COMMAND --help' for the options of a command.",
+        epilog=(
+            "Run 'effcomplexity COMMAND --help' for the options of a command. Exit status: "
+            "0 on success, 1 when a file, the data or the run fails, 2 for a usage error."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -71,7 +98,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example: effcomplexity demo --out demo_results --jobs 2",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel processes")
+    demo.add_argument(
+        "--jobs", type=_n_jobs, default=1, metavar="N", help="parallel processes (-1: every core)"
+    )
     demo.add_argument(
         "--out",
         metavar="DIR",
@@ -80,12 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--quiet", action="store_true", help="hide the progress bars")
 
-    commands.add_parser(
+    listing = commands.add_parser(
         "list",
         help="list the built-in sweeps",
         description="List the built-in double-descent sweeps with one line on each.",
-        epilog="example: effcomplexity list",
+        epilog="examples:\n  effcomplexity list\n  effcomplexity list --format csv | cut -d, -f1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    listing.add_argument("--format", choices=_FORMATS, default="table", help=_FORMAT_HELP)
 
     sweep = commands.add_parser(
         "sweep",
@@ -114,7 +145,9 @@ def _parser() -> argparse.ArgumentParser:
         help="results file (.parquet or .csv; resume state goes to PATH.parts/ while the "
         "sweep runs, PATH.manifest.json records the finished one)",
     )
-    sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel processes")
+    sweep.add_argument(
+        "--jobs", type=_n_jobs, default=1, metavar="N", help="parallel processes (-1: every core)"
+    )
     sweep.add_argument(
         "--backend",
         choices=("loky", "dask"),
@@ -147,7 +180,8 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "example:\n  effcomplexity sweep curth_trees --out trees.csv\n"
-            "  effcomplexity analyze trees.csv --error test_mse --measures n_params p_test"
+            "  effcomplexity analyze trees.csv --error test_mse --measures n_params p_test\n"
+            "  effcomplexity analyze trees.csv --error test_mse --format json > verdicts.json"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -162,6 +196,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--by", nargs="+", metavar="COL", help="columns to group by")
     analyze.add_argument("--csv", metavar="PATH", help="also write the full verdict table here")
+    analyze.add_argument(
+        "--format",
+        choices=_FORMATS,
+        default="table",
+        help=_FORMAT_HELP + "; csv and json hold the full verdict table, as --csv",
+    )
 
     plot = commands.add_parser(
         "plot",
@@ -180,7 +220,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     plot.add_argument("results", metavar="RESULTS", help="sweep table (.csv or .parquet)")
-    plot.add_argument("--kind", required=True, metavar="KIND", help=f"one of {_PLOT_KINDS}")
+    plot.add_argument("--kind", required=True, choices=_PLOT_KINDS, help="the figure to draw")
     plot.add_argument("--error", default="test_error", metavar="COL", help="error column")
     plot.add_argument(
         "--measures",
@@ -206,6 +246,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="back-to-u and grid: draw the pooled smooth each verdict read, with its noise band",
     )
+    for command in commands.choices.values():
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -425,20 +467,38 @@ def _analyze(args) -> int:
         {"--error": [args.error], "--measures": args.measures, "--by": args.by or []},
     )
     verdicts = analysis.illusion_test(table, error=args.error, measures=args.measures, by=args.by)
-    groups = verdicts.groupby(args.by, sort=False) if args.by else [(None, verdicts)]
-    for key, part in groups:
-        if key is not None:
-            values = key if isinstance(key, tuple) else (key,)
-            named = ", ".join(f"{c} = {v}" for c, v in zip(args.by, values, strict=True))
-            print(f"== {named} ==")
-        print(_verdict_text(part.reset_index(drop=True)))
+    if args.format == "table":
+        groups = verdicts.groupby(args.by, sort=False) if args.by else [(None, verdicts)]
+        for key, part in groups:
+            if key is not None:
+                values = key if isinstance(key, tuple) else (key,)
+                named = ", ".join(f"{c} = {v}" for c, v in zip(args.by, values, strict=True))
+                print(f"== {named} ==")
+            print(_verdict_text(part.reset_index(drop=True)))
+    else:
+        _write_records(verdicts, args.format)
     if args.csv:
         try:
             verdicts.to_csv(args.csv, index=False)
         except OSError as exc:
             raise _flag_error("--csv", args.csv, exc) from None
-        print(f"Verdict table: {args.csv}")
+        # With csv or json on stdout, the note goes to stderr so that stdout stays parseable.
+        print(
+            f"Verdict table: {args.csv}", file=sys.stdout if args.format == "table" else sys.stderr
+        )
     return 0
+
+
+def _write_records(table: pd.DataFrame, form: str) -> None:
+    """Write ``table`` to stdout as CSV, or as a JSON list of records (NaN as null)."""
+    import json
+
+    if form == "csv":
+        table.to_csv(sys.stdout, index=False)
+        return
+    # json.dumps keeps every float's shortest exact repr; to_json rounds to fixed decimals.
+    records = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+    sys.stdout.write(json.dumps(records, allow_nan=False) + "\n")
 
 
 #: Columns of the verdict table ``analyze --csv`` writes that ``plot --verdicts`` checks.
@@ -522,8 +582,12 @@ def _read_verdicts(path: str, table: pd.DataFrame, error: str, measures: Sequenc
 def _plot(args) -> int:
     from . import plotting
 
-    if args.kind not in _PLOT_KINDS:
-        raise ValueError(f"--kind must be one of {list(_PLOT_KINDS)}, got {args.kind!r}.")
+    if args.smooth and args.kind not in ("back-to-u", "grid"):
+        raise _UsageError(f"--smooth: --kind {args.kind} draws no smooth; use back-to-u or grid.")
+    if args.verdicts and args.kind not in _VERDICT_KINDS:
+        raise _UsageError(
+            f"--verdicts: --kind {args.kind} shows no verdict; use one of {_VERDICT_KINDS}."
+        )
     table = _read_results(args.results)
     measures = args.measures
     used = {
@@ -537,14 +601,8 @@ def _plot(args) -> int:
     if args.kind != "measures":
         flags = {"--error": [args.error], **flags}
     _check_table(table, args.results, flags)
-    if args.smooth and args.kind not in ("back-to-u", "grid"):
-        raise ValueError(f"--smooth: --kind {args.kind} draws no smooth; use back-to-u or grid.")
     verdicts = None
     if args.verdicts:
-        if args.kind not in _VERDICT_KINDS:
-            raise ValueError(
-                f"--verdicts: --kind {args.kind} shows no verdict; use one of {_VERDICT_KINDS}."
-            )
         judged = ["n_params"] if args.kind == "composite" else used
         verdicts = _read_verdicts(args.verdicts, table, args.error, judged)
     if args.kind == "composite":
@@ -586,10 +644,15 @@ def _list(args) -> int:
     from . import sweeps
 
     names = sweeps.available()
-    width = max(len(name) for name in names)
-    for name in names:
-        spec = sweeps.get_spec(name)
-        print(f"{name:<{width}}  {spec.description}")
+    descriptions = [sweeps.get_spec(name).description for name in names]
+    if args.format == "table":
+        width = max(len(name) for name in names)
+        for name, description in zip(names, descriptions, strict=True):
+            print(f"{name:<{width}}  {description}")
+    else:
+        import pandas as pd
+
+        _write_records(pd.DataFrame({"name": names, "description": descriptions}), args.format)
     return 0
 
 
@@ -615,8 +678,12 @@ def _sweep(args) -> int:
     from . import sweeps
 
     if args.backend == "dask" and not args.scheduler:
-        raise ValueError("--backend dask needs --scheduler ADDR, e.g. tcp://127.0.0.1:8786.")
-    spec = sweeps.get_spec(args.name).sized(quick=not args.full)
+        raise _UsageError("--backend dask needs --scheduler ADDR, e.g. tcp://127.0.0.1:8786.")
+    try:
+        spec = sweeps.get_spec(args.name)
+    except ValueError as exc:  # an unknown NAME, with the names there are
+        raise _UsageError(str(exc)) from None
+    spec = spec.sized(quick=not args.full)
     table = sweeps.run(
         spec,
         quick=False,
@@ -669,6 +736,20 @@ def _message(exc: BaseException, args) -> str:
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that a reader gone (``| head``) ends the run quietly.
+
+    Without it, the interpreter's last flush of stdout fails again at exit.
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is no file (a test's capture): nothing to flush
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``effcomplexity`` command line.
 
@@ -680,16 +761,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 for a bad request (unknown sweep, bad
-        option, a file that cannot be read or written, an unreachable
+        Exit status: 0 on success; 1 when a file, the data or the run fails
+        (a results file that cannot be read or is not a sweep table, an
+        unknown column, a file that cannot be written, an unreachable
         scheduler or download), printed as one line naming the flag at
         fault; 130 when interrupted.
+
+    Raises
+    ------
+    SystemExit
+        With status 0 after ``--help`` or ``--version``, and with status 2
+        for a usage error (an unknown command, option or sweep name, a bad
+        option value or combination), after argparse's usage line and one
+        line naming the option.
     """
     args = _parser().parse_args(argv)
     # After parsing: --help and --version need none of the sweeps' imports.
     from .sweeps.runner import _spelled_as
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    # Logging, warnings and progress go to stderr, so stdout holds only the result.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s: %(message)s", stream=sys.stderr
+    )
     if getattr(args, "scheduler", None) and args.backend != "dask":
         args.backend = "dask"
     commands = {
@@ -703,9 +796,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(), _spelled_as(_RUN_FLAGS):
             warnings.showwarning = _show_warning
             return commands[args.command](args)
+    except _UsageError as exc:
+        args.command_parser.error(str(exc))
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
     except (ValueError, OSError, ImportError) as exc:
         print(f"effcomplexity: error: {_message(exc, args)}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print("effcomplexity: interrupted", file=sys.stderr)
         return 130

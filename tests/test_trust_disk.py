@@ -251,7 +251,7 @@ def test_a_second_process_is_refused_while_the_first_writes(reference, tmp_path)
     finally:
         if first.poll() is None:
             first.kill()
-    assert second.returncode == 2
+    assert second.returncode == 1
     assert "Traceback" not in second.stderr
     assert second.stderr.strip().splitlines() == [
         f"effcomplexity: error: --out {out} is in use: another sweep is writing to it "
@@ -368,7 +368,7 @@ def test_a_scheduler_address_is_tried_for_a_short_time(monkeypatch):
 )
 def test_an_empty_or_folder_out_is_one_line(tmp_path, capsys, monkeypatch, argv, line):
     monkeypatch.chdir(tmp_path)
-    assert main([*argv, "--quiet"]) == 2
+    assert main([*argv, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"effcomplexity: error: {line}"]
     assert list(tmp_path.iterdir()) == []
@@ -392,5 +392,5 @@ def test_plot_out_a_folder_writes_into_it(reference, tmp_path, capsys, monkeypat
     assert [p.name for p in folder.iterdir()] == ["measures.png"]
     assert (folder / "measures.png").read_bytes().startswith(b"\x89PNG")
     assert not (tmp_path / "figures.png").exists()
-    assert main(["plot", str(table), "--kind", "measures", "--out", ""]) == 2
+    assert main(["plot", str(table), "--kind", "measures", "--out", ""]) == 1
     assert "--out '' is empty" in capsys.readouterr().err
