@@ -106,9 +106,7 @@ def test_min_norm_gram_and_svd_smoothers_match_pinv(n, p, fit_intercept):
         smoother = get_smoother(model, X, y_train=y)
         np.testing.assert_allclose(smoother.matrix(), S_train, atol=1e-10)
         np.testing.assert_allclose(smoother.matrix(X_test), S_test, atol=1e-10)
-        assert ec.effective_parameters(smoother, X) == pytest.approx(
-            np.sum(S_train**2), rel=1e-9
-        )
+        assert ec.effective_parameters(smoother, X) == pytest.approx(np.sum(S_train**2), rel=1e-9)
         assert ec.effective_parameters(smoother, X, X_test) == pytest.approx(
             n / 9 * np.sum(S_test**2), rel=1e-9
         )
