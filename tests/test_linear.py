@@ -115,6 +115,28 @@ def test_min_norm_gram_and_svd_smoothers_match_pinv(n, p, fit_intercept):
         np.testing.assert_allclose(ec.smooth(smoother, X, y), model.predict(X), atol=1e-9)
 
 
+@pytest.mark.parametrize(("n", "p", "fit_intercept"), [(40, 10, True), (10, 40, False)])
+def test_min_norm_qr_smoother_matches_pinv(n, p, fit_intercept):
+    """Oracle: the dense smoother from numpy's pseudo-inverse, for a design
+    (singular values 1 to 1e-6) that the fit solves through QR."""
+    from tests.test_models import ill_conditioned
+
+    X, y, X_test = ill_conditioned(n, p, seed=1)
+    model = MinNormLeastSquares(fit_intercept=fit_intercept).fit(X, y)
+    assert model.solver_ == "qr"
+    smoother = get_smoother(model, X, y_train=y)
+    S_test = _pinv_smoother(X, X_test, fit_intercept)
+    np.testing.assert_allclose(smoother.matrix(X_test), S_test, atol=1e-7 * np.abs(S_test).max())
+    assert ec.effective_parameters(smoother, X, X_test) == pytest.approx(
+        n / 5 * np.sum(S_test**2), rel=1e-7
+    )
+    # Closed form: p_train is the rank, plus one for the intercept.
+    assert ec.effective_parameters(smoother, X) == pytest.approx(
+        min(n, p) + fit_intercept, rel=1e-9
+    )
+    np.testing.assert_allclose(ec.smooth(smoother, X, y, X_test), model.predict(X_test))
+
+
 @pytest.mark.parametrize("p", [12, 70])
 def test_min_norm_gram_smoother_rejects_reordered_rows(p):
     """Closed form: the Gram matrix X^T X does not change when rows are

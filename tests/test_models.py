@@ -167,6 +167,31 @@ def test_min_norm_gram_and_svd_routes_match_pinv(n, p, fit_intercept):
     assert gram.rank_ == svd.rank_ == min(n - int(fit_intercept), p)
 
 
+def ill_conditioned(n, p, *, seed=0):
+    """A design with singular values from 1 down to 1e-6: its Gram matrix has
+    condition number 1e12, beyond the Gram route, while the QR route resolves it."""
+    rng = np.random.default_rng(seed)
+    k = min(n, p)
+    U = np.linalg.qr(rng.normal(size=(n, k)))[0]
+    V = np.linalg.qr(rng.normal(size=(p, k)))[0]
+    X = (U * np.logspace(0, -6, k)) @ V.T
+    return X, rng.normal(size=(n, 2)), rng.normal(size=(5, p))
+
+
+@pytest.mark.parametrize(
+    ("n", "p", "fit_intercept"), [(40, 10, False), (40, 10, True), (10, 40, False)]
+)
+def test_min_norm_qr_route_matches_pinv(n, p, fit_intercept):
+    """Oracle: numpy's pseudo-inverse. A design too ill-conditioned for the Gram
+    route is solved through its QR factorisation, to the SVD's accuracy."""
+    X, y, X_test = ill_conditioned(n, p)
+    model = MinNormLeastSquares(fit_intercept=fit_intercept).fit(X, y)
+    assert model.solver_ == "qr" and model.rank_ == min(n, p)
+    coef, predictions = _pinv_fit(X, y, X_test, fit_intercept)
+    np.testing.assert_allclose(model.coef_.T, coef, rtol=1e-7, atol=1e-7 * np.abs(coef).max())
+    np.testing.assert_allclose(model.predict(X_test), predictions, atol=1e-7)
+
+
 @pytest.mark.parametrize("shape", ["duplicated column", "duplicated row"])
 def test_min_norm_rank_deficient_gram_takes_svd(shape):
     """Oracle: numpy's pseudo-inverse. A singular Gram matrix (a repeated column

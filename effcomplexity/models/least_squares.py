@@ -10,7 +10,9 @@ from scipy.linalg import lapack
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["GRAM_MIN_RCOND", "MinNormLeastSquares"]
+from .._threads import single_blas_thread
+
+__all__ = ["GRAM_MIN_RCOND", "QR_MIN_RCOND", "MinNormLeastSquares"]
 
 #: Smallest reciprocal condition number (LAPACK's 1-norm estimate) of the Gram
 #: matrix for which ``solver="auto"`` solves through its Cholesky factor. Its
@@ -18,6 +20,10 @@ __all__ = ["GRAM_MIN_RCOND", "MinNormLeastSquares"]
 #: a worse-conditioned design (near the interpolation threshold, or rank
 #: deficient) takes the thin SVD, whose errors grow with the square root.
 GRAM_MIN_RCOND = 1e-9
+#: Smallest reciprocal condition number (1-norm estimate) of the triangular QR
+#: factor for which ``solver="auto"`` solves through the QR factorisation when
+#: the Gram matrix is too ill-conditioned; its errors grow like ``eps / rcond``.
+QR_MIN_RCOND = 1e-8
 _SOLVERS = ("auto", "svd")
 
 
@@ -48,8 +54,11 @@ class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
         matrix (``X X^T`` when ``n_features >= n_samples``, ``X^T X``
         otherwise) when its reciprocal condition number is at least
         ``GRAM_MIN_RCOND`` (1e-9) and the design then has full rank under
-        ``rcond``, and through the thin SVD otherwise; ``"svd"`` always
-        takes the thin SVD.
+        ``rcond``; else through a QR factorisation of the design (or its
+        transpose) when its triangular factor's reciprocal condition number
+        is at least ``QR_MIN_RCOND`` (1e-8; not for centred rows past the
+        threshold, which are rank deficient); else through the thin SVD.
+        ``"svd"`` always takes the thin SVD.
 
     Attributes
     ----------
@@ -59,18 +68,20 @@ class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ``0.0`` when ``fit_intercept=False``.
     rank_ : int
         Number of singular values kept (with ``solver_="gram"``: the full rank).
-    solver_ : {"gram", "svd"}
+    solver_ : {"gram", "qr", "svd"}
         The route the fit took.
     gram_cholesky_ : ndarray of shape (k, k) or None
         With ``solver_="gram"``: the lower Cholesky factor of the Gram matrix,
         ``k = min(n_samples, n_features)``; ``None`` after the SVD.
     singular_ : ndarray of shape (min(n_samples, n_features),) or None
         All singular values of the (centred) design, in decreasing order
-        (``None`` with ``solver_="gram"``, as are ``U_`` and ``Vt_``).
+        (``None`` unless ``solver_="svd"``).
     U_ : ndarray of shape (n_samples, rank) or None
-        Left singular vectors kept.
+        Left singular vectors kept (``None`` with ``solver_="gram"``; with
+        ``solver_="qr"``, the factors of the pseudo-inverse
+        ``Vt_.T @ U_.T``).
     Vt_ : ndarray of shape (rank, n_features) or None
-        Right singular vectors kept.
+        Right singular vectors kept (as ``U_`` for the other routes).
     X_offset_ : ndarray of shape (n_features,)
         Column means subtracted before the SVD (zeros without an intercept).
     n_samples_fit_ : int
@@ -102,7 +113,12 @@ class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
     ``k x k`` Gram matrix, ``k = min(n, p)``, cost about :math:`n p k + k^3 / 3`
     flops against about :math:`2 n p k + 11 k^3` for the thin SVD, whose
     bidiagonalisation also runs at matrix-vector speed. ``solver="auto"``
-    therefore takes the Gram route whenever it is accurate. With an intercept
+    therefore takes the Gram route whenever it is accurate. Its solves lose
+    accuracy with the square of the design's condition number, near the
+    interpolation threshold most; there a Householder QR factorisation
+    (about :math:`2 n p k` flops, accurate to the condition number itself)
+    takes over, and the SVD only where the design is numerically rank
+    deficient. With an intercept
     past the threshold the centred rows span ``n - 1`` dimensions; the Gram
     matrix is then factorised with :math:`c \mathbf 1 \mathbf 1^\top / n`
     added (``c`` its mean diagonal), which leaves the solution on the centred
@@ -172,17 +188,25 @@ class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
             design, target = X, y
         target_2d = target.reshape(n, -1)
         rcond = np.finfo(np.float64).eps * max(n, p) if self.rcond is None else self.rcond
-        gram = None
+        gram = qr = None
         if self.solver == "auto" and min(n, p) > 0:
             gram = _gram_cholesky(design, self.fit_intercept, rcond)
-        if gram is not None:
-            coef = _gram_coef(design, target_2d, gram)
-            self.solver_, self.gram_cholesky_ = "gram", gram
-            # The Gram matrix of X^T X does not see the order of the rows: keep one
+            # Centred rows past the threshold span n - 1 dimensions: no full-rank QR.
+            if gram is None and not (p >= n and self.fit_intercept):
+                qr = _qr_pinv_factors(design if design is not X else X.copy(), rcond)
+        self.gram_cholesky_ = gram
+        if gram is not None or qr is not None:
+            # Neither factor sees the order of the rows below the threshold: keep one
             # product with the design, against which a smoother checks its X_train.
             self._design_check = design @ design_check_vector(p)
             self.rank_ = n - 1 if p >= n and self.fit_intercept else min(n, p)
-            self.U_ = self.Vt_ = self.singular_ = None
+            self.singular_ = None
+        if gram is not None:
+            coef = _gram_coef(design, target_2d, gram)
+            self.solver_, self.U_, self.Vt_ = "gram", None, None
+        elif qr is not None:
+            self.solver_, (self.U_, self.Vt_) = "qr", qr
+            coef = self.Vt_.T @ (self.U_.T @ target_2d)
         else:
             # The SVD overwrites its input: a copy where the design is the caller's X.
             if design is X:
@@ -192,7 +216,7 @@ class MinNormLeastSquares(MultiOutputMixin, RegressorMixin, BaseEstimator):
             U, Vt = np.ascontiguousarray(U[:, :rank]), np.ascontiguousarray(Vt[:rank])
             coef = Vt.T @ ((U.T @ target_2d) / s[:rank, None])
             self.U_, self.Vt_, self.singular_, self.rank_ = U, Vt, s, rank
-            self.solver_, self.gram_cholesky_ = "svd", None
+            self.solver_ = "svd"
         self.X_offset_ = X_offset
         self.n_samples_fit_ = n
         if y.ndim == 1:
@@ -249,10 +273,12 @@ def _gram_cholesky(design: np.ndarray, centred: bool, rcond: float) -> np.ndarra
     """
     K = gram_matrix(design, centred)
     anorm = float(np.abs(K).sum(axis=0).max())
-    C, info = lapack.dpotrf(K, lower=1, clean=1, overwrite_a=1)
-    if info != 0 or not anorm > 0:
-        return None
-    estimate, info = lapack.dpocon(C, anorm, uplo="L")
+    # One BLAS thread: the threaded factorisation loses many times over on a busy core.
+    with single_blas_thread():
+        C, info = lapack.dpotrf(K, lower=1, clean=1, overwrite_a=1)
+        if info != 0 or not anorm > 0:
+            return None
+        estimate, info = lapack.dpocon(C, anorm, uplo="L")
     # The 1-norm estimate is within a factor k of the 2-norm reciprocal condition number.
     if info != 0 or estimate < max(GRAM_MIN_RCOND, K.shape[0] * rcond**2):
         return None
@@ -265,3 +291,28 @@ def _gram_coef(design: np.ndarray, target_2d: np.ndarray, C: np.ndarray) -> np.n
     if p >= n:
         return design.T @ linalg.cho_solve((C, True), target_2d, check_finite=False)
     return linalg.cho_solve((C, True), design.T @ target_2d, check_finite=False)
+
+
+def _qr_pinv_factors(design: np.ndarray, rcond: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(U, Vt)`` with ``pinv(design) = Vt^T U^T`` from a QR factorisation, or ``None``.
+
+    Below the threshold ``X = Q R`` gives ``U = Q`` and ``Vt = R^{-T}``; past
+    it ``X^T = Q R`` gives ``U = I`` and ``Vt = R^{-1} Q^T``. ``None`` when
+    the triangular factor's reciprocal condition number (1-norm estimate) is
+    below ``QR_MIN_RCOND`` or ``rcond`` times its size: the thin SVD then
+    decides the rank. ``design`` is overwritten.
+    """
+    n, p = design.shape
+    dual = p >= n
+    Q, R = linalg.qr(design.T if dual else design, mode="economic", overwrite_a=True)
+    estimate, info = lapack.dtrcon(R, norm="1", uplo="U", diag="N")
+    if info != 0 or not estimate >= max(QR_MIN_RCOND, R.shape[0] * rcond):
+        return None
+    if dual:
+        Vt = linalg.solve_triangular(R, Q.T, lower=False, check_finite=False)
+        return np.eye(n), Vt
+    with single_blas_thread():
+        inverse, info = lapack.dtrtri(R, lower=0)
+    if info != 0:
+        return None
+    return np.ascontiguousarray(Q), np.ascontiguousarray(inverse.T)

@@ -26,6 +26,7 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics.pairwise import pairwise_kernels
 
+from .._threads import single_blas_thread
 from .._validation import check_n_train, training_mismatch
 from .registry import Smoother, register_smoother, register_unsupported
 
@@ -513,7 +514,9 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
     product of the test design with ``V``. After the Gram route
     (``solver_="gram"``) past the threshold, ``p_test`` costs the kernel
     product of the test and training designs and two triangular solves with
-    the stored Cholesky factor; below it, one triangular inverse. ``X_train``
+    the stored Cholesky factor; below it, one triangular inverse. After the
+    QR route (``solver_="qr"``), ``U_`` and ``Vt_`` hold the pseudo-inverse
+    and ``p_test`` costs one product with ``Vt_``. ``X_train``
     must have the ``n_samples_fit_`` rows the model was fitted on, and is
     checked against the stored factors with one random product
     (:math:`X_c w = U D V^\top w`, or the product the Gram route kept), which
@@ -562,7 +565,7 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
     def _validate(self) -> None:
         est = self.estimator
         check_n_train(self.X_train, est.n_samples_fit_, est, "n_samples_fit_")
-        if self._gram:
+        if getattr(est, "solver_", "svd") in ("gram", "qr"):
             self._validate_gram()
             return
         w = np.random.default_rng(0).standard_normal(self.X_train.shape[1])
@@ -601,7 +604,8 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
         offset = est.X_offset_ if est.fit_intercept else None
         if self._gram:
             # Below the threshold: V = C^-T, and R = X_c C^-T has orthonormal columns.
-            inverse, info = lapack.dtrtri(est.gram_cholesky_, lower=1)
+            with single_blas_thread():
+                inverse, info = lapack.dtrtri(est.gram_cholesky_, lower=1)
             if info != 0:
                 raise np.linalg.LinAlgError(f"LAPACK dtrtri failed (info={info}).")
             V = inverse.T
@@ -609,6 +613,10 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
             R = design @ V
             ones = np.ones(V.shape[1])
             return spectral_factors(R, ones, V.T, ones, offset, est.fit_intercept)
+        if est.solver_ == "qr":
+            # pinv of the design is Vt_^T U_^T: unit weights.
+            ones = np.ones(est.U_.shape[1])
+            return spectral_factors(est.U_, ones, est.Vt_, ones, offset, est.fit_intercept)
         d = est.singular_[: est.rank_]
         return spectral_factors(est.U_, d, est.Vt_, 1.0 / d, offset, est.fit_intercept)
 
