@@ -107,6 +107,8 @@ def _principal_scores(rff, data, n_components: int):
     """
     from scipy import linalg
 
+    from ..._threads import single_blas_thread
+
     Z = rff.transform(data.X_train)
     mean = Z.mean(axis=0)
     Z -= mean
@@ -114,8 +116,10 @@ def _principal_scores(rff, data, n_components: int):
     scale = np.sqrt(np.einsum("ij,ij->j", Z, Z) / Z.shape[0])
     scale[scale < 10 * np.finfo(float).eps] = 1.0
     Z /= scale
-    # The transpose of the C-ordered rows is a Fortran array: LAPACK works on it in place.
-    V, s, Ut = linalg.svd(Z.T, full_matrices=False, overwrite_a=True, check_finite=False)
+    # The transpose of the C-ordered rows is a Fortran array: LAPACK works on it in place,
+    # on one BLAS thread (the threaded divide and conquer loses many times on a busy core).
+    with single_blas_thread():
+        V, s, Ut = linalg.svd(Z.T, full_matrices=False, overwrite_a=True, check_finite=False)
     del Z
     T_train = Ut[:n_components].T * s[:n_components]
     del Ut
