@@ -18,10 +18,14 @@ the package computes the exact ``p_train`` and ``p_test`` of every stage of
 Every repeat fits the model, runs the reference and runs the package in the
 same process, one after the other, with the libraries' default thread
 settings (the package sets its own BLAS threads where threads do not pay).
-Times are wall-clock, the time a user waits; process CPU times are recorded
-too. In every repeat from n = 1,000 on the package must be at least 10 times
-faster than the reference and take at most 1.5 times the fit, and agree with
-the reference to 1e-10. Quick: n = 1,000 and 1,500, three repeats;
+In every repeat from n = 1,000 on the package must be at least 10 times
+faster than the reference and take at most 1.5 times the fit, in process CPU
+time, and agree with the reference to 1e-10. CPU time counts every thread of
+the process, so BLAS threads spinning while they wait for a descheduled
+peer (the failure this guards against: 2.6 s of CPU for 0.5 s of work) show
+in it, while the scheduling of other processes on a shared machine does not;
+a package call of 50 ms can wait several time slices for a core. Wall-clock
+times and their ratios are recorded beside it. Quick: n = 1,000 and 1,500, three repeats;
 ``--full``: n = 1,000, 1,500, 2,000 and 4,000, five repeats. Results (every
 repeat, and the smallest and largest ratio over the repeats at each n) go to
 ``results/speed_busy_core.json``, with the cause measured on the same busy
@@ -185,6 +189,7 @@ def _summary(family: str, n: int, repeats: list[dict], mode: str) -> dict:
         "package_over_fit_max": max(over_fit),
         "speedup_cpu_min": min(r["reference_cpu_s"] / r["package_cpu_s"] for r in repeats),
         "speedup_cpu_max": max(r["reference_cpu_s"] / r["package_cpu_s"] for r in repeats),
+        "package_over_fit_cpu_min": min(r["package_cpu_s"] / r["fit_cpu_s"] for r in repeats),
         "package_over_fit_cpu_max": max(r["package_cpu_s"] / r["fit_cpu_s"] for r in repeats),
         "package_wall_s_min": min(r["package_wall_s"] for r in repeats),
         "package_wall_s_max": max(r["package_wall_s"] for r in repeats),
@@ -211,12 +216,14 @@ def test_staged_measures_with_a_busy_core(full, busy_core, family, repeat):
     for s in summaries:
         for i, r in enumerate(s["repeats"]):
             where = f"{family}, n={s['n_train']}, repeat {i}"
+            speedup = r["reference_cpu_s"] / r["package_cpu_s"]
+            over_fit = r["package_cpu_s"] / r["fit_cpu_s"]
             assert r["rel_diff_last_stage"] <= TOLERANCE, (where, r)
-            assert r["speedup"] >= MIN_SPEEDUP, (
-                f"{where}: {r['speedup']:.1f}x the reference (need {MIN_SPEEDUP:.0f}x)",
+            assert speedup >= MIN_SPEEDUP, (
+                f"{where}: {speedup:.1f}x the reference in CPU time (need {MIN_SPEEDUP:.0f}x)",
                 r,
             )
-            assert r["package_over_fit"] <= MAX_OVER_FIT, (
-                f"{where}: {r['package_over_fit']:.2f} times the fit (need <= {MAX_OVER_FIT})",
+            assert over_fit <= MAX_OVER_FIT, (
+                f"{where}: {over_fit:.2f} times the fit in CPU time (need <= {MAX_OVER_FIT})",
                 r,
             )
