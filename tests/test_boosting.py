@@ -493,3 +493,32 @@ def test_staged_trace_of_booster_ensemble_is_the_mean_of_the_members():
     vote = VotingRegressor([(f"gb{s}", curth_booster(s, n_rounds=5)) for s in (1, 2)]).fit(X, y)
     expected = [np.trace(S) for S in _voting_brute_force(vote, X, X)]
     _close(ec.staged_degrees_of_freedom(vote, X, method="exact"), expected)
+
+
+def test_leaf_factors_run_on_one_blas_thread(monkeypatch):
+    """Oracle: threadpoolctl's own report of the BLAS thread counts, read inside
+    the triangular inversion of the leaf-factor engine and after it: one thread
+    inside, the caller's two restored after."""
+    from scipy.linalg import lapack
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    seen = []
+    original = lapack.dtrtri
+
+    def recording_dtrtri(*args, **kwargs):
+        seen.append(blas_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lapack, "dtrtri", recording_dtrtri)
+    X, y = data(120, 4, seed=3)[:2]
+    booster = GradientBoostingRegressor(n_estimators=30, max_leaf_nodes=6, init="zero").fit(X, y)
+    smoother = get_smoother(booster, X, y_train=y)
+    smoother._exact_path = "factors"
+    with threadpool_limits(limits=2, user_api="blas"):
+        ec.staged_effective_parameters(smoother, X, method="exact")
+        after = blas_threads()
+    assert seen == [{1}]
+    assert after == {2}

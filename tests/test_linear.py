@@ -78,6 +78,77 @@ def test_min_norm_test_weights_match_pinv(estimator):
     assert ec.effective_parameters(est, X, X_test) == pytest.approx(p_test, rel=1e-9)
 
 
+def _pinv_smoother(X, X_eval, fit_intercept):
+    """Oracle: the dense min-norm smoother from numpy's pseudo-inverse,
+    J + (X_eval - x_bar) pinv(X_c) (I - J) with an intercept, X_eval pinv(X) without."""
+    if not fit_intercept:
+        return X_eval @ np.linalg.pinv(X)
+    n = X.shape[0]
+    offset = X.mean(axis=0)
+    centring = np.eye(n) - 1.0 / n
+    return 1.0 / n + (X_eval - offset) @ np.linalg.pinv(X - offset) @ centring
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(("n", "p"), [(50, 12), (20, 70)])
+def test_min_norm_gram_and_svd_smoothers_match_pinv(n, p, fit_intercept):
+    """Oracle: the dense smoother from numpy's pseudo-inverse. The Gram-route and
+    SVD-route smoothers give its matrices, row norms, p_train, p_test, trace
+    and smoothed labels (the models' own predictions)."""
+    X, y, X_test = data(n, p, m=9, seed=11)
+    models = {
+        solver: MinNormLeastSquares(fit_intercept=fit_intercept, solver=solver).fit(X, y)
+        for solver in ("auto", "svd")
+    }
+    assert models["auto"].solver_ == "gram"
+    S_train, S_test = (_pinv_smoother(X, Z, fit_intercept) for Z in (X, X_test))
+    for model in models.values():
+        smoother = get_smoother(model, X, y_train=y)
+        np.testing.assert_allclose(smoother.matrix(), S_train, atol=1e-10)
+        np.testing.assert_allclose(smoother.matrix(X_test), S_test, atol=1e-10)
+        assert ec.effective_parameters(smoother, X) == pytest.approx(np.sum(S_train**2), rel=1e-9)
+        assert ec.effective_parameters(smoother, X, X_test) == pytest.approx(
+            n / 9 * np.sum(S_test**2), rel=1e-9
+        )
+        assert ec.degrees_of_freedom(smoother, X) == pytest.approx(np.trace(S_train), rel=1e-9)
+        np.testing.assert_allclose(ec.smooth(smoother, X, y, X_test), model.predict(X_test))
+        np.testing.assert_allclose(ec.smooth(smoother, X, y), model.predict(X), atol=1e-9)
+
+
+@pytest.mark.parametrize(("n", "p", "fit_intercept"), [(40, 10, True), (10, 40, False)])
+def test_min_norm_qr_smoother_matches_pinv(n, p, fit_intercept):
+    """Oracle: the dense smoother from numpy's pseudo-inverse, for a design
+    (singular values 1 to 1e-6) that the fit solves through QR."""
+    from tests.test_models import ill_conditioned
+
+    X, y, X_test = ill_conditioned(n, p, seed=1)
+    model = MinNormLeastSquares(fit_intercept=fit_intercept).fit(X, y)
+    assert model.solver_ == "qr"
+    smoother = get_smoother(model, X, y_train=y)
+    S_test = _pinv_smoother(X, X_test, fit_intercept)
+    np.testing.assert_allclose(smoother.matrix(X_test), S_test, atol=1e-7 * np.abs(S_test).max())
+    assert ec.effective_parameters(smoother, X, X_test) == pytest.approx(
+        n / 5 * np.sum(S_test**2), rel=1e-7
+    )
+    # Closed form: p_train is the rank, plus one for the intercept.
+    assert ec.effective_parameters(smoother, X) == pytest.approx(
+        min(n, p) + fit_intercept, rel=1e-9
+    )
+    np.testing.assert_allclose(ec.smooth(smoother, X, y, X_test), model.predict(X_test))
+
+
+@pytest.mark.parametrize("p", [12, 70])
+def test_min_norm_gram_smoother_rejects_reordered_rows(p):
+    """Closed form: the Gram matrix X^T X does not change when rows are
+    reordered, but the product the Gram-route fit keeps does, so the smoother
+    refuses the reordered X_train."""
+    X, y, _ = data(50 if p == 12 else 20, p, seed=12)
+    model = MinNormLeastSquares().fit(X, y)
+    assert model.solver_ == "gram"
+    with pytest.raises(ValueError, match="fixed vector"):
+        get_smoother(model, X[::-1])
+
+
 def test_linear_regression_rank_follows_sklearn_tol():
     """Oracle: scikit-learn's own rank_ (the lstsq cutoff tol * max singular
     value); a duplicated column gives rank p - 1 and tr S = rank + 1."""

@@ -134,10 +134,93 @@ def test_min_norm_rank_cutoff():
 def test_min_norm_stores_training_size_and_svd():
     """The stored thin SVD reproduces the centred design (Golub & Van Loan)."""
     X, y, _ = data(20, 30, seed=6)
-    model = MinNormLeastSquares().fit(X, y)
-    assert model.n_samples_fit_ == 20
+    model = MinNormLeastSquares(solver="svd").fit(X, y)
+    assert model.n_samples_fit_ == 20 and model.solver_ == "svd"
     reconstructed = (model.U_ * model.singular_[: model.rank_]) @ model.Vt_
     np.testing.assert_allclose(reconstructed, X - X.mean(axis=0), atol=1e-10)
+
+
+def _pinv_fit(X, y, X_test, fit_intercept):
+    """Oracle: numpy's pseudo-inverse of the (centred) design, coefficients and predictions."""
+    offset = X.mean(axis=0) if fit_intercept else np.zeros(X.shape[1])
+    y_offset = y.mean(axis=0) if fit_intercept else 0.0
+    coef = np.linalg.pinv(X - offset) @ (y - y_offset)
+    return coef, (X_test - offset) @ coef + y_offset
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(("n", "p"), [(60, 12), (25, 90), (40, 41)])
+def test_min_norm_gram_and_svd_routes_match_pinv(n, p, fit_intercept):
+    """Oracle: numpy's pseudo-inverse. The Gram route (Cholesky of X X^T past
+    the threshold, of X^T X below it) and the thin SVD give the same
+    coefficients, predictions and rank."""
+    X, y, X_test = data(n, p, m=11, n_targets=3, seed=7)
+    gram = MinNormLeastSquares(fit_intercept=fit_intercept).fit(X, y)
+    svd = MinNormLeastSquares(fit_intercept=fit_intercept, solver="svd").fit(X, y)
+    assert (gram.solver_, svd.solver_) == ("gram", "svd")
+    assert gram.U_ is None and gram.gram_cholesky_.shape == (min(n, p), min(n, p))
+    coef, predictions = _pinv_fit(X, y, X_test, fit_intercept)
+    scale = np.abs(coef).max()
+    for model in (gram, svd):
+        np.testing.assert_allclose(model.coef_.T, coef, atol=1e-9 * scale)
+        np.testing.assert_allclose(model.predict(X_test), predictions, atol=1e-9)
+    assert gram.rank_ == svd.rank_ == min(n - int(fit_intercept), p)
+
+
+def ill_conditioned(n, p, *, seed=0):
+    """A design with singular values from 1 down to 1e-6: its Gram matrix has
+    condition number 1e12, beyond the Gram route, while the QR route resolves it."""
+    rng = np.random.default_rng(seed)
+    k = min(n, p)
+    U = np.linalg.qr(rng.normal(size=(n, k)))[0]
+    V = np.linalg.qr(rng.normal(size=(p, k)))[0]
+    X = (U * np.logspace(0, -6, k)) @ V.T
+    return X, rng.normal(size=(n, 2)), rng.normal(size=(5, p))
+
+
+@pytest.mark.parametrize(
+    ("n", "p", "fit_intercept"), [(40, 10, False), (40, 10, True), (10, 40, False)]
+)
+def test_min_norm_qr_route_matches_pinv(n, p, fit_intercept):
+    """Oracle: numpy's pseudo-inverse. A design too ill-conditioned for the Gram
+    route is solved through its QR factorisation, to the SVD's accuracy."""
+    X, y, X_test = ill_conditioned(n, p)
+    model = MinNormLeastSquares(fit_intercept=fit_intercept).fit(X, y)
+    assert model.solver_ == "qr" and model.rank_ == min(n, p)
+    coef, predictions = _pinv_fit(X, y, X_test, fit_intercept)
+    np.testing.assert_allclose(model.coef_.T, coef, rtol=1e-7, atol=1e-7 * np.abs(coef).max())
+    np.testing.assert_allclose(model.predict(X_test), predictions, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", ["duplicated column", "duplicated row"])
+def test_min_norm_rank_deficient_gram_takes_svd(shape):
+    """Oracle: numpy's pseudo-inverse. A singular Gram matrix (a repeated column
+    below the threshold, a repeated row past it) is not factorised: the fit
+    falls back to the thin SVD, which drops the zero singular value."""
+    X, y, X_test = data(30, 6, seed=8) if shape == "duplicated column" else data(8, 30, seed=8)
+    if shape == "duplicated column":
+        X, X_test = np.column_stack([X, X[:, 0]]), np.column_stack([X_test, X_test[:, 0]])
+    else:
+        X, y = np.vstack([X, X[:1]]), np.concatenate([y, y[:1]])
+    model = MinNormLeastSquares(fit_intercept=False).fit(X, y)
+    assert model.solver_ == "svd" and model.gram_cholesky_ is None
+    np.testing.assert_allclose(model.coef_, np.linalg.pinv(X) @ y, atol=1e-9)
+
+
+def test_min_norm_large_rcond_takes_svd():
+    """Closed form: an rcond that truncates a singular value rules out the
+    full-rank Gram route; the SVD keeps the singular values above it."""
+    X, y, _ = data(30, 6, seed=9)
+    d = np.linalg.svd(X, compute_uv=False)
+    model = MinNormLeastSquares(fit_intercept=False, rcond=1.01 * d[3] / d[0]).fit(X, y)
+    assert model.solver_ == "svd" and model.rank_ == 3
+
+
+@pytest.mark.parametrize("solver", ["gram", None])
+def test_min_norm_invalid_solver(solver):
+    """An unknown solver raises ValueError."""
+    with pytest.raises(ValueError, match="solver"):
+        MinNormLeastSquares(solver=solver).fit(np.ones((3, 2)), np.ones(3))
 
 
 @pytest.mark.parametrize("rcond", [-0.1, 1.0, "auto"])

@@ -40,6 +40,7 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
 )
 
+from .._threads import single_blas_thread
 from .._validation import check_n_train, training_mismatch
 from ._leaves import LeafMap
 from .registry import (
@@ -387,7 +388,10 @@ class _BoostingSmoother(Smoother):
             offsets = self._offsets
             if self._intercept:
                 offsets = np.concatenate([[0], offsets + 1])
-            self._factors = _LeafFactors(self._global_leaves(self._fit_leaves), offsets, scale)
+            # One BLAS thread: the threaded triangular routines lose many times over
+            # when another process holds a core, and gain little when none does.
+            with single_blas_thread():
+                self._factors = _LeafFactors(self._global_leaves(self._fit_leaves), offsets, scale)
         return self._factors
 
     def _factor_norms(self, X: np.ndarray | None) -> np.ndarray:

@@ -21,10 +21,12 @@ from functools import cached_property
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import lapack
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics.pairwise import pairwise_kernels
 
+from .._threads import single_blas_thread
 from .._validation import check_n_train, training_mismatch
 from .registry import Smoother, register_smoother, register_unsupported
 
@@ -507,11 +509,18 @@ def _check_ridge_converged(estimator) -> None:
 class MinNormLeastSquaresSmoother(LowRankSmoother):
     r"""Smoother of :class:`effcomplexity.models.MinNormLeastSquares`.
 
-    Uses the thin SVD that the fitted model stores, so no factorisation is
-    repeated: ``p_test`` costs one product of the test design with ``V``.
-    ``X_train`` must have the ``n_samples_fit_`` rows the model was fitted on,
-    and is checked against the stored SVD with one random product
-    (:math:`X_c w = U D V^\top w`), which catches other or reordered rows.
+    Uses the factorisation that the fitted model stores, so none is
+    repeated. After the thin SVD (``solver_="svd"``), ``p_test`` costs one
+    product of the test design with ``V``. After the Gram route
+    (``solver_="gram"``) past the threshold, ``p_test`` costs the kernel
+    product of the test and training designs and two triangular solves with
+    the stored Cholesky factor; below it, one triangular inverse. After the
+    QR route (``solver_="qr"``), ``U_`` and ``Vt_`` hold the pseudo-inverse
+    and ``p_test`` costs one product with ``Vt_``. ``X_train``
+    must have the ``n_samples_fit_`` rows the model was fitted on, and is
+    checked against the stored factors with one random product
+    (:math:`X_c w = U D V^\top w`, or the product the Gram route kept), which
+    catches other or reordered rows.
 
     Notes
     -----
@@ -521,7 +530,18 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
         \lVert s(x) \rVert^2 = 1/n + \lVert D^{-1} V^\top (x - \bar x) \rVert^2,
 
     so ``p_train`` is the rank (+1 with an intercept): ``n`` past the
-    interpolation threshold.
+    interpolation threshold. Through the Gram route, with
+    :math:`X_c X_c^\top + c \mathbf 1 \mathbf 1^\top / n = C C^\top` (the
+    second term only with an intercept) and :math:`J = \mathbf 1 \mathbf
+    1^\top / n`, past the threshold
+
+    .. math::
+
+        S(X) = J + (X - \mathbf 1 \bar x^\top) X_c^\top C^{-\top} C^{-1} (I - J),
+        \qquad S_{train} = I,
+
+    and below it :math:`S(X) = J + (X - \mathbf 1 \bar x^\top) C^{-\top} (X_c
+    C^{-\top})^\top` with :math:`X_c^\top X_c = C C^\top`.
 
     References
     ----------
@@ -545,6 +565,9 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
     def _validate(self) -> None:
         est = self.estimator
         check_n_train(self.X_train, est.n_samples_fit_, est, "n_samples_fit_")
+        if getattr(est, "solver_", "svd") in ("gram", "qr"):
+            self._validate_gram()
+            return
         w = np.random.default_rng(0).standard_normal(self.X_train.shape[1])
         direct = self.X_train @ w - est.X_offset_ @ w
         via_svd = est.U_ @ (est.singular_[: est.rank_] * (est.Vt_ @ w))
@@ -552,11 +575,102 @@ class MinNormLeastSquaresSmoother(LowRankSmoother):
         if np.linalg.norm(direct - via_svd) > 1e-8 * scale + 1e-300:
             raise training_mismatch(est, "its product with the stored SVD differs")
 
+    @property
+    def _gram(self) -> bool:
+        """Whether the model was fitted through the Cholesky factor of its Gram matrix."""
+        return getattr(self.estimator, "solver_", "svd") == "gram"
+
+    @property
+    def _dual(self) -> bool:
+        """Gram route past the threshold: the factor is of the ``n x n`` matrix ``X_c X_c^T``."""
+        return self._gram and self.X_train.shape[1] >= self.n_train
+
+    def _validate_gram(self) -> None:
+        from ..models.least_squares import design_check_vector
+
+        est = self.estimator
+        w = design_check_vector(self.X_train.shape[1])
+        direct = self.X_train @ w - est.X_offset_ @ w
+        kept = est._design_check
+        # Rounding of the two products, against a change of one row (or their order).
+        tol = 1e-8 * np.linalg.norm(kept) + 1e2 * np.finfo(float).eps * np.linalg.norm(
+            self.X_train
+        ) * np.linalg.norm(w)
+        if np.linalg.norm(direct - kept) > tol + 1e-300:
+            raise training_mismatch(est, "its product with a fixed vector differs from the fit's")
+
     def _factorize(self) -> LowRankFactors:
         est = self.estimator
-        d = est.singular_[: est.rank_]
         offset = est.X_offset_ if est.fit_intercept else None
+        if self._gram:
+            # Below the threshold: V = C^-T, and R = X_c C^-T has orthonormal columns.
+            with single_blas_thread():
+                inverse, info = lapack.dtrtri(est.gram_cholesky_, lower=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"LAPACK dtrtri failed (info={info}).")
+            V = inverse.T
+            design = self.X_train - offset if est.fit_intercept else self.X_train
+            R = design @ V
+            ones = np.ones(V.shape[1])
+            return spectral_factors(R, ones, V.T, ones, offset, est.fit_intercept)
+        if est.solver_ == "qr":
+            # pinv of the design is Vt_^T U_^T: unit weights.
+            ones = np.ones(est.U_.shape[1])
+            return spectral_factors(est.U_, ones, est.Vt_, ones, offset, est.fit_intercept)
+        d = est.singular_[: est.rank_]
         return spectral_factors(est.U_, d, est.Vt_, 1.0 / d, offset, est.fit_intercept)
+
+    # -- past the threshold through the Gram route: S(X_train) = I ---------------------
+    def _kernel_rows(self, X: np.ndarray) -> np.ndarray:
+        """``(X - x_bar) X_c^T``, shape (m, n), without a centred copy of ``X_train``."""
+        est = self.estimator
+        if not est.fit_intercept:
+            return X @ self.X_train.T
+        shifted = X - est.X_offset_
+        K = shifted @ self.X_train.T
+        K -= (shifted @ est.X_offset_)[:, None]
+        return K
+
+    def _dual_weights(self, X: np.ndarray) -> np.ndarray:
+        """``K_X C^-T C^-1 (I - J)``: the weights of ``X``'s rows without the ``1/n``."""
+        C = self.estimator.gram_cholesky_
+        Z = linalg.cho_solve((C, True), self._kernel_rows(X).T, check_finite=False).T
+        if self.estimator.fit_intercept:
+            Z -= Z.mean(axis=1, keepdims=True)
+        return Z
+
+    def _matrix(self, X):
+        if not self._dual:
+            return super()._matrix(X)
+        if X is None:
+            return np.eye(self.n_train)
+        Z = self._dual_weights(X)
+        return Z + 1.0 / self.n_train if self.estimator.fit_intercept else Z
+
+    def _smooth(self, Y, X):
+        if not self._dual:
+            return super()._smooth(Y, X)
+        if X is None:
+            return np.array(Y, dtype=float)
+        est = self.estimator
+        centred = Y - Y.mean(axis=0) if est.fit_intercept else Y
+        dual = linalg.cho_solve((est.gram_cholesky_, True), centred, check_finite=False)
+        out = self._kernel_rows(X) @ dual
+        return out + Y.mean(axis=0) if est.fit_intercept else out
+
+    def _row_norms_sq(self, X):
+        if not self._dual:
+            return super()._row_norms_sq(X)
+        if X is None:
+            return np.ones(self.n_train)
+        Z = self._dual_weights(X)
+        norms = np.einsum("ij,ij->i", Z, Z)
+        return norms + 1.0 / self.n_train if self.estimator.fit_intercept else norms
+
+    def _trace(self) -> float:
+        if not self._dual:
+            return super()._trace()
+        return float(self.n_train)
 
 
 @register_smoother(KernelRidge)

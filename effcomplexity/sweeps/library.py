@@ -325,10 +325,11 @@ _add(
         description=(
             "curth_rff at Curth et al.'s size (n = 10,000 first images of each digit, all "
             "10,000 test images; seeds 42, 0, 1) with P_ex up to 20,000 raw features beyond "
-            "n, the largest of their grid that fits a 24 GB machine: a unit peaks at about 7 "
-            "copies of the n x (n + P_ex) float64 feature matrix (6.9 measured at n = 2,000, "
-            "P_ex = 4,000), about 17 GB at P_ex = 20,000 and 33 GB at their 50,000. Run its "
-            "units one at a time on such a machine."
+            "n, the largest of their grid that fits a 24 GB machine: a unit adds about 3 "
+            "copies of the n x (n + P_ex) float64 feature matrix to its process (3.1 measured "
+            "at n = 2,000, P_ex = 4,000: the training and test features and the SVD's "
+            "factors), about 8 GB at P_ex = 20,000 and 16 GB at their 50,000. Run its units "
+            "one at a time on such a machine."
         ),
     )
 )
