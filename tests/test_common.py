@@ -41,9 +41,9 @@ def check_matrix_reproduces_predictions(case, est, X_train, y_train, X_test):
 
 
 def check_training_rows_default(case, est, X_train, y_train, X_test):
-    np.testing.assert_array_equal(
-        ec.smoother_matrix(est, X_train), ec.smoother_matrix(est, X_train, X_train)
-    )
+    # Equal up to float noise: a route may know S(X_train) in closed form (the identity
+    # of a minimum-norm fit past the interpolation threshold) and compute S(X) by products.
+    _close(ec.smoother_matrix(est, X_train), ec.smoother_matrix(est, X_train, X_train))
 
 
 def check_smooth_equals_matrix_product(case, est, X_train, y_train, X_test):

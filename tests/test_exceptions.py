@@ -71,11 +71,17 @@ def _resolve(module, dotted: str):
     return obj
 
 
+# Control flow inside one function's caller, never seen by a user: the command line's
+# usage error is caught in ``cli.main`` and becomes exit status 2.
+INTERNAL = {"effcomplexity.cli._UsageError"}
+
+
 def _ours(obj) -> bool:
     return (
         inspect.isclass(obj)
         and issubclass(obj, BaseException)
         and obj.__module__.split(".")[0] == "effcomplexity"
+        and f"{obj.__module__}.{obj.__qualname__}" not in INTERNAL
     )
 
 

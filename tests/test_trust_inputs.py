@@ -444,6 +444,9 @@ NEEDS_Y_TRAIN = {
 
 def _needs_y_train(case, est, kind) -> bool:
     family = case.family.rsplit(".", 1)[-1]
+    if hasattr(est, "best_estimator_"):  # a search is measured through its refitted model
+        est = est.best_estimator_
+        family = type(est).__name__
     if (
         family
         in (
