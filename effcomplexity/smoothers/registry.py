@@ -107,7 +107,7 @@ class Smoother:
     unverified_reason: str = "the model records nothing that identifies its training rows"
 
     def __init__(self, estimator, X_train, *, sample_weight=None):
-        check_fitted(estimator)
+        self._check_fitted(estimator)
         self.estimator = estimator
         self.X_train = self._check_X(X_train, name="X_train")
         self.n_train = self.X_train.shape[0]
@@ -121,6 +121,14 @@ class Smoother:
         self._validate()
 
     # -- hooks for subclasses -------------------------------------------------
+    def _check_fitted(self, estimator) -> None:
+        """Raise ``NotFittedError`` unless ``estimator`` is fitted.
+
+        The default is scikit-learn's rule (:func:`check_fitted`); families of
+        other libraries override it with their own record of a fit.
+        """
+        check_fitted(estimator)
+
     def _check_X(self, X, *, name: str = "X") -> np.ndarray:
         """Validate inputs for this estimator (override for non-sklearn models)."""
         return check_inputs(X, name=name, estimator=self.estimator)
