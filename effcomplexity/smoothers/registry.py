@@ -121,6 +121,12 @@ class Smoother:
         self._validate()
 
     # -- hooks for subclasses -------------------------------------------------
+    @classmethod
+    def _family_for(cls, estimator) -> type[Smoother]:
+        """The class that measures ``estimator``: this one, unless one registered
+        type holds models of several families (bagging of trees or of any members)."""
+        return cls
+
     def _check_fitted(self, estimator) -> None:
         """Raise ``NotFittedError`` unless ``estimator`` is fitted.
 
@@ -633,6 +639,7 @@ def _bind(estimator, X_train, y_train, sample_weight, *, warn: bool) -> Smoother
             f"effcomplexity.register_smoother({type(estimator).__name__}); for models that "
             f"are not linear smoothers use effcomplexity.generalized_degrees_of_freedom."
         )
+    factory = factory._family_for(estimator)
     # Without weights, the two-argument call that every Smoother subclass accepts.
     if sample_weight is None:
         smoother = factory(estimator, X_train)

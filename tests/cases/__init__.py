@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # One module per family group; each defines CASES.
-CASE_MODULES = ("linear", "trees", "boosting", "search", "gam")
+CASE_MODULES = ("linear", "trees", "boosting", "search", "gam", "bagging")
 
 
 @dataclass(frozen=True)
