@@ -124,6 +124,9 @@ class BaggingSmoother(Smoother):
     (4,)
     """
 
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
+
     supports_staged = True
 
     def _validate(self) -> None:

@@ -108,7 +108,7 @@ class PyGAMSmoother(LowRankSmoother):
 
     def _check_X(self, X, *, name: str = "X") -> np.ndarray:
         n_features = int(self.estimator.statistics_["m_features"])
-        return check_inputs(X, name=name, n_features=n_features)
+        return check_inputs(self._densify(X, name), name=name, n_features=n_features)
 
     def _validate(self) -> None:
         from pygam.distributions import NormalDist

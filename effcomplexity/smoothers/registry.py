@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._validation import (
     TrainingMismatchError,
@@ -96,6 +97,10 @@ class Smoother:
     supports_staged: bool = False
     #: The family builds the weighted smoother of a fit with ``sample_weight``.
     supports_sample_weight: bool = False
+    #: The family takes scipy.sparse ``X_train`` and ``X`` (CSR, CSC or any format
+    #: scipy converts to them), measured as the equal dense arrays; others raise
+    #: ``TypeError`` naming the conversion.
+    accepts_sparse: bool = False
     #: The fitted model records enough of its training rows (stored inputs, an
     #: order-dependent factorisation, bootstrap samples) that a shuffled, scaled or
     #: other ``X_train`` raises. Families that cannot tell set it to False (a
@@ -137,7 +142,23 @@ class Smoother:
 
     def _check_X(self, X, *, name: str = "X") -> np.ndarray:
         """Validate inputs for this estimator (override for non-sklearn models)."""
-        return check_inputs(X, name=name, estimator=self.estimator)
+        return check_inputs(self._densify(X, name), name=name, estimator=self.estimator)
+
+    def _densify(self, X, name: str):
+        """A scipy.sparse ``X`` as a dense array where the family takes it, else an error.
+
+        The smoother of the dense array is that of the sparse one: the model's
+        arithmetic on the stored values and on the implicit zeros is the same.
+        """
+        if not sp.issparse(X):
+            return X
+        if not self.accepts_sparse:
+            raise TypeError(
+                f"{name} is a scipy.sparse matrix ({X.format}), which the smoother of "
+                f"{type(self.estimator).__name__} does not take. Convert it with "
+                f"{name}.toarray() (the model's predictions on the dense array are the same)."
+            )
+        return check_inputs(X, name=name, estimator=self.estimator, allow_sparse=True).toarray()
 
     def _validate(self) -> None:
         """Family-specific checks once ``X_train`` is known (rows, options)."""

@@ -67,6 +67,7 @@ class _StatsmodelsSmoother(LowRankSmoother):
                 f"{name} does not have the design columns of the model: "
                 f"{detail.removeprefix('its columns ')}. Select them in that order."
             )
+        X = self._densify(X, name)
         return check_inputs(X, name=name, estimator=model, n_features=self._exog.shape[1])
 
     def _model_predictions(self) -> np.ndarray:

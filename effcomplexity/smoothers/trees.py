@@ -120,6 +120,9 @@ class _LeafEnsembleSmoother(Smoother):
     leaves get global ids ``offsets[b] + local leaf``.
     """
 
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
+
     exact_norms_are_cheap = True
     supports_sample_weight = True
     #: Set by ``_members`` when the ensemble recorded which rows each tree drew.
