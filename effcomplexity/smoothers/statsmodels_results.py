@@ -213,8 +213,6 @@ class GLMGamResultsSmoother(_StatsmodelsSmoother):
                 f"{sorted(inputs)}. Alternatively pass rows of the full design, as "
                 f"results.model.exog holds them."
             )
-        if inputs.get("exog") is not None and np.ndim(inputs["exog"]) == 1 and k_linear == 1:
-            inputs = {**inputs, "exog": np.reshape(inputs["exog"], (-1, 1))}
         design, _ = self.estimator._tranform_predict_exog(
             exog=inputs.get("exog"), exog_smooth=inputs["exog_smooth"], transform=True
         )

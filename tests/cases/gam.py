@@ -24,13 +24,14 @@ def data(n=60, p=2, *, m=9, seed=0):
 
 
 def linear_gam(terms: str, n: int = 60, **params):
-    """A fitted LinearGAM with terms built from a spec: 's0+l1', 'te01', 's0+s1'."""
+    """A fitted LinearGAM with terms built from a spec ('s0+l1', 'te01', 'by', ...)."""
     pygam = pytest.importorskip("pygam")
     X, y, X_test = data(n=n)
     built = {
         "s0+l1": lambda: pygam.s(0) + pygam.l(1),
         "s0+s1": lambda: pygam.s(0, n_splines=12) + pygam.s(1, n_splines=12),
         "te01": lambda: pygam.te(0, 1, n_splines=5),
+        "by": lambda: pygam.s(0, by=1) + pygam.l(1),
         "wide": lambda: pygam.s(0, n_splines=25) + pygam.s(1, n_splines=25),
     }[terms]()
     return pygam.LinearGAM(built, **params).fit(X, y), X, y, X_test
@@ -53,6 +54,7 @@ CASES = [
     _case("pygam-spline-linear", "s0+l1"),
     _case("pygam-two-splines", "s0+s1", lam=0.3),
     _case("pygam-tensor", "te01"),
+    _case("pygam-by-variable", "by"),
     _case("pygam-no-intercept", "s0+l1", fit_intercept=False),
     # 51 coefficients on 30 rows: pyGAM keeps the 30 largest singular values.
     _case("pygam-basis-wider-than-n", "wide", n=30, lam=0.01),
