@@ -12,6 +12,7 @@ import sys
 import warnings
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_array, check_is_fitted
 
 __all__ = [
@@ -44,13 +45,27 @@ PREDICTION_RTOL = 1e-6
 
 
 def check_fitted(estimator) -> None:
-    """Raise ``NotFittedError`` unless a scikit-learn estimator is fitted.
+    """Raise ``NotFittedError`` unless an estimator with scikit-learn's API is fitted.
 
-    Objects that are not scikit-learn estimators (statsmodels results, torch
-    modules) are left to their family's own checks.
+    scikit-learn estimators are checked by scikit-learn's ``check_is_fitted``.
+    Other objects with ``fit`` and ``get_params`` (pyGAM's GAMs, estimators
+    written to the scikit-learn API without its base classes) are checked by
+    the same convention: a fitted object has an attribute whose name ends in
+    ``_``. Objects that are not estimators (statsmodels results, torch
+    modules) are left to their family's own checks
+    (``Smoother._check_fitted``).
     """
-    if hasattr(estimator, "fit") and hasattr(estimator, "get_params"):
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
+        return
+    if hasattr(estimator, "__sklearn_tags__") or hasattr(estimator, "__sklearn_is_fitted__"):
         check_is_fitted(estimator)
+        return
+    # check_is_fitted needs scikit-learn's tags, which duck-typed estimators lack.
+    if not any(k.endswith("_") and not k.startswith("__") for k in vars(estimator)):
+        raise NotFittedError(
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            f"appropriate arguments before measuring it."
+        )
 
 
 def check_inputs(

@@ -137,3 +137,54 @@ def test_norms_never_need_the_dense_matrix():
     assert get_smoother(results, design).exact_norms_are_cheap
     _, std = ec.effective_parameters(results, design, design_test, return_std=True)
     assert std == 0.0
+
+
+@pytest.mark.parametrize("n_smooth", [1, 2])
+def test_glmgam_new_inputs_as_predict_takes_them(n_smooth):
+    """Oracles: statsmodels' results.predict(exog=..., exog_smooth=...) on new
+    inputs, S_test @ y; p_test from the same S computed plainly; tr S(X_train)
+    == results.edf.sum() with the training inputs given the same way."""
+    results, design, y, _ = _statsmodels_glmgam(n_smooth)
+    rng = np.random.default_rng(11)
+    new = {
+        "exog": np.column_stack([np.ones(7), rng.normal(size=7)]),
+        "exog_smooth": rng.uniform(0.05, 0.95, size=(7, n_smooth)),
+    }
+    S_test = ec.smoother_matrix(results, design, new, y_train=y)
+    np.testing.assert_allclose(S_test @ y, results.predict(**new), rtol=0, atol=1e-10)
+    assert ec.effective_parameters(results, design, new) == pytest.approx(
+        len(y) / 7 * np.sum(S_test**2), rel=1e-12
+    )
+    smooth_rows = results.model.smoother.x
+    train = {"exog": design[:, :2], "exog_smooth": smooth_rows}
+    assert ec.degrees_of_freedom(results, train, y_train=y) == pytest.approx(
+        results.edf.sum(), rel=1e-10
+    )
+
+
+def test_glmgam_from_formula_new_inputs():
+    """A model built from a formula (a categorical linear term): the design of new
+    inputs comes from the formula, as in predict. Oracle: results.predict."""
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=60), "g": rng.choice(["u", "v", "w"], 60), "x": rng.uniform(size=60)}
+    )
+    frame["y"] = np.sin(6 * frame.x) + frame.a + (frame.g == "v") + 0.2 * rng.normal(size=60)
+    splines = BSplines(frame[["x"]], df=[8], degree=[3])
+    results = GLMGam.from_formula("y ~ a + g", data=frame, smoother=splines, alpha=[0.7]).fit()
+    new_frame = frame.iloc[:9].assign(a=lambda d: d.a + 0.3, x=rng.uniform(0.1, 0.9, 9))
+    new = {"exog": new_frame[["a", "g"]], "exog_smooth": new_frame[["x"]]}
+    S_test = ec.smoother_matrix(results, results.model.exog, new)
+    np.testing.assert_allclose(S_test @ frame.y.to_numpy(), results.predict(**new), atol=1e-10)
+
+
+def test_glmgam_mapping_without_the_linear_columns_is_refused():
+    """A mapping must hold what predict needs: ValueError naming the keys."""
+    results, design, _, _ = _statsmodels_glmgam(1)
+    x = np.full((3, 1), 0.5)
+    with pytest.raises(ValueError, match="'exog' \\(the model's 2 linear columns"):
+        ec.smoother_matrix(results, design, {"exog_smooth": x})
+    with pytest.raises(ValueError, match="got keys \\['exog_smooth', 'x'\\]"):
+        ec.smoother_matrix(results, design, {"exog_smooth": x, "x": x})

@@ -402,11 +402,12 @@ def test_non_mean_leaves_raise():
             ec.effective_parameters(model, X)
 
 
-def test_bagging_non_tree_members_raise():
+def test_bagging_of_other_members_leaves_the_tree_path():
+    """Bagged k-NN is measured by the general bagging smoother (tests/test_bagging.py)."""
     X, y, _ = regression_data(60, 3, seed=47)
     bagged_knn = BaggingRegressor(KNeighborsRegressor(), n_estimators=3, random_state=0)
-    with pytest.raises(TypeError, match="DecisionTreeRegressor"):
-        ec.effective_parameters(bagged_knn.fit(X, y), X)
+    smoother = ec.get_smoother(bagged_knn.fit(X, y), X)
+    assert not isinstance(smoother, trees.BaggedTreesSmoother)
 
 
 def test_single_tree_has_no_stages():

@@ -458,6 +458,10 @@ def _needs_y_train(case, est, kind) -> bool:
         and not est.bootstrap
     ):
         family = "ForestSmoother-no-bootstrap"
+    members = getattr(est, "estimators_", None)
+    if family.startswith("Bagging") and not hasattr(members[0], "tree_"):
+        # Bagging of another family checks X_train as far as its members can.
+        family = type(members[0]).__name__
     return family in NEEDS_Y_TRAIN.get(kind, set())
 
 

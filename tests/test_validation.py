@@ -163,3 +163,36 @@ def test_y_train_of_the_wrong_length_or_shape():
         ec.effective_parameters(ridge, X, y_train=np.full(len(y), np.nan))
     with pytest.raises(ValueError, match="predicts shape"):
         ec.effective_parameters(ridge, X, y_train=np.column_stack([y, y]))
+
+
+class _DuckMean:
+    """The scikit-learn estimator API (fit, predict, get_params) without its base classes."""
+
+    def get_params(self, deep=True):
+        return {}
+
+    def fit(self, X, y):
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def test_duck_typed_estimators_are_checked_by_their_fitted_attributes():
+    """No scikit-learn tags needed: a fitted duck-typed estimator is measured
+    (closed form: the mean has S = 1/n, p_train = 1), an unfitted one raises
+    NotFittedError."""
+    from sklearn.exceptions import NotFittedError
+
+    @ec.register_smoother(_DuckMean)
+    def mean_smoother(estimator, X_train, X):
+        return np.full((len(X), len(X_train)), 1.0 / len(X_train))
+
+    try:
+        X = np.arange(12.0).reshape(6, 2)
+        assert ec.effective_parameters(_DuckMean().fit(X, X[:, 0]), X) == pytest.approx(1.0)
+        with pytest.raises(NotFittedError, match="_DuckMean instance is not fitted"):
+            ec.effective_parameters(_DuckMean(), X)
+    finally:
+        ec.unregister_smoother(_DuckMean)

@@ -5,6 +5,7 @@ Importing this package registers every built-in family.
 
 from . import (  # noqa: F401  (importing a family registers it)
     boosting,
+    gam,
     linear,
     neighbors,
     pipeline,

@@ -548,6 +548,9 @@ class GradientBoostingSmoother(_BoostingSmoother):
     True
     """
 
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
+
     def _validate(self) -> None:
         est = self.estimator
         name = type(est).__name__

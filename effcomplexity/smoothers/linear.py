@@ -281,6 +281,9 @@ class LinearRegressionSmoother(LowRankSmoother):
     4.0
     """
 
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
+
     supports_sample_weight = True
     verifies_X_train = False
     unverified_reason = (
@@ -392,7 +395,9 @@ class RidgeSmoother(LowRankSmoother):
     hence the ``"lbfgs"`` solver), per-target alphas that differ, and an
     ``alpha`` negligible beside a rank-deficient design (``alpha=0`` on
     collinear columns: the solver's coefficients are rounding noise) raise
-    ``ValueError``.
+    ``ValueError``. On scipy.sparse inputs scikit-learn's ``"auto"`` solver is
+    iterative (``"sparse_cg"``, ``tol=1e-4``): refit with a small ``tol``
+    (``1e-10``) for predictions the smoother reproduces to rounding.
 
     Notes
     -----
@@ -423,6 +428,9 @@ class RidgeSmoother(LowRankSmoother):
     >>> [round(ec.degrees_of_freedom(r, X, y_train=y), 3) for r in ridges]
     [4.0, 1.0]
     """
+
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
 
     supports_sample_weight = True
     verifies_X_train = False
@@ -702,6 +710,9 @@ class KernelRidgeSmoother(Smoother):
     C. Saunders, A. Gammerman, V. Vovk. "Ridge Regression Learning Algorithm in
     Dual Variables". ICML 1998.
     """
+
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
 
     def _validate(self) -> None:
         est = self.estimator

@@ -6,6 +6,7 @@ import warnings
 from functools import cached_property
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from .._validation import check_n_train, training_mismatch
@@ -76,12 +77,18 @@ class KNeighborsSmoother(Smoother):
     True
     """
 
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
+
     exact_norms_are_cheap = True
 
     def _validate(self) -> None:
         est = self.estimator
         check_n_train(self.X_train, est.n_samples_fit_, est, "n_samples_fit_")
         fit_X = getattr(est, "_fit_X", None)
+        if sp.issparse(fit_X):
+            # A fit on scipy.sparse inputs stores them sparse; X_train is dense here.
+            fit_X = fit_X.toarray()
         if isinstance(fit_X, np.ndarray) and fit_X.shape == self.X_train.shape:
             if not np.array_equal(fit_X, self.X_train):
                 raise training_mismatch(est, "it differs from the inputs the model stored")

@@ -165,7 +165,7 @@ class PipelineSmoother(Smoother):
             if X.shape[0] == 0:
                 raise ValueError(f"{name} has no rows.")
             return X
-        return check_inputs(X, name=name, estimator=self.estimator)
+        return check_inputs(self._densify(X, name), name=name, estimator=self.estimator)
 
     def _validate(self) -> None:
         steps = self.estimator.steps

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._validation import (
     TrainingMismatchError,
@@ -96,6 +97,10 @@ class Smoother:
     supports_staged: bool = False
     #: The family builds the weighted smoother of a fit with ``sample_weight``.
     supports_sample_weight: bool = False
+    #: The family takes scipy.sparse ``X_train`` and ``X`` (CSR, CSC or any format
+    #: scipy converts to them), measured as the equal dense arrays; others raise
+    #: ``TypeError`` naming the conversion.
+    accepts_sparse: bool = False
     #: The fitted model records enough of its training rows (stored inputs, an
     #: order-dependent factorisation, bootstrap samples) that a shuffled, scaled or
     #: other ``X_train`` raises. Families that cannot tell set it to False (a
@@ -107,7 +112,7 @@ class Smoother:
     unverified_reason: str = "the model records nothing that identifies its training rows"
 
     def __init__(self, estimator, X_train, *, sample_weight=None):
-        check_fitted(estimator)
+        self._check_fitted(estimator)
         self.estimator = estimator
         self.X_train = self._check_X(X_train, name="X_train")
         self.n_train = self.X_train.shape[0]
@@ -121,9 +126,39 @@ class Smoother:
         self._validate()
 
     # -- hooks for subclasses -------------------------------------------------
+    @classmethod
+    def _family_for(cls, estimator) -> type[Smoother]:
+        """The class that measures ``estimator``: this one, unless one registered
+        type holds models of several families (bagging of trees or of any members)."""
+        return cls
+
+    def _check_fitted(self, estimator) -> None:
+        """Raise ``NotFittedError`` unless ``estimator`` is fitted.
+
+        The default is scikit-learn's rule (:func:`check_fitted`); families of
+        other libraries override it with their own record of a fit.
+        """
+        check_fitted(estimator)
+
     def _check_X(self, X, *, name: str = "X") -> np.ndarray:
         """Validate inputs for this estimator (override for non-sklearn models)."""
-        return check_inputs(X, name=name, estimator=self.estimator)
+        return check_inputs(self._densify(X, name), name=name, estimator=self.estimator)
+
+    def _densify(self, X, name: str):
+        """A scipy.sparse ``X`` as a dense array where the family takes it, else an error.
+
+        The smoother of the dense array is that of the sparse one: the model's
+        arithmetic on the stored values and on the implicit zeros is the same.
+        """
+        if not sp.issparse(X):
+            return X
+        if not self.accepts_sparse:
+            raise TypeError(
+                f"{name} is a scipy.sparse matrix ({X.format}), which the smoother of "
+                f"{type(self.estimator).__name__} does not take. Convert it with "
+                f"{name}.toarray() (the model's predictions on the dense array are the same)."
+            )
+        return check_inputs(X, name=name, estimator=self.estimator, allow_sparse=True).toarray()
 
     def _validate(self) -> None:
         """Family-specific checks once ``X_train`` is known (rows, options)."""
@@ -625,6 +660,7 @@ def _bind(estimator, X_train, y_train, sample_weight, *, warn: bool) -> Smoother
             f"effcomplexity.register_smoother({type(estimator).__name__}); for models that "
             f"are not linear smoothers use effcomplexity.generalized_degrees_of_freedom."
         )
+    factory = factory._family_for(estimator)
     # Without weights, the two-argument call that every Smoother subclass accepts.
     if sample_weight is None:
         smoother = factory(estimator, X_train)

@@ -6,13 +6,16 @@ of its results objects is measured.
 For these families ``X_train`` and ``X`` are *design matrices*: rows of the
 model's ``exog`` (including any constant column the user added). For
 ``GLMGam`` the design is the full one the model fits, the linear ``exog``
-followed by the spline basis columns, i.e. ``results.model.exog``; for new
-points build it as ``np.column_stack([exog_linear, smoother.transform(x)])``
-with ``smoother = results.model.smoother``.
+followed by the spline basis columns, i.e. ``results.model.exog``; new points
+are given as ``results.predict`` takes them, a mapping
+``{"exog": exog_linear, "exog_smooth": x}``, and the design is built by
+statsmodels' own transform (the smoother's basis, and the formula of a model
+built with ``from_formula``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 
 import numpy as np
@@ -64,6 +67,7 @@ class _StatsmodelsSmoother(LowRankSmoother):
                 f"{name} does not have the design columns of the model: "
                 f"{detail.removeprefix('its columns ')}. Select them in that order."
             )
+        X = self._densify(X, name)
         return check_inputs(X, name=name, estimator=model, n_features=self._exog.shape[1])
 
     def _model_predictions(self) -> np.ndarray:
@@ -148,10 +152,14 @@ class GLMGamResultsSmoother(_StatsmodelsSmoother):
     A penalised regression spline fitted by penalised iteratively reweighted
     least squares (``method="pirls"``, the default), which for a Gaussian
     family with identity link is a single penalised least-squares solve.
-    ``X_train`` is the full design ``results.model.exog`` (linear ``exog``
-    followed by the spline basis); ``X`` rows of such a design. Other families
-    or links, fits by another optimiser, and models with an offset or exposure
-    raise ``ValueError``.
+    ``X_train`` and ``X`` are either rows of the full design
+    ``results.model.exog`` (linear ``exog`` followed by the spline basis), or
+    the inputs ``results.predict`` takes, as a mapping ``{"exog": ...,
+    "exog_smooth": ...}``: the linear columns (leave ``"exog"`` out when the
+    model has none) and the values of the smooth terms' variables, from
+    which statsmodels' own transform builds the design, as ``predict`` does.
+    Other families or links, fits by another optimiser, and models with an
+    offset or exposure raise ``ValueError``.
 
     Notes
     -----
@@ -170,7 +178,45 @@ class GLMGamResultsSmoother(_StatsmodelsSmoother):
     ----------
     S. N. Wood. "Generalized Additive Models: An Introduction with R", 2nd ed.,
     sections 6.1-6.2. Chapman & Hall/CRC, 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import statsmodels.api as sm
+    >>> from statsmodels.gam.api import BSplines, GLMGam
+    >>> import effcomplexity as ec
+    >>> rng = np.random.default_rng(0)
+    >>> x, linear = rng.uniform(size=(50, 1)), np.ones((50, 1))
+    >>> y = np.sin(6 * x[:, 0]) + 0.2 * rng.normal(size=50)
+    >>> results = GLMGam(y, linear, smoother=BSplines(x, df=[8], degree=[3]), alpha=[1.0]).fit()
+    >>> new = {"exog": np.ones((5, 1)), "exog_smooth": rng.uniform(0.1, 0.9, size=(5, 1))}
+    >>> S_test = ec.smoother_matrix(results, results.model.exog, new)
+    >>> bool(np.allclose(S_test @ y, results.predict(**new)))
+    True
     """
+
+    def _check_X(self, X, *, name: str = "X") -> np.ndarray:
+        if isinstance(X, Mapping):
+            X = self._design(X, name)
+        return super()._check_X(X, name=name)
+
+    def _design(self, inputs: Mapping, name: str) -> np.ndarray:
+        """The design of ``predict(exog=..., exog_smooth=...)``, by statsmodels' transform."""
+        model = self.estimator.model
+        unknown = sorted(set(inputs) - {"exog", "exog_smooth"})
+        k_linear = model.exog.shape[1] - model.smoother.dim_basis
+        if unknown or "exog_smooth" not in inputs or (k_linear and inputs.get("exog") is None):
+            raise ValueError(
+                f"{name} as a mapping takes the inputs of results.predict: 'exog_smooth' (the "
+                f"values of the smooth terms' variables) and 'exog' (the model's {k_linear} "
+                f"linear columns, left out only when there are none); got keys "
+                f"{sorted(inputs)}. Alternatively pass rows of the full design, as "
+                f"results.model.exog holds them."
+            )
+        design, _ = self.estimator._tranform_predict_exog(
+            exog=inputs.get("exog"), exog_smooth=inputs["exog_smooth"], transform=True
+        )
+        return design
 
     def _validate(self) -> None:
         from statsmodels.genmod.families import Gaussian

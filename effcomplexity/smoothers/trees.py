@@ -120,6 +120,9 @@ class _LeafEnsembleSmoother(Smoother):
     leaves get global ids ``offsets[b] + local leaf``.
     """
 
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
+
     exact_norms_are_cheap = True
     supports_sample_weight = True
     #: Set by ``_members`` when the ensemble recorded which rows each tree drew.
@@ -729,8 +732,6 @@ class BaggedTreesSmoother(_StagedEnsembleSmoother):
 
     Raises
     ------
-    TypeError
-        If a member is not a decision tree.
     ValueError
         If ``X_train``'s rows do not match the members' samples or leaf sizes.
 
@@ -743,12 +744,24 @@ class BaggedTreesSmoother(_StagedEnsembleSmoother):
         {\sum_{i'} c_b(i')\, 1[l_b(x_{i', F_b}) = l_b(x_{F_b})]},
 
     with :math:`F_b` the features and :math:`c_b` the sample multiplicities
-    of member ``b``.
+    of member ``b``. Bagging of other families (least squares, ridge,
+    neighbours: any registered member) is measured by
+    :class:`~effcomplexity.smoothers.bagging.BaggingSmoother`.
 
     References
     ----------
     L. Breiman. "Bagging Predictors". Machine Learning 24, 1996.
     """
+
+    @classmethod
+    def _family_for(cls, estimator):
+        # Bagged trees share leaf factors; bagging of any other family averages smoothers.
+        members = getattr(estimator, "estimators_", [])
+        if all(isinstance(m, (DecisionTreeRegressor, DecisionTreeClassifier)) for m in members):
+            return cls
+        from .bagging import BaggingSmoother
+
+        return BaggingSmoother
 
     def _members(self):
         est = self.estimator

@@ -90,6 +90,9 @@ class VotingSmoother(Smoother):
     (4,)
     """
 
+    #: scipy.sparse inputs are measured as the equal dense arrays.
+    accepts_sparse = True
+
     #: ``VotingRegressor.fit(sample_weight=...)`` hands the weights to every member.
     supports_sample_weight = True
 

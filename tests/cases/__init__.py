@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # One module per family group; each defines CASES.
-CASE_MODULES = ("linear", "trees", "boosting", "search")
+CASE_MODULES = ("linear", "trees", "boosting", "search", "gam", "bagging")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Case:
     # Relative tolerance of the prediction invariant; 1e-8 unless the estimator
     # itself computes in lower precision (e.g. float32 gradients).
     rtol: float = 1e-8
+    # f(estimator, X, y) -> the same configuration fitted afresh; default clone(est).fit.
+    refit: Callable | None = None
 
 
 def all_cases() -> list[Case]:
