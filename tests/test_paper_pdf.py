@@ -27,7 +27,10 @@ FLAGS = [
     "--lua-filter=paper.lua",
 ]
 
-needs_pandoc = pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc is not installed")
+needs_pandoc = pytest.mark.skipif(
+    shutil.which("pandoc") is None or not (PAPER / "figures").is_dir(),
+    reason="pandoc is not installed, or the paper's figures are not in this copy (an sdist)",
+)
 needs_latex = pytest.mark.skipif(
     shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None,
     reason="pdflatex is not installed (texlive-latex-recommended)",
