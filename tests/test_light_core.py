@@ -52,6 +52,7 @@ _SCRIPT = textwrap.dedent(
     import io
     import json
     import pkgutil
+    import sys
     import warnings
 
     import matplotlib
@@ -148,7 +149,7 @@ _SCRIPT = textwrap.dedent(
 
 
 def _run_without_optional() -> dict:
-    code = _BLOCKER + "\nimport sys\n" + _SCRIPT
+    code = _BLOCKER + _SCRIPT
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT
@@ -228,9 +229,8 @@ def test_fresh_core_environment(tmp_path):
     )
     installed = {p["name"].lower() for p in json.loads(listed.stdout)}
     assert not installed & set(OPTIONAL)
-    code = _SCRIPT
     done = subprocess.run(
-        [python, "-c", code],
+        [python, "-c", _SCRIPT],
         capture_output=True,
         text=True,
         env={**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": ""},
