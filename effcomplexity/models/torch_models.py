@@ -12,10 +12,16 @@ import math
 import numbers
 from collections.abc import Iterator, Sequence
 
-import torch
-from torch import nn
-
+from .._optional import missing_dependency
 from .._validation import check_int, draw_seed
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError as exc:
+    if exc.name != "torch":
+        raise
+    raise missing_dependency("torch", "the torch model factories") from exc
 
 __all__ = ["ModularAdditionTransformer", "Square", "make_cnn", "make_mlp", "make_transformer"]
 

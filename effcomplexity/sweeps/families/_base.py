@@ -148,6 +148,9 @@ class SweepFamily:
     reports_progress : bool
         :meth:`run` advances ``ctx.progress`` (epochs or steps), so the runner
         shows a within-unit progress bar when units run in its own process.
+    requires : tuple of str
+        Optional dependencies :meth:`run` imports (``"torch"`` for the network
+        families); the runner checks them before any unit starts.
 
     Examples
     --------
@@ -159,6 +162,7 @@ class SweepFamily:
 
     name: str = ""
     reports_progress: bool = False
+    requires: tuple[str, ...] = ()
     axes: tuple[Axis, ...] = ()
     unit_axis: str = ""
     defaults: Mapping[str, Any] = {}

@@ -60,6 +60,7 @@ class GrokkingFamily(SweepFamily):
     """
 
     name = "grokking"
+    requires = ("torch",)
     axes = (
         Axis("weight_decay", minimum=0, dtype="float64"),
         Axis("train_fraction", minimum=0, dtype="float64"),

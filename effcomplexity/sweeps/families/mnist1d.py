@@ -39,6 +39,7 @@ class MNIST1DFamily(SweepFamily):
     """
 
     name = "mnist1d"
+    requires = ("torch",)
     axes = (Axis("width"), Axis("epoch", minimum=0))
     reports_progress = True
     unit_axis = "width"
