@@ -218,6 +218,11 @@ def test_measure_rejects_a_tracker_on_other_rows_and_a_regressor():
     tracker = ecnn.TelescopingTracker(model, X[:10])
     with pytest.raises(ValueError, match="10 training rows but X has 40"):
         ecnn.measure(model, X, y, tracker=tracker, measures=[])
+    broken = _model()
+    with torch.no_grad():
+        broken[0].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="training diverged"):
+        ecnn.measure(broken, X, y, measures=[])
     with pytest.raises(ValueError, match=r"shape \(n, K\)"):
         ecnn.measure(nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)), X, y, measures=[])
 

@@ -181,6 +181,12 @@ def _tracker_eval(tracker: TelescopingTracker):
 
 
 def _row(model, init_model, problem, opts, names, explicit, tracker, seed, at) -> dict:
+    with torch.no_grad():
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise ValueError(
+                "The model's parameters hold NaN or infinite values (training diverged); "
+                "lower the learning rate or record earlier checkpoints."
+            )
     row = _evaluate(model, problem)
     row["n_params"] = sum(p.numel() for p in model.parameters())
     row["n_train"] = len(problem.X_train)
@@ -307,9 +313,11 @@ def measure(
 
     See Also
     --------
-    Monitor : the same row at each checkpoint of a training loop, as a table.
-    weight_measures, pac_bayes_measures, effective_dimensionality,
-    local_learning_coefficient : the measures behind the columns.
+    Monitor : The same row at each checkpoint of a training loop, as a table.
+    weight_measures : The ``weights`` columns.
+    pac_bayes_measures : The ``sharpness`` columns.
+    effective_dimensionality : The ``hessian`` column.
+    local_learning_coefficient : The ``llc`` columns.
 
     Examples
     --------
@@ -387,10 +395,10 @@ class Monitor:
 
     See Also
     --------
-    measure : one row for one network.
-    TelescopingTracker : the linearised-training smoother behind ``p_test``.
-    effcomplexity.analysis.illusion_test : the verdict on the table.
-    effcomplexity.plotting.training_curves : its figure.
+    measure : One row for one network.
+    TelescopingTracker : The linearised-training smoother behind ``p_test``.
+    effcomplexity.analysis.illusion_test : The verdict on the table.
+    effcomplexity.plotting.training_curves : Its figure.
 
     Examples
     --------
