@@ -126,9 +126,4 @@ html_theme_options = {
 }
 # The left sidebar lists a page's children; pages without any (the guide, the
 # background pages) would show an empty "Section Navigation" box, so they have none.
-html_sidebars = {
-    "**": [],
-    "api": ["sidebar-nav-bs"],
-    "generated/*": ["sidebar-nav-bs"],
-    "auto_examples/*": ["sidebar-nav-bs"],
-}
+html_sidebars = {page.stem: [] for page in HERE.glob("*.rst") if page.stem not in ("index", "api")}
