@@ -49,6 +49,7 @@ monitor = ecnn.Monitor(
     measures=["weights", "llc"],
     loss="mse",
     every=20,
+    sweep="grokking at p = 23",
 )
 optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9, 0.98), weight_decay=1.0)
 for step in range(401):

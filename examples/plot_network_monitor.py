@@ -55,6 +55,7 @@ monitor = ecnn.Monitor(
     tracker=tracker,
     loss="mse",
     every=5,
+    sweep="two classes, tracked",
 )
 for step in range(1, 91):
     optimizer.zero_grad()
