@@ -242,3 +242,19 @@ def test_monitor_bad_steps_and_columns():
         ecnn.Monitor(X, y, every=0)
     with pytest.raises(ValueError, match="time must be a column name"):
         ecnn.Monitor(X, y, time="seed")
+
+
+def test_all_leaves_out_a_measure_the_architecture_lacks(caplog):
+    X, y, _, _ = _data(n=20)
+    # LayerNorm is not part of a feed-forward chain: weight_measures raises TypeError.
+    model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.ReLU(), nn.Linear(4, 3))
+    with pytest.raises(TypeError):
+        ecnn.measure(model, X, y, measures=["weights"])
+    with caplog.at_level("INFO"):
+        row = ecnn.measure(model, X, y, hessian_k=2, sharpness_samples=1)
+    assert "params" not in row and "does not apply" in caplog.text
+    # Oracle: the measures that do apply equal their functions called directly.
+    n_eff = ecnn.effective_dimensionality(
+        model, X, y, loss_fn=nn.CrossEntropyLoss(), z=1.0, k=2, random_state=0
+    )
+    assert row["n_eff"] == pytest.approx(n_eff, rel=1e-12)

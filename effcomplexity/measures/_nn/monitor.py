@@ -278,7 +278,9 @@ def measure(
         Following the network since initialisation on the training inputs
         ``X``; adds ``p_train`` (and ``p_test`` on its eval inputs), unless
         its linearised predictions have drifted from the network's (then
-        ``telescoping="diverged"`` and they are missing).
+        ``telescoping="diverged"`` and they are missing). The check needs the
+        tracker's targets ``y`` and eval inputs; without them the values are
+        reported unchecked.
     batch_size : int, optional
         The training mini-batch size (sets the LLC chains' batch); None for
         full-batch training.
