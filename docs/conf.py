@@ -10,12 +10,18 @@ The build is offline: intersphinx reads the inventories in ``_inventories/``
 
 from __future__ import annotations
 
+import os
 import runpy
+import sys
 from pathlib import Path
 
-import effcomplexity
+# The gallery's examples are tiny: threads only add overhead, and CI has two cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import effcomplexity  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the gallery's hooks, _gallery.py
 
 project = "effcomplexity"
 author = "The effcomplexity developers"
@@ -31,9 +37,32 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "sphinx_gallery.gen_gallery",
 ]
 templates_path = []
 exclude_patterns = ["_build", "_inventories"]
+
+# Formulas render offline: MathJax 3 (Apache-2.0, its LICENSE beside it) ships in
+# _static/mathjax instead of being fetched from a CDN.
+html_static_path = ["_static"]
+mathjax_path = "mathjax/tex-chtml-full.js"
+html_css_files = ["effcomplexity.css"]
+
+# The gallery: every examples/plot_*.py runs when the docs build and its figures,
+# drawn by effcomplexity.plotting, appear on its page (docs/_gallery.py).
+sphinx_gallery_conf = {
+    "examples_dirs": str(HERE.parent / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "_gallery.ExampleOrder",
+    "image_scrapers": ("_gallery.scrape_figures",),
+    "abort_on_example_error": True,
+    "only_warn_on_example_error": False,
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "min_reported_time": 1,
+    "show_memory": False,
+}
 
 # Reference pages: one per public name (docs/api.rst lists them all).
 autosummary_generate = True
@@ -95,3 +124,6 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
+# The left sidebar lists a page's children; pages without any (the guide, the
+# background pages) would show an empty "Section Navigation" box, so they have none.
+html_sidebars = {page.stem: [] for page in HERE.glob("*.rst") if page.stem not in ("index", "api")}

@@ -17,6 +17,7 @@ from .measures._nn.hessian import (
 )
 from .measures._nn.llc import LLCResult, local_learning_coefficient
 from .measures._nn.margins import margin
+from .measures._nn.monitor import Monitor, measure
 from .measures._nn.norms import path_norm, spectral_complexity, weight_measures
 from .measures._nn.sgld import SGLD
 from .measures._nn.sharpness import pac_bayes_measures, sharpness
@@ -25,6 +26,7 @@ from .measures._nn.telescoping import TelescopingTracker
 
 __all__ = [
     "LLCResult",
+    "Monitor",
     "SGLD",
     "TelescopingTracker",
     "conv_operator_norm",
@@ -35,6 +37,7 @@ __all__ = [
     "hessian_vector_product",
     "local_learning_coefficient",
     "margin",
+    "measure",
     "pac_bayes_measures",
     "path_norm",
     "sharpness",

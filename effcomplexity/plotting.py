@@ -318,6 +318,12 @@ def composite(
         If a column is missing, or ``verdicts`` judge another error column or
         lack ``n_params``.
 
+    See Also
+    --------
+    back_to_u : The same path against a complexity measure.
+    decomposed : Each raw axis on its own panel.
+    effcomplexity.analysis.illusion_test : The verdict on the curve.
+
     Examples
     --------
     >>> import pandas as pd
@@ -770,6 +776,12 @@ def back_to_u(
         If a column is missing, or ``verdicts`` judge another error column or
         lack ``measure``.
 
+    See Also
+    --------
+    composite : The same path against the raw count.
+    verdict_grid : Several measures side by side.
+    effcomplexity.analysis.segments : The shapes named in the legend.
+
     Examples
     --------
     >>> import pandas as pd
@@ -896,6 +908,12 @@ def verdict_grid(
     ValueError
         If ``verdicts`` judge another error column or lack one of ``measures``.
 
+    See Also
+    --------
+    back_to_u : One panel of this grid.
+    summary : One row per sweep.
+    effcomplexity.analysis.illusion_test : The verdicts in the titles.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -949,6 +967,11 @@ def training_curves(
     Returns
     -------
     matplotlib.figure.Figure
+
+    See Also
+    --------
+    effcomplexity.nn.Monitor : Records such a table in the user's own training loop.
+    effcomplexity.analysis.illusion_test : The verdict on an epoch-wise curve.
 
     Examples
     --------
@@ -1057,6 +1080,11 @@ def summary(
     Returns
     -------
     matplotlib.figure.Figure
+
+    See Also
+    --------
+    composite : The left-hand panels.
+    verdict_grid : Several measures of one sweep.
 
     Examples
     --------

@@ -82,6 +82,11 @@ def composite_path(df: pd.DataFrame) -> pd.DataFrame:
         The path rows, stably sorted by ``n_params``, with a ``segment``
         column: 0 for the first axis of the path, 1 for the second.
 
+    See Also
+    --------
+    effcomplexity.analysis.grid_means : Means over seeds at every grid point.
+    effcomplexity.plotting.composite : The path drawn against the raw count.
+
     Examples
     --------
     >>> import pandas as pd

@@ -199,6 +199,11 @@ def segments(
     ValueError
         As :func:`illusion_test` for a bad table.
 
+    See Also
+    --------
+    effcomplexity.analysis.illusion_test : The verdict that reads these segments.
+    effcomplexity.plotting.back_to_u : Draws each segment with its shape.
+
     Examples
     --------
     >>> import pandas as pd

@@ -154,6 +154,14 @@ def illusion_test(
         (see :func:`effcomplexity.sweeps.table.check_table`), or a curve has
         fewer than :data:`MIN_POINTS` distinct measure values.
 
+    See Also
+    --------
+    effcomplexity.analysis.segments : The path read piece by piece.
+    effcomplexity.analysis.composite_path : The rows the curve is read from.
+    effcomplexity.analysis.granulated_tau : Jiang et al.'s rank agreement over raw axes.
+    effcomplexity.plotting.verdict_grid : One panel per measure, titled with its verdict.
+    effcomplexity.plotting.back_to_u : Error against one measure, segment by segment.
+
     Notes
     -----
     The curve is the composite path (rows with an ``axis``; see

@@ -226,6 +226,13 @@ def effective_parameters(
     ProbeEstimateWarning
         When ``method="auto"`` chooses probes.
 
+    See Also
+    --------
+    effcomplexity.staged_effective_parameters : The same along boosting stages or tree counts.
+    effcomplexity.degrees_of_freedom : Classical trace, variance and residual degrees of freedom.
+    effcomplexity.smoother_matrix : The weights behind the measure.
+    effcomplexity.nn.TelescopingTracker : Effective parameters of a network's training path.
+
     Notes
     -----
     .. math::
@@ -315,6 +322,12 @@ def staged_effective_parameters(
     ------
     TypeError
         If the estimator's family has no stages.
+
+    See Also
+    --------
+    effcomplexity.effective_parameters : One value for the fitted model.
+    effcomplexity.staged_predictions : The staged predictions themselves.
+    effcomplexity.staged_over_members : The same as members join a voting or bagging ensemble.
 
     Examples
     --------
@@ -410,6 +423,11 @@ def degrees_of_freedom(
     ValueError
         For an unknown kind, method or probe, or fewer than two probes,
         whichever route is taken.
+
+    See Also
+    --------
+    effcomplexity.effective_parameters : Curth et al.'s p-hat, on training or new inputs.
+    effcomplexity.generalized_degrees_of_freedom : Black-box degrees of freedom by perturbation.
 
     Notes
     -----

@@ -305,6 +305,11 @@ def generalized_degrees_of_freedom(
     TypeError
         If ``estimator_factory`` does not produce an estimator.
 
+    See Also
+    --------
+    effcomplexity.degrees_of_freedom : The closed-form counterparts for linear smoothers.
+    effcomplexity.efron_covariance_df : Efron's covariance form from repeated fits.
+
     Notes
     -----
     **Ye (1998).** Draw :math:`\Delta_t \sim N(0, \tau^2 I_n)`,

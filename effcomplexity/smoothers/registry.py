@@ -745,6 +745,12 @@ def smoother_matrix(estimator, X_train, X=None, *, y_train=None, sample_weight=N
         If the inputs are not finite 2-D arrays of the fitted width, or
         ``X_train`` does not match the training set where that is detectable.
 
+    See Also
+    --------
+    effcomplexity.smooth : S(X) @ Y without forming S.
+    effcomplexity.effective_parameters : The measure computed from these weights.
+    effcomplexity.register_smoother : Add a model family.
+
     Examples
     --------
     >>> import numpy as np
@@ -779,6 +785,11 @@ def smooth(estimator, X_train, Y, X=None, *, y_train=None, sample_weight=None) -
     ndarray of shape (m,) or (m, k)
         Same dimensionality as ``Y``. With ``Y = y_train`` this is the
         model's prediction.
+
+    See Also
+    --------
+    effcomplexity.smoother_matrix : The dense weights.
+    effcomplexity.staged_predictions : The same per boosting stage.
 
     Examples
     --------

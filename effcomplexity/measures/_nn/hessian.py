@@ -678,6 +678,11 @@ def effective_dimensionality(
     ValueError
         If ``z`` is not positive, or ``method`` or ``k`` is invalid.
 
+    See Also
+    --------
+    effcomplexity.nn.hessian_eigenvalues : The eigenvalues it sums.
+    effcomplexity.nn.local_learning_coefficient : Another reading of the loss landscape's dimension.
+
     Notes
     -----
     .. math::

@@ -512,6 +512,12 @@ def local_learning_coefficient(
         (``r_hat`` above 1.05 or ``ess_bulk`` below 100); ``message`` says
         why.
 
+    See Also
+    --------
+    effcomplexity.nn.SGLD : The sampler of the chains.
+    effcomplexity.nn.effective_dimensionality : The curvature-based count.
+    effcomplexity.nn.Monitor : Records the estimate at training checkpoints.
+
     Notes
     -----
     With :math:`L_n(w)` the mean training loss, :math:`\beta = 1/T` and

@@ -480,6 +480,12 @@ def weight_measures(
         convolutions without an input shape, or ``normalize`` without a
         dataset size.
 
+    See Also
+    --------
+    effcomplexity.nn.path_norm : One of the measures, on its own.
+    effcomplexity.nn.margin : The margin the normalised measures divide by.
+    effcomplexity.nn.measure : Every network measure as one row.
+
     Notes
     -----
     With :math:`W_i` the :math:`d` weight matrices (biases excluded, batch

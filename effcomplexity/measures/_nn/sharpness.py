@@ -184,6 +184,10 @@ def sharpness(
     ValueError
         For ``target`` outside (0, 1), non-positive ``n_samples`` or bad data.
 
+    See Also
+    --------
+    effcomplexity.nn.pac_bayes_measures : The PAC-Bayes bounds built on it.
+
     Notes
     -----
     Every trainable parameter :math:`w_i` (weights, biases, batch-norm
@@ -347,6 +351,10 @@ def pac_bayes_measures(
     ValueError
         If ``init_model``'s parameters differ in names or shapes, or for the
         reasons of :func:`sharpness`.
+
+    See Also
+    --------
+    effcomplexity.nn.sharpness : The noise scale each bound searches for.
 
     Notes
     -----

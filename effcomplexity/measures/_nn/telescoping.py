@@ -125,6 +125,11 @@ class TelescopingTracker:
         squared loss), inputs of mismatched shapes, or an exact smoother too
         large to hold.
 
+    See Also
+    --------
+    effcomplexity.nn.Monitor : Records the tracker's p_train and p_test at checkpoints.
+    effcomplexity.effective_parameters : The same measure for smoothers of fitted models.
+
     Notes
     -----
     **Recursion.** Write :math:`J_t(x)` for the Jacobian of the outputs at

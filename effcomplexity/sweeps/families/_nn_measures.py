@@ -40,7 +40,10 @@ __all__ = [
     "measure_checkpoint",
     "measure_columns",
     "measure_names",
+    "measure_seed",
     "register_measure",
+    "suite_columns",
+    "telescoping_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -369,6 +372,8 @@ def _evaluate(model, problem: Problem) -> dict[str, float]:
         with torch.no_grad():
             for split in ("train", "test"):
                 X = getattr(problem, f"X_{split}")
+                if X is None:
+                    continue
                 out = model(X)
                 targets = getattr(problem, f"targets_{split}")
                 labels = getattr(problem, f"labels_{split}")
@@ -406,6 +411,91 @@ def _tracking_gap(model, tracker, X_eval) -> float:
     return gap / scale if scale > 0 else gap
 
 
+def telescoping_columns(model, tracker, X_eval, at: int) -> dict:
+    """The tracker's ``p_train`` / ``p_test`` at one recorded time, if it still follows the network.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    tracker : TelescopingTracker
+        Following ``model`` since initialisation, with ``X_eval`` as its eval inputs.
+    X_eval : tensor or None
+        The tracker's eval inputs; None skips the tracking check (no eval rows).
+    at : int
+        The epoch (or step) recorded, for the log.
+
+    Returns
+    -------
+    dict
+        ``telescoping_gap`` (when ``X_eval`` is given) and ``p_train``,
+        ``p_train_se``, ``p_test``, ``p_test_se`` (``p_test`` only with eval
+        rows), or ``telescoping="diverged"`` when the gap exceeds
+        :data:`TRACKING_TOLERANCE`.
+    """
+    row = {}
+    if X_eval is not None:
+        gap = _tracking_gap(model, tracker, X_eval)
+        row["telescoping_gap"] = gap
+        if not (np.isfinite(gap) and gap <= TRACKING_TOLERANCE):
+            # The linearised model no longer follows the network: its smoother measures
+            # nothing the network does, so p_train and p_test are left missing, not reported.
+            logger.warning(
+                "Telescoping predictions are %.3g (relative RMS) from the network's at %d; "
+                "p_train and p_test are left missing from here.",
+                gap,
+                at,
+            )
+            row["telescoping"] = "diverged"
+            return row
+    row["p_train"], row["p_train_se"] = tracker.p_train(return_std=True)
+    if tracker.n_eval_:
+        row["p_test"], row["p_test_se"] = tracker.p_test(return_std=True)
+    return row
+
+
+def measure_seed(seed: int, at: int) -> int:
+    """Seed of one checkpoint's measures, derived from the run's seed and the time recorded."""
+    return int(np.random.SeedSequence([seed, int(at)]).generate_state(1)[0])
+
+
+def suite_columns(
+    model, init_model, problem: Problem, opts, seed: int, names, *, skip_unsupported: bool = False
+) -> dict:
+    """Columns of the registered measures ``names`` that apply to ``model``.
+
+    Parameters
+    ----------
+    model, init_model : torch.nn.Module
+    problem : Problem
+    opts : mapping
+        ``sharpness_samples``, ``hessian_k`` and ``hessian_z``.
+    seed : int
+        Seed of the measures' random draws.
+    names : sequence of str
+        Registered measure names, in order.
+    skip_unsupported : bool
+        Leave out (with a log line) a measure that raises TypeError for an
+        architecture it does not support, instead of raising.
+
+    Returns
+    -------
+    dict
+    """
+    row = {}
+    cp = Checkpoint(model, init_model, problem, opts, seed)
+    for name in names:
+        measure = get_measure(name)
+        if not measure.applies(model):
+            continue
+        try:
+            row.update(measure.compute(cp))
+        except TypeError as exc:
+            if not skip_unsupported:
+                raise
+            logger.info("Measure %r does not apply to this model (%s); left missing.", name, exc)
+    return row
+
+
 def measure_checkpoint(
     model, init_model, problem: Problem, opts, seed: int, tracker, m: int, at: int
 ) -> dict:
@@ -437,26 +527,9 @@ def measure_checkpoint(
     row["telescoping"] = opts["telescoping"]
     row["telescoping_m"] = m if tracker is not None else None
     if tracker is not None:
-        gap = _tracking_gap(model, tracker, problem.X_test[:m])
-        row["telescoping_gap"] = gap
-        if np.isfinite(gap) and gap <= TRACKING_TOLERANCE:
-            row["p_train"], row["p_train_se"] = tracker.p_train(return_std=True)
-            row["p_test"], row["p_test_se"] = tracker.p_test(return_std=True)
-        else:
-            # The linearised model no longer follows the network: its smoother measures
-            # nothing the network does, so p_train and p_test are left missing, not reported.
-            row["telescoping"] = "diverged"
-            logger.warning(
-                "Telescoping predictions are %.3g (relative RMS) from the network's at %d; "
-                "p_train and p_test are left missing from here.",
-                gap,
-                at,
-            )
+        row.update(telescoping_columns(model, tracker, problem.X_test[:m], at))
     # Each checkpoint's measures draw from their own seed, not the training stream.
-    measure_seed = int(np.random.SeedSequence([seed, int(at)]).generate_state(1)[0])
-    cp = Checkpoint(model, init_model, problem, opts, measure_seed)
-    for name in opts["measures"]:
-        measure = _REGISTRY[name]
-        if measure.applies(model):
-            row.update(measure.compute(cp))
+    row.update(
+        suite_columns(model, init_model, problem, opts, measure_seed(seed, at), opts["measures"])
+    )
     return row
