@@ -582,6 +582,8 @@ class TelescopingTracker:
         """torch.optim.SGD's update applied to every column, momentum buffer included."""
         if not any(g.get("momentum", 0.0) for g in get):
             return sgd_update(G, None, lr=lr[:, None])
+        if self._one_group(get):
+            return self._sgd_momentum_one_group(get[0], G)
         if self._buffer is None:
             self._buffer = torch.zeros_like(G)
         mom = self._vector([float(g.get("momentum", 0.0)) for g in get])[:, None]
@@ -594,6 +596,25 @@ class TelescopingTracker:
         )
         self._buffer = torch.where(mask[:, None] > 0, buf, self._buffer)
         return sgd_update(G, buf, lr=lr[:, None], momentum=mom, nesterov=nesterov)
+
+    def _one_group(self, get) -> bool:
+        """Every parameter optimised this step, by one group, with as many steps behind it."""
+        return all(g is get[0] for g in get) and bool(get[0]) and len(set(self._param_steps)) == 1
+
+    def _sgd_momentum_one_group(self, group: dict, G: torch.Tensor) -> torch.Tensor:
+        """``sgd_momentum_buffer`` and ``sgd_update`` with scalar settings, in place.
+
+        The rules' per-coordinate form allocates several ``p x r`` temporaries,
+        which cost as much as the Jacobian product when ``r = nK + 1``.
+        """
+        lr, mom = float(group["lr"]), float(group["momentum"])
+        if self._param_steps[0] == 0:
+            self._buffer = G.clone()
+        else:
+            self._buffer.mul_(mom).add_(G, alpha=1.0 - float(group.get("dampening", 0.0)))
+        if group.get("nesterov", False):
+            return G.add_(self._buffer, alpha=mom).mul_(-lr)
+        return self._buffer.mul(-lr)
 
     def _adam_denominator(self, optimizer, get, active, steps) -> torch.Tensor:
         """Adam's realised per-coordinate denominator after this step's gradient."""
@@ -658,23 +679,30 @@ class TelescopingTracker:
         M = (self._Q[idx] - self._labels[idx]).to(dtype)
         with eval_mode(self.model):
             if self.method == "exact":
-                delta = self._exact_delta(optimizer, groups, params, idx, M, scale, theta)
+                self._exact_step(optimizer, groups, params, idx, M, scale, theta)
             else:
                 G = scale * self._vjp(params, idx, M)
                 U = self._direction(optimizer, groups, G, theta)
-                delta = self._jvp(params, U)
-        self._Q += delta.to(torch.float64)
+                # In place: the float32 change is promoted as it is added, never copied.
+                self._Q += self._jvp(params, U)
         self.n_steps_ += 1
 
-    def _exact_delta(self, optimizer, groups, params, idx, M, scale, theta) -> torch.Tensor:
-        """Change of every tracked column from explicit per-input Jacobians.
+    def _exact_step(self, optimizer, groups, params, idx, M, scale, theta) -> None:
+        """Move every tracked column by its change, from explicit per-input Jacobians.
 
         Plain SGD (no buffer) goes through the empirical tangent kernel
         ``J(x) diag(lr) J_B^T`` when that is the cheaper product order; the
         label-free weight decay part then comes from the parameter-space rule.
-        Jacobians are formed ``chunk_size`` inputs at a time.
+        Jacobians are formed ``chunk_size`` inputs at a time; in one chunk the
+        batch's rows are read from the Jacobian of all inputs rather than
+        formed again.
         """
-        J_B = self._jacobian(params, self._X[idx]).flatten(0, 1)
+        chunks = self._chunks(self._X)
+        J_all = self._jacobian(params, self._X) if len(chunks) == 1 else None
+        if J_all is None:
+            J_B = self._jacobian(params, self._X[idx]).flatten(0, 1)
+        else:
+            J_B = J_all[idx].flatten(0, 1)
         M = M.flatten(0, 1)
         uses_buffer = isinstance(optimizer, torch.optim.Adam) or any(
             g is not None and g.get("momentum", 0.0) for g in groups
@@ -684,14 +712,13 @@ class TelescopingTracker:
             lr = self._vector(
                 [float(g["lr"]) if on else 0.0 for g, on in zip(groups, active, strict=True)]
             )
-            zero = J_B.new_zeros(self.n_params_, M.shape[1])
-            U = self._direction(optimizer, groups, zero, theta)
+            offset = self._weight_decay_update(optimizer, groups, theta)
             right = (J_B * lr).T
             residual = -scale * M
 
             def change(J_c):
                 out = (J_c @ right) @ residual
-                out[:, self._affine_col] += J_c @ U[:, self._affine_col]
+                out[:, self._affine_col] += J_c @ offset
                 return out
 
         else:
@@ -700,11 +727,25 @@ class TelescopingTracker:
             def change(J_c):
                 return J_c @ U
 
-        blocks = []
-        for Xc in self._chunks(self._X):
-            J_c = self._jacobian(params, Xc)
-            blocks.append(change(J_c.flatten(0, 1)).reshape(*J_c.shape[:2], -1))
-        return torch.cat(blocks)
+        start = 0
+        for Xc in chunks:
+            J_c = J_all if J_all is not None else self._jacobian(params, Xc)
+            rows = slice(start, start + Xc.shape[0])
+            self._Q[rows] += change(J_c.flatten(0, 1)).reshape(*J_c.shape[:2], -1)
+            start = rows.stop
+
+    def _weight_decay_update(self, optimizer, groups, theta) -> torch.Tensor:
+        """Plain SGD's update (p,) from coupled weight decay alone: the offset's own part."""
+        active = self._active(groups)
+        self._check_state(optimizer, groups, active)
+        get = [g if on else {} for g, on in zip(groups, active, strict=True)]
+        mask = self._vector([float(on) for on in active])
+        lr = self._vector([float(g.get("lr", 0.0)) for g in get]) * mask
+        wd = self._vector([float(g.get("weight_decay", 0.0)) for g in get])
+        U = sgd_update(coupled_weight_decay(torch.zeros_like(theta), theta, wd), None, lr=lr)
+        for i, on in enumerate(active):
+            self._param_steps[i] += int(on)
+        return U
 
     def _kernel_is_cheaper(self, bK: int, r: int) -> bool:
         NK = self._X.shape[0] * self.n_outputs_
