@@ -24,7 +24,7 @@ from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
 from ..._validation import check_int
-from .._probes import mean_std_error, random_probes
+from .._probes import mean_std_error, paired_ratio_std_error, random_probes
 from ._deprecation import tracker_data
 from ._layers import eval_mode, to_model_device
 from .optim_rules import (
@@ -779,19 +779,91 @@ class TelescopingTracker:
                 f"output must be None or an integer in [0, {self.n_outputs_}), got {output!r}."
             )
 
-    def _p_hat(self, on: str, output: int | None, return_std: bool):
+    def _squared_norms(self, on: str, output: int | None) -> torch.Tensor:
+        """The p-hat of each smoother column (each probe, or each unit label) on ``on``."""
         rows = self._rows(on)
         self._check_output(output)
         S = self._Q[rows, :, : self._n_smoother_cols]
         if output is not None:
             S = S[:, output : output + 1]
         m, n, K = S.shape[0], self.n_train_, S.shape[1]
+        return n / (m * K) * (S**2).sum(dim=(0, 1))
+
+    def _p_hat(self, on: str, output: int | None, return_std: bool):
+        per_column = self._squared_norms(on, output)
         if self.method == "exact":
-            value, std = n / (m * K) * float((S**2).sum()), 0.0
+            value, std = float(per_column.sum()), 0.0
         else:
-            per_probe = (n / (m * K) * (S**2).sum(dim=(0, 1))).cpu().numpy()
-            value, std = mean_std_error(per_probe)
+            value, std = mean_std_error(per_column.cpu().numpy())
         return (value, std) if return_std else value
+
+    def p_per_probe(self, on: str = "train", *, output: int | None = None) -> np.ndarray:
+        r"""The probe path's estimate of :math:`\hat p` from each probe alone.
+
+        Parameters
+        ----------
+        on : {"train", "eval"}
+        output : int, optional
+            One output's values; default the mean over outputs.
+
+        Returns
+        -------
+        ndarray of shape (n_probes,)
+            Entry ``k`` is :math:`\frac{n}{|I_0| K} \sum_{j, c} (s_t(x_j)_c
+            \cdot z_k)^2` for probe :math:`z_k`; their mean is
+            :meth:`p_train` or :meth:`p_test`. The same probes serve both, so
+            the values on ``"train"`` and ``"eval"`` are paired.
+
+        Raises
+        ------
+        ValueError
+            On the exact path, which has no probes.
+        """
+        if self.method != "probe":
+            raise ValueError("p_per_probe() needs method='probe'; the exact path has no probes.")
+        return self._squared_norms(on, output).cpu().numpy()
+
+    def p_ratio(self, *, output: int | None = None, return_std: bool = False):
+        r"""The ratio ``p_test / p_train`` of the current smoother.
+
+        Parameters
+        ----------
+        output : int, optional
+            One output's ratio; default the ratio of the means over outputs.
+        return_std : bool
+            Also return its standard error (0.0 for ``method="exact"``).
+
+        Returns
+        -------
+        p_ratio : float
+            NaN while ``p_train`` is 0 (before the first step).
+        std : float
+            Only when ``return_std=True``: the delta-method standard error
+            from the per-probe pairs (:meth:`p_per_probe`), their covariance
+            included.
+
+        Raises
+        ------
+        ValueError
+            Without ``X_eval``.
+
+        Notes
+        -----
+        ``p_train`` and ``p_test`` are estimated from the same probes, so
+        their errors are correlated; treating them as independent misstates
+        the ratio's error (usually overstates it, as the two move together).
+        """
+        if self.method == "exact":
+            p_test, p_train = (
+                self._p_hat("eval", output, False),
+                self._p_hat("train", output, False),
+            )
+            ratio, std = (p_test / p_train, 0.0) if p_train > 0 else (float("nan"),) * 2
+            return (ratio, std) if return_std else ratio
+        ratio, std = paired_ratio_std_error(
+            self.p_per_probe("eval", output=output), self.p_per_probe("train", output=output)
+        )
+        return (ratio, std) if return_std else ratio
 
     def p_train(self, *, output: int | None = None, return_std: bool = False):
         r"""Effective parameters of the current smoother on the training inputs.

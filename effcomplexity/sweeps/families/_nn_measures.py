@@ -41,6 +41,7 @@ __all__ = [
     "measure_columns",
     "measure_names",
     "register_measure",
+    "tracker_left_at",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ BASE_COLUMNS: dict[str, str] = {
     "telescoping": "str",
     "telescoping_m": "Int64",
     "telescoping_gap": "float64",
+    "p_ratio": "float64",
+    "p_ratio_se": "float64",
+    "tracker_left_at": "Int64",
 }
 
 
@@ -406,6 +410,28 @@ def _tracking_gap(model, tracker, X_eval) -> float:
     return gap / scale if scale > 0 else gap
 
 
+def tracker_left_at(rows: Mapping[int, dict]) -> int | None:
+    """The first recorded time at which the tracker had left the network.
+
+    Parameters
+    ----------
+    rows : mapping of int to dict
+        One unit's rows by the epoch (or step) they record.
+
+    Returns
+    -------
+    int or None
+        The smallest recorded time whose ``telescoping_gap`` exceeds
+        :data:`TRACKING_TOLERANCE` (or is not finite); None while the tracker
+        follows the network at every recorded time, or when nothing is tracked.
+    """
+    for at in sorted(rows):
+        gap = rows[at].get("telescoping_gap")
+        if gap is not None and not (np.isfinite(gap) and gap <= TRACKING_TOLERANCE):
+            return int(at)
+    return None
+
+
 def measure_checkpoint(
     model, init_model, problem: Problem, opts, seed: int, tracker, m: int, at: int
 ) -> dict:
@@ -442,6 +468,8 @@ def measure_checkpoint(
         if np.isfinite(gap) and gap <= TRACKING_TOLERANCE:
             row["p_train"], row["p_train_se"] = tracker.p_train(return_std=True)
             row["p_test"], row["p_test_se"] = tracker.p_test(return_std=True)
+            # Paired: the probes are shared, so the ratio's error uses their covariance.
+            row["p_ratio"], row["p_ratio_se"] = tracker.p_ratio(return_std=True)
         else:
             # The linearised model no longer follows the network: its smoother measures
             # nothing the network does, so p_train and p_test are left missing, not reported.
