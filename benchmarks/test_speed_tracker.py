@@ -19,7 +19,12 @@ current parameters and on the same batch:
 The floor of a tracked step is the plain step plus that work; each entry
 records the tracked step, the plain step and the floor (medians over steps
 that interleave the three, so they see the same load), the tracked step over
-its floor (target at most ``TARGET`` = 1.5) and over the plain step.
+its floor and over the plain step. Times are process CPU seconds: torch runs
+on one thread, so they count the work, while the wall-clock times recorded
+beside them also count the time slices other processes take on a shared
+machine. Target: every setting at the experiments' sizes (``full_batch``
+and ``minibatch``) within ``TARGET`` = 1.5 times its floor, asserted after
+the record is written; the ``small`` and ``busy`` settings are recorded.
 
 Settings, torch on one thread:
 
@@ -272,4 +277,5 @@ def test_tracker_near_its_floor(full):
     record(RESULTS_FILE, summary["mode"], summary)
     for key, entry in results.items():
         assert np.isfinite(entry["p_test_after"]), key
-        assert entry["tracked_over_floor"] > 0, key
+        if key.startswith(("full_batch/", "minibatch/")):
+            assert entry["tracked_over_floor"] <= TARGET, (key, entry)
