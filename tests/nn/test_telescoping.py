@@ -375,6 +375,36 @@ def test_float32_network_tracks_as_its_float64_copy(method):
     assert p_test32 == pytest.approx(p_test64, rel=1e-5)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_chunked_exact_tracker_equals_the_unchunked_one(momentum):
+    """Oracle: the unchunked tracker on the same run (itself checked against the
+    closed form and the network above). In chunks the batch's Jacobian rows are
+    formed apart from the others' and each chunk's change is added on its own;
+    both product orders (kernel for plain SGD, parameter space with momentum)."""
+    n, m, d, K = 14, 6, 3, 2
+    X, X_eval = _inputs(41, n, m, d)
+    y = torch.randn(n, K, generator=torch.Generator().manual_seed(42), dtype=torch.float64)
+    torch.manual_seed(43)
+    model = nn.Sequential(nn.Linear(d, 8), nn.Tanh(), nn.Linear(8, K)).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=momentum, weight_decay=0.01)
+    whole = TelescopingTracker(model, X, y, X_eval=X_eval)
+    chunked = TelescopingTracker(model, X, y, X_eval=X_eval, chunk_size=5)
+    g = torch.Generator().manual_seed(44)
+    _train(
+        model,
+        optimizer,
+        [whole, chunked],
+        X,
+        y,
+        [torch.randperm(n, generator=g)[:4] for _ in range(8)],
+    )
+    for on in ("train", "eval"):
+        np.testing.assert_allclose(
+            chunked.smoother_matrix(on), whole.smoother_matrix(on), rtol=1e-12, atol=1e-14
+        )
+        np.testing.assert_allclose(chunked.offsets(on), whole.offsets(on), rtol=1e-12, atol=1e-14)
+
+
 # ----------------------------------------------------------------- modes and errors
 
 
