@@ -632,6 +632,8 @@ class TelescopingTracker:
         if self._param_steps[0] == 0:
             self._buffer = G.clone()
         else:
+            if self._buffer is None:
+                self._buffer = torch.zeros_like(G)
             self._buffer.mul_(mom).add_(G, alpha=1.0 - float(group.get("dampening", 0.0)))
         if group.get("nesterov", False):
             return G.add_(self._buffer, alpha=mom).mul_(-lr)
