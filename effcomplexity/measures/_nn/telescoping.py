@@ -474,7 +474,7 @@ class TelescopingTracker:
         jac = vmap(jacrev(single), in_dims=(None, 0))(params, X)
         return self._flat(jac, (X.shape[0], self.n_outputs_))
 
-    def _vjp(self, params: dict[str, torch.Tensor], idx: torch.Tensor, M: torch.Tensor):
+    def _vjp(self, params: dict[str, torch.Tensor], idx: torch.Tensor | slice, M: torch.Tensor):
         """``J_B^T M`` for cotangents M of shape (b, K, r); returns (p, r)."""
         _, pullback = vjp(lambda theta: self._f(theta, self._X[idx]), params)
         (grads,) = vmap(pullback)(M.permute(2, 0, 1).contiguous())
@@ -693,11 +693,13 @@ class TelescopingTracker:
             If the optimizer's state shows steps the tracker did not see.
         """
         idx = self._check_indices(batch_indices)
+        scale = self._loss_factor(idx.shape[0])
+        if batch_indices is None:
+            idx = slice(0, self.n_train_)  # full batch: views of the rows, not copies
         groups = self._groups(optimizer)
         params = self._current_params()
         theta = self._flat(params, ()).to(self._ref.dtype)
         dtype = self._ref.dtype
-        scale = self._loss_factor(idx.shape[0])
         # Residual of every column on the batch: linearised prediction minus label.
         M = (self._Q[idx] - self._labels[idx]).to(dtype)
         with eval_mode(self.model):
