@@ -249,6 +249,43 @@ def test_diverged_telescoping_is_reported_missing(monkeypatch):
     assert table.telescoping_gap.notna().all()
 
 
+def test_tracker_left_at_is_the_first_step_past_the_tolerance(monkeypatch):
+    """Oracle: the recorded gaps of the same (deterministic) run, scanned by hand.
+
+    With the tolerance set between two of the recorded gaps, every row of the
+    unit names the first recorded step whose gap exceeds it, rows before it
+    report p_train, p_test and their ratio, and rows from it on do not.
+    Within the tolerance the column is missing and the exact ratio is
+    p_test / p_train with no error (NaN at initialisation, where p_train = 0).
+    """
+    spec = _small_grokking(model_kwargs={**_SMALL_GROK, "telescoping": "exact", "measures": ()})
+    table = sweeps.run(spec, quick=False, verbose=0).sort_values("step")
+    assert table.tracker_left_at.isna().all()
+    trained = table[table.step > 0]  # p_train is 0 at initialisation: no ratio there
+    np.testing.assert_allclose(trained.p_ratio, trained.p_test / trained.p_train, rtol=1e-12)
+    assert (trained.p_ratio_se == 0).all() and table.p_ratio.iloc[0] != table.p_ratio.iloc[0]
+    gaps = np.sort(table.telescoping_gap.unique())
+    assert gaps[-1] > gaps[-2] > 0
+    tolerance = (gaps[-2] + gaps[-1]) / 2
+    first = int(table.step[table.telescoping_gap > tolerance].min())
+    monkeypatch.setattr(_nn_measures, "TRACKING_TOLERANCE", tolerance)
+    left = sweeps.run(spec, quick=False, verbose=0).sort_values("step")
+    assert (left.tracker_left_at == first).all()
+    before, after = left[left.step < first], left[left.step >= first]
+    assert before[["p_train", "p_test"]].notna().all().all()
+    assert before.loc[before.step > 0, "p_ratio"].notna().all()
+    assert after.loc[after.step == first, ["p_train", "p_ratio"]].isna().all().all()
+
+
+def test_tracker_left_at_scans_the_rows_in_time_order():
+    rows = {10: {"telescoping_gap": 0.5}, 0: {"telescoping_gap": 0.0}, 5: {"telescoping_gap": 0.01}}
+    assert _nn_measures.tracker_left_at(rows) == 10
+    rows[7] = {"telescoping_gap": float("nan")}
+    assert _nn_measures.tracker_left_at(rows) == 7
+    assert _nn_measures.tracker_left_at({0: {"telescoping_gap": 0.0}}) is None
+    assert _nn_measures.tracker_left_at({0: {}, 3: {}}) is None
+
+
 def test_mnist1d_rows_per_epoch_and_cnn_option():
     """Rows per (width, epoch); the Conv1d option runs; errors equal the saved model's."""
     spec = sweeps.get_spec("mnist1d_epochs").replace(

@@ -113,3 +113,44 @@ def mean_std_error(samples, axis: int = -1) -> tuple:
     if samples.ndim == 1:
         return float(mean), float(se)
     return mean, se
+
+
+def paired_ratio_std_error(numerator, denominator) -> tuple[float, float]:
+    r"""Ratio of two probe means computed from the same probes, and its standard error.
+
+    Parameters
+    ----------
+    numerator, denominator : array-like of shape (k,)
+        The two estimates of each of ``k`` probes, paired: entry ``j`` of
+        both comes from probe ``j``.
+
+    Returns
+    -------
+    ratio : float
+        :math:`R = \bar a / \bar b`; NaN where :math:`\bar b = 0`.
+    std_error : float
+        Delta-method standard error of :math:`R` with the probes' sample
+        covariance, :math:`\frac{1}{|\bar b| \sqrt{k}} \sqrt{s_a^2 - 2 R
+        s_{ab} + R^2 s_b^2}`; NaN when ``k < 2`` or :math:`\bar b = 0`.
+
+    Notes
+    -----
+    Shared probes make the two means correlated, usually positively, so the
+    standard error of the ratio is smaller than the one that treats them as
+    independent (:math:`s_{ab} = 0`).
+    """
+    a = np.asarray(numerator, dtype=float)
+    b = np.asarray(denominator, dtype=float)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"numerator and denominator must be 1-D and paired, got shapes {a.shape} and {b.shape}."
+        )
+    k = a.shape[0]
+    if b.mean() == 0:
+        return float("nan"), float("nan")
+    ratio = float(a.mean() / b.mean())
+    if k < 2:
+        return ratio, float("nan")
+    cov = np.cov(a, b, ddof=1)
+    var = (cov[0, 0] - 2.0 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / k
+    return ratio, float(np.sqrt(max(var, 0.0)) / abs(b.mean()))

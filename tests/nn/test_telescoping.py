@@ -247,6 +247,164 @@ def test_probe_tracker_agrees_with_exact_tracker():
     assert exact.p_train(output=0) == pytest.approx(np.sum(S0**2), rel=1e-12)
 
 
+def _paired_tracking_run(n_probes: int):
+    """One tanh MLP (2 outputs, SGD) watched by an exact and a probe tracker."""
+    n, m, d, K = 16, 8, 3, 2
+    X, X_eval = _inputs(21, n, m, d)
+    y = torch.randn(n, K, generator=torch.Generator().manual_seed(22), dtype=torch.float64)
+    torch.manual_seed(23)
+    model = nn.Sequential(nn.Linear(d, 8), nn.Tanh(), nn.Linear(8, K)).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    exact = TelescopingTracker(model, X, y, X_eval=X_eval)
+    probe = TelescopingTracker(
+        model, X, X_eval=X_eval, method="probe", n_probes=n_probes, random_state=1
+    )
+    g = torch.Generator().manual_seed(24)
+    batches = [b for _ in range(6) for b in torch.randperm(n, generator=g).split(8)]
+    _train(model, optimizer, [exact, probe], X, y, batches)
+    S = {
+        on: exact.smoother_matrix(on).reshape(rows * K, n * K)
+        for on, rows in (("train", n), ("eval", m))
+    }
+    return exact, probe, S, (n, m, K)
+
+
+def test_p_ratio_standard_error_is_the_paired_delta_method():
+    """Oracles: the per-probe values from the exact smoother applied to the
+    probes in numpy, and the delta method for a ratio of two correlated means
+    written out by hand (gradient of a / b times their sample covariance)."""
+    exact, probe, S, (n, m, K) = _paired_tracking_run(n_probes=12)
+    Z = probe.probes_.reshape(n * K, -1)
+    a = n / (m * K) * np.sum((S["eval"] @ Z) ** 2, axis=0)
+    b = n / (n * K) * np.sum((S["train"] @ Z) ** 2, axis=0)
+    np.testing.assert_allclose(probe.p_per_probe("eval"), a, rtol=1e-10)
+    np.testing.assert_allclose(probe.p_per_probe("train"), b, rtol=1e-10)
+    k = Z.shape[1]
+    mean_a, mean_b = a.mean(), b.mean()
+    gradient = np.array([1 / mean_b, -mean_a / mean_b**2])
+    sigma = (
+        np.array(
+            [
+                [np.var(a, ddof=1), np.sum((a - mean_a) * (b - mean_b)) / (k - 1)],
+                [np.sum((a - mean_a) * (b - mean_b)) / (k - 1), np.var(b, ddof=1)],
+            ]
+        )
+        / k
+    )
+    ratio, std = probe.p_ratio(return_std=True)
+    assert ratio == pytest.approx(mean_a / mean_b, rel=1e-10)
+    assert std == pytest.approx(np.sqrt(gradient @ sigma @ gradient), rel=1e-8)
+    assert probe.p_ratio() == pytest.approx(probe.p_test() / probe.p_train(), rel=1e-12)
+    # One output: the same rule on that output's per-probe values.
+    a0, b0 = probe.p_per_probe("eval", output=0), probe.p_per_probe("train", output=0)
+    assert probe.p_ratio(output=1) != pytest.approx(a0.mean() / b0.mean())
+    assert probe.p_ratio(output=0) == pytest.approx(a0.mean() / b0.mean(), rel=1e-12)
+    # Exact path: the ratio of the exact values, no error.
+    value, zero = exact.p_ratio(return_std=True)
+    assert value == pytest.approx(np.sum(S["eval"] ** 2) / np.sum(S["train"] ** 2) * n / m)
+    assert zero == 0.0
+    with pytest.raises(ValueError, match="method='probe'"):
+        exact.p_per_probe("train")
+
+
+def test_paired_ratio_error_matches_its_spread_across_probe_sets():
+    """Monte Carlo oracle: the empirical standard deviation of the ratio over
+    many independent probe sets of one fixed smoother. The paired standard
+    error averages close to it; the one that treats p_train and p_test as
+    independent does not, and is further from it."""
+    from effcomplexity.measures._probes import paired_ratio_std_error
+
+    _, _, S, (n, m, K) = _paired_tracking_run(n_probes=2)
+    rng = np.random.default_rng(0)
+    k, n_sets = 10, 4000
+    Z = rng.choice([-1.0, 1.0], size=(n_sets, n * K, k))
+    a = n / (m * K) * np.sum((S["eval"] @ Z) ** 2, axis=1)
+    b = n / (n * K) * np.sum((S["train"] @ Z) ** 2, axis=1)
+    ratios = a.mean(axis=1) / b.mean(axis=1)
+    paired = np.array([paired_ratio_std_error(a[i], b[i])[1] for i in range(n_sets)])
+    se_a, se_b = a.std(axis=1, ddof=1) / np.sqrt(k), b.std(axis=1, ddof=1) / np.sqrt(k)
+    unpaired = ratios * np.sqrt((se_a / a.mean(axis=1)) ** 2 + (se_b / b.mean(axis=1)) ** 2)
+    spread = ratios.std(ddof=1)
+    assert abs(np.sqrt(np.mean(paired**2)) / spread - 1) < 0.15
+    assert abs(np.sqrt(np.mean(paired**2)) - spread) < abs(np.sqrt(np.mean(unpaired**2)) - spread)
+
+
+def test_paired_ratio_rejects_unpaired_inputs():
+    from effcomplexity.measures._probes import paired_ratio_std_error
+
+    with pytest.raises(ValueError, match="paired"):
+        paired_ratio_std_error([1.0, 2.0], [1.0, 2.0, 3.0])
+    ratio, std = paired_ratio_std_error([2.0], [1.0])
+    assert ratio == 2.0 and np.isnan(std)
+
+
+def _float_run(dtype, method: str):
+    """A ReLU MLP (3 outputs, momentum SGD, batches of 16) of the given dtype, tracked."""
+    n, m, d, K = 64, 32, 8, 3
+    X, X_eval = _inputs(31, n, m, d)
+    y = torch.sin(X[:, :K])
+    torch.manual_seed(32)
+    model = nn.Sequential(
+        nn.Linear(d, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, K)
+    ).double()
+    model, X, X_eval, y = model.to(dtype), X.to(dtype), X_eval.to(dtype), y.to(dtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    tracker = TelescopingTracker(model, X, y, X_eval=X_eval, method=method, random_state=0)
+    g = torch.Generator().manual_seed(33)
+    _train(
+        model, optimizer, [tracker], X, y, [torch.randperm(n, generator=g)[:16] for _ in range(60)]
+    )
+    with torch.no_grad():
+        net = model(X_eval).double().numpy()
+    gap = np.sqrt(np.mean((tracker.predictions("eval") - net) ** 2) / np.mean(net**2))
+    return gap, tracker.p_train(), tracker.p_test()
+
+
+@pytest.mark.parametrize("method", ["exact", "probe"])
+def test_float32_network_tracks_as_its_float64_copy(method):
+    """Oracle: the same network and data in float64, where the tracker computes
+    in float64. A float32 network's tracker computes its Jacobians and products
+    in float32 and accumulates in float64: its tracking gap and p-hat agree with
+    the float64 run's to 1e-5 (measured: 2e-8 and 1e-7), while the gap itself is
+    about 1e-2, well within the sweeps' tolerance of 0.1."""
+    gap32, p_train32, p_test32 = _float_run(torch.float32, method)
+    gap64, p_train64, p_test64 = _float_run(torch.float64, method)
+    assert 0 < gap64 < 0.1
+    assert abs(gap32 - gap64) < 1e-5
+    assert p_train32 == pytest.approx(p_train64, rel=1e-5)
+    assert p_test32 == pytest.approx(p_test64, rel=1e-5)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_chunked_exact_tracker_equals_the_unchunked_one(momentum):
+    """Oracle: the unchunked tracker on the same run (itself checked against the
+    closed form and the network above). In chunks the batch's Jacobian rows are
+    formed apart from the others' and each chunk's change is added on its own;
+    both product orders (kernel for plain SGD, parameter space with momentum)."""
+    n, m, d, K = 14, 6, 3, 2
+    X, X_eval = _inputs(41, n, m, d)
+    y = torch.randn(n, K, generator=torch.Generator().manual_seed(42), dtype=torch.float64)
+    torch.manual_seed(43)
+    model = nn.Sequential(nn.Linear(d, 8), nn.Tanh(), nn.Linear(8, K)).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=momentum, weight_decay=0.01)
+    whole = TelescopingTracker(model, X, y, X_eval=X_eval)
+    chunked = TelescopingTracker(model, X, y, X_eval=X_eval, chunk_size=5)
+    g = torch.Generator().manual_seed(44)
+    _train(
+        model,
+        optimizer,
+        [whole, chunked],
+        X,
+        y,
+        [torch.randperm(n, generator=g)[:4] for _ in range(8)],
+    )
+    for on in ("train", "eval"):
+        np.testing.assert_allclose(
+            chunked.smoother_matrix(on), whole.smoother_matrix(on), rtol=1e-12, atol=1e-14
+        )
+        np.testing.assert_allclose(chunked.offsets(on), whole.offsets(on), rtol=1e-12, atol=1e-14)
+
+
 # ----------------------------------------------------------------- modes and errors
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "register_measure",
     "suite_columns",
     "telescoping_columns",
+    "tracker_left_at",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ BASE_COLUMNS: dict[str, str] = {
     "telescoping": "str",
     "telescoping_m": "Int64",
     "telescoping_gap": "float64",
+    "p_ratio": "float64",
+    "p_ratio_se": "float64",
+    "tracker_left_at": "Int64",
 }
 
 
@@ -428,8 +432,8 @@ def telescoping_columns(model, tracker, X_eval, at: int) -> dict:
     -------
     dict
         ``telescoping_gap`` (when ``X_eval`` is given) and ``p_train``,
-        ``p_train_se``, ``p_test``, ``p_test_se`` (``p_test`` only with eval
-        rows), or ``telescoping="diverged"`` when the gap exceeds
+        ``p_train_se``, ``p_test``, ``p_test_se``, ``p_ratio``, ``p_ratio_se``
+        (the last four only with eval rows), or ``telescoping="diverged"`` when the gap exceeds
         :data:`TRACKING_TOLERANCE`.
     """
     row = {}
@@ -450,6 +454,8 @@ def telescoping_columns(model, tracker, X_eval, at: int) -> dict:
     row["p_train"], row["p_train_se"] = tracker.p_train(return_std=True)
     if tracker.n_eval_:
         row["p_test"], row["p_test_se"] = tracker.p_test(return_std=True)
+        # Paired: the probes are shared, so the ratio's error uses their covariance.
+        row["p_ratio"], row["p_ratio_se"] = tracker.p_ratio(return_std=True)
     return row
 
 
@@ -494,6 +500,28 @@ def suite_columns(
                 raise
             logger.info("Measure %r does not apply to this model (%s); left missing.", name, exc)
     return row
+
+
+def tracker_left_at(rows: Mapping[int, dict]) -> int | None:
+    """The first recorded time at which the tracker had left the network.
+
+    Parameters
+    ----------
+    rows : mapping of int to dict
+        One unit's rows by the epoch (or step) they record.
+
+    Returns
+    -------
+    int or None
+        The smallest recorded time whose ``telescoping_gap`` exceeds
+        :data:`TRACKING_TOLERANCE` (or is not finite); None while the tracker
+        follows the network at every recorded time, or when nothing is tracked.
+    """
+    for at in sorted(rows):
+        gap = rows[at].get("telescoping_gap")
+        if gap is not None and not (np.isfinite(gap) and gap <= TRACKING_TOLERANCE):
+            return int(at)
+    return None
 
 
 def measure_checkpoint(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ...exceptions import RunReplacedError
-from ._nn_measures import measure_checkpoint
+from ._nn_measures import measure_checkpoint, tracker_left_at
 from ._nn_problem import Problem
 
 __all__ = ["RunReplacedError", "torch_unit", "train_and_record"]
@@ -286,4 +286,5 @@ def train_and_record(
                 save()
             if progress is not None:
                 progress(1)
-        return [rows[t] for t in record_at]
+        left = tracker_left_at(rows) if tracker is not None else None
+        return [{**rows[t], "tracker_left_at": left} for t in record_at]
