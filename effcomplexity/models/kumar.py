@@ -1,8 +1,8 @@
-"""Kumar et al.'s two-layer network for the polynomial-regression grokking task.
+r"""Kumar et al.'s two-layer network for the polynomial-regression grokking task.
 
-The network is :math:`f(x) = \\alpha \\cdot \\frac1N \\sum_i \\phi(w_i \\cdot x)`
-with :math:`\\phi(z) = z + \\frac{\\varepsilon}{2} z^2`: only the first layer
-trains, the readout is fixed at :math:`\\alpha / N` per unit. Built from a seed
+The network is :math:`f(x) = \alpha \cdot \frac1N \sum_i \phi(w_i \cdot x)`
+with :math:`\phi(z) = z + \frac{\varepsilon}{2} z^2`: only the first layer
+trains, the readout is fixed at :math:`\alpha / N` per unit. Built from a seed
 without touching torch's global random state, like the other factories.
 """
 
