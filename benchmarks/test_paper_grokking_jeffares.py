@@ -13,7 +13,7 @@ against the step (log scale; step 0, where both are 0, is left out), as the
 mean over seeds with a band of two standard errors over seeds, the fit step
 (train MSE below 5% of its initial value, or train accuracy above 99%), the
 generalisation step (test MSE below 20% of its initial value, or test
-accuracy above 90%) and the step from which the tracker left the network,
+accuracy above 85%) and the step from which the tracker left the network,
 if it did. ``paper/tables/grokking_jeffares.md`` puts the published set-up
 beside ours and lists the numbers at those steps; the quick and estimated
 full times go to ``benchmarks/results/grokking_jeffares_cost.json``.
@@ -42,9 +42,10 @@ from effcomplexity.sweeps.families._nn_measures import TRACKING_TOLERANCE
 POLYNOMIAL = "grokking_polynomial"
 MNIST = "grokking_mnist"
 #: Fit and generalisation thresholds: fractions of the initial MSE (the quick polynomial run
-#: reaches 1.1% and 11% by its last step, 1,000), and accuracies.
+#: reaches 1.1% and 11% by its last step, 1,000), and accuracies (the alpha = 1 network
+#: trained on 1,000 images levels off near 90% test accuracy, so 85% marks generalisation).
 TRAIN_MSE_FIT, TEST_MSE_FIT = 0.05, 0.20
-TRAIN_ACC_FIT, TEST_ACC_FIT = 0.99, 0.90
+TRAIN_ACC_FIT, TEST_ACC_FIT = 0.99, 0.85
 COST_FILE = "grokking_jeffares_cost.json"
 
 #: Per sweep run in this session: wall seconds, this process's CPU seconds, load average.
@@ -116,7 +117,7 @@ def _figure(df: pd.DataFrame, name: str, title: str, classification: bool):
 
     settings = _settings(df, name)
     fig, axes = plt.subplots(
-        3, len(settings), figsize=(4.6 * len(settings) + 0.6, 9.0), squeeze=False, sharex="col"
+        3, len(settings), figsize=(max(5.0 * len(settings), 7.5), 9.5), squeeze=False, sharex="col"
     )
     error = "error" if classification else "mse"
     for col, (label, part) in enumerate(settings):
@@ -132,25 +133,40 @@ def _figure(df: pd.DataFrame, name: str, title: str, classification: bool):
                 alpha=0.2,
                 linewidth=0,
             )
+        # p can differ by orders of magnitude between seeds at a large initialisation: one
+        # line per seed with its band of two probe standard errors, on a log scale.
         for column, color in (("p_train", "C0"), ("p_test", "C3")):
-            band = _band(part, column)
-            mid.plot(band.index, band["mean"], color=color, marker=".", label=column)
-            mid.fill_between(
-                band.index,
-                band["mean"] - band["half"],
-                band["mean"] + band["half"],
-                color=color,
-                alpha=0.2,
-                linewidth=0,
-            )
+            for k, (_, seed_rows) in enumerate(part.groupby("seed")):
+                rows = seed_rows[(seed_rows["step"] > 0) & seed_rows[column].notna()]
+                value, half = rows[column], 2 * rows[f"{column}_se"].fillna(0.0)
+                mid.plot(
+                    rows["step"],
+                    value,
+                    color=color,
+                    marker=".",
+                    linewidth=1,
+                    label=column if k == 0 else None,
+                )
+                mid.fill_between(
+                    rows["step"],
+                    (value - half).clip(lower=value / 10),
+                    value + half,
+                    color=color,
+                    alpha=0.15,
+                    linewidth=0,
+                )
+        mid.set_yscale("log")
         band = _band(part, "p_ratio")
-        bottom.plot(band.index, band["mean"], color="k", marker=".", label="p_test / p_train")
+        for _, seed_rows in part.groupby("seed"):
+            rows = seed_rows[seed_rows["step"] > 0]
+            bottom.plot(rows["step"], rows["p_ratio"], color="C2", linewidth=0.7, alpha=0.6)
+        bottom.plot(band.index, band["mean"], color="k", marker=".", label="mean over seeds")
         bottom.fill_between(
             band.index,
             band["mean"] - band["half"],
             band["mean"] + band["half"],
-            color="0.5",
-            alpha=0.3,
+            color="C2",
+            alpha=0.25,
             linewidth=0,
         )
         bottom.axhline(1.0, color="0.6", linewidth=0.8, linestyle=":")
@@ -176,15 +192,22 @@ def _figure(df: pd.DataFrame, name: str, title: str, classification: bool):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    marks = [
-        Line2D([], [], color="C0", linestyle="--", label="fit step"),
-        Line2D([], [], color="C3", linestyle="--", label="generalisation step"),
-        Patch(color="0.85", label="tracker left the network"),
-    ]
+    found = [_moments(part, classification) for _, part in settings]
+    marks = [Line2D([], [], color="C2", linewidth=0.7, label="p_test / p_train per seed")]
+    if any(np.isfinite(m["fit"]) for m in found):
+        marks.append(Line2D([], [], color="C0", linestyle="--", label="fit step"))
+    if any(np.isfinite(m["generalisation"]) for m in found):
+        marks.append(Line2D([], [], color="C3", linestyle="--", label="generalisation step"))
+    if any(np.isfinite(m["tracker left"]) for m in found):
+        marks.append(Patch(color="0.85", label="tracker left the network"))
     seeds = ", ".join(str(s) for s in sorted(df["seed"].unique()))
-    fig.suptitle(f"{title} (seeds {seeds}; bands: 2 standard errors over seeds)")
-    fig.legend(handles=marks, loc="lower center", ncol=3, fontsize="small", frameon=False)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    fig.suptitle(
+        f"{title}, seeds {seeds}\nerror and ratio: mean over seeds, band 2 SE;\n"
+        "p: one line per seed, band 2 probe SE",
+        fontsize="medium",
+    )
+    fig.legend(handles=marks, loc="lower center", ncol=len(marks), fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.99))
     return fig
 
 

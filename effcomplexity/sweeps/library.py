@@ -570,7 +570,12 @@ _add(
 # about 20 steps at lr 1e-3 (relative gap above 0.1) and follows it at lr 1e-4; the time to
 # grok scales like 1 / (lr * weight decay) (the decay shrinks the weights by 1 - lr * wd a
 # step), so both sizes train at lr 1e-4 with weight decay 1.0: lr * wd ten times the
-# published, grokking compressed tenfold.
+# published, grokking compressed tenfold. Untracked, seed 0, full MNIST's first 1,000 images:
+# at alpha = 8 train accuracy passes 99% near step 5,600 with test accuracy 0.40, which
+# reaches 0.86 at step 12,000 and 0.898 at 20,000 as the weight norm falls from 93 to 17;
+# at alpha = 1 train and test accuracy reach 0.997 and 0.90 together by step 600 (no
+# grokking). At lr 1e-3 and weight decay 0.1 (the same lr * wd) alpha = 8 fits by step
+# 1,600 and passes 0.90 test accuracy only at step 20,000.
 _MNIST_GROK_OPTIONS = {
     "width": 200,
     "depth": 2,

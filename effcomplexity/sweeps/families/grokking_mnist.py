@@ -31,7 +31,9 @@ class MNISTGrokkingFamily(SweepFamily):
     step of the ``step`` grid. Rows report 0-1 and squared errors, the weight
     norm, the telescoping ``p_train``, ``p_test`` and ``p_ratio``, and the
     selected measures; rows are ``telescoping="diverged"`` from the first
-    step whose tracking gap exceeds the tolerance (``diverged_from``).
+    step whose tracking gap exceeds the tolerance (``diverged_from``). The
+    scales of one replicate multiply the same initial network and share the
+    probes and the batch order, so they compare in pairs.
     """
 
     name = "mnist_grokking"

@@ -30,7 +30,9 @@ class PolynomialGrokkingFamily(SweepFamily):
     ``p_train``, ``p_test`` and their ratio ``p_ratio`` (tracker on, with
     probes, by default) and the selected measures. Rows are
     ``telescoping="diverged"`` from the first step whose tracking gap
-    exceeds the tolerance, with that step in ``diverged_from``.
+    exceeds the tolerance, with that step in ``diverged_from``. The units of
+    one replicate share the initial first layer and the probes, so settings
+    compare in pairs.
     """
 
     name = "polynomial_grokking"
