@@ -15,6 +15,8 @@ everything needed to reproduce it (seed, corrupted labels, true coefficients).
 * :func:`digits` uses scikit-learn's bundled 8x8 digits.
 * :func:`gaussian_linear` simulates a linear model with Gaussian features and a
   known coefficient vector, the setting of the ridgeless-regression theory.
+* :func:`quadratic_teacher` simulates Kumar et al.'s polynomial-regression
+  grokking task: Gaussian inputs and the target ``(beta . x)^2 / 2``.
 
 Use :func:`load` to pick a dataset by name and :func:`available` to list them.
 """
@@ -56,6 +58,7 @@ __all__ = [
     "mnist_cache_path",
     "mnist_sources",
     "modular_addition",
+    "quadratic_teacher",
 ]
 
 logger = logging.getLogger(__name__)
@@ -1444,6 +1447,88 @@ def gaussian_linear(
     )
 
 
+# -- the polynomial-regression grokking task ------------------------------------------
+
+
+def quadratic_teacher(
+    n_train: int = 550,
+    n_test: int = 1000,
+    *,
+    dim: int = 100,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
+) -> Dataset:
+    r"""Kumar et al.'s polynomial-regression task: a quadratic function of one projection.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Numbers of training and test rows (Kumar et al.: 550 and 1,000).
+    dim : int
+        Input dimension :math:`D` (Kumar et al.: 100).
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the teacher direction and the inputs (see :ref:`random-state`).
+
+    Returns
+    -------
+    Dataset
+        ``task="regression"``, targets of shape ``(n,)``; ``metadata`` holds
+        the teacher direction ``beta``, ``dim`` and the seed.
+
+    Notes
+    -----
+    Rows are drawn independently as
+
+    .. math::
+
+        x \sim N(0, I_D / D), \qquad y = \tfrac12 (\beta^\top x)^2, \qquad
+        \beta \sim N(0, I_D),
+
+    so that :math:`\beta^\top x` is close to :math:`N(0, 1)` given
+    :math:`\beta` (its variance is :math:`\lVert\beta\rVert^2 / D`), and
+    :math:`E[y] \approx 1/2`. There is no label noise. The teacher and the
+    test set are drawn before the training set, so with one seed they do not
+    change with ``n_train``.
+
+    References
+    ----------
+    T. Kumar, B. Bordelon, S. J. Gershman, C. Pehlevan. "Grokking as the
+    transition from lazy to rich training dynamics". ICLR 2024.
+
+    Examples
+    --------
+    >>> from effcomplexity import datasets
+    >>> data = datasets.quadratic_teacher(n_train=50, n_test=20, dim=10)
+    >>> data.X_train.shape, data.y_test.shape, data.task
+    ((50, 10), (20,), 'regression')
+    >>> bool((data.y_train >= 0).all())
+    True
+    """
+    n_train = _check_count(n_train, "n_train", minimum=1)
+    n_test = _check_count(n_test, "n_test", minimum=0)
+    dim = _check_count(dim, "dim", minimum=1)
+    rng = check_random_state(random_state)
+    beta = rng.standard_normal(dim)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        X = rng.standard_normal((n, dim)) / np.sqrt(dim)
+        return X, 0.5 * (X @ beta) ** 2
+
+    X_test, y_test = draw(n_test)
+    X_train, y_train = draw(n_train)
+    return Dataset(
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        labels_train=None,
+        labels_test=None,
+        name="quadratic_teacher",
+        provenance="simulated quadratic teacher (beta . x)^2 / 2 on N(0, I/D) inputs",
+        task="regression",
+        metadata={"seed": _seed_of(random_state), "beta": beta, "dim": dim},
+    )
+
+
 # -- registry --------------------------------------------------------------------------
 
 _LOADERS: dict[str, Callable[..., Dataset]] = {
@@ -1452,6 +1537,7 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "mnist": mnist,
     "mnist1d": mnist1d,
     "modular_addition": modular_addition,
+    "quadratic_teacher": quadratic_teacher,
 }
 
 
@@ -1466,7 +1552,7 @@ def available() -> list[str]:
     --------
     >>> from effcomplexity import datasets
     >>> datasets.available()
-    ['digits', 'gaussian_linear', 'mnist', 'mnist1d', 'modular_addition']
+    ['digits', 'gaussian_linear', 'mnist', 'mnist1d', 'modular_addition', 'quadratic_teacher']
     """
     return sorted(_LOADERS)
 
@@ -1480,7 +1566,8 @@ def load(name: str, **kwargs) -> Dataset:
         One of :func:`available`.
     **kwargs
         Passed to the dataset's function (:func:`mnist`, :func:`mnist1d`,
-        :func:`modular_addition`, :func:`digits`, :func:`gaussian_linear`).
+        :func:`modular_addition`, :func:`digits`, :func:`gaussian_linear`,
+        :func:`quadratic_teacher`).
 
     Returns
     -------

@@ -57,6 +57,7 @@ def test_available_lists_every_loader():
         "mnist",
         "mnist1d",
         "modular_addition",
+        "quadratic_teacher",
     ]
 
 

@@ -74,6 +74,8 @@ def test_builtin_families_are_registered():
         "forest",
         "grokking",
         "mnist1d",
+        "mnist_grokking",
+        "polynomial_grokking",
         "rff",
         "rff_pca",
         "ridgeless",

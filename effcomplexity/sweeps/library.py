@@ -35,6 +35,7 @@ machine) and all 10,000 test images, seeds 42 (theirs), 0 and 1.
 
 from __future__ import annotations
 
+from .families._common import log_spaced
 from .spec import SweepSpec
 
 __all__ = ["available", "get_spec"]
@@ -505,6 +506,115 @@ _add(
             "decay, which fits the training pairs and does not generalise."
         ),
         reference=_GROKKING,
+    )
+)
+
+# -- grokking as Jeffares et al. (2024) ran it -------------------------------------------
+# Kumar et al.'s task at the published size (plain gradient descent, seed 0): at eps = 0.25
+# the train MSE falls below 1% of its initial value near step 2,500 and the test MSE below
+# 10% of its own near step 4,000; at eps = 0.02 the train MSE is 4% of its initial value at
+# step 10,000 and 1.1% at 20,000 while the test MSE first rises (to step 1,000) and is
+# still 14% of its initial value at 20,000.
+
+_JEFFARES = (
+    "A. Jeffares, A. Curth, M. van der Schaar. Deep Learning Through A Telescoping Lens: A "
+    "Simple Model Provides Empirical Insights On Grokking, Gradient Boosting & Beyond. "
+    "NeurIPS 2024."
+)
+_KUMAR = (
+    "T. Kumar, B. Bordelon, S. J. Gershman, C. Pehlevan. Grokking as the transition from lazy "
+    "to rich training dynamics. ICLR 2024"
+)
+_OMNIGROK = (
+    "Z. Liu, E. J. Michaud, M. Tegmark. Omnigrok: Grokking Beyond Algorithmic Data. ICLR 2023"
+)
+_POLY_OPTIONS = {"width": 500, "lr_scale": 1.0, "telescoping_eval": 500}
+_POLY_QUICK_OPTIONS = {"width": 250, "lr_scale": 1.0, "telescoping_eval": 250}
+
+_add(
+    SweepSpec(
+        name="grokking_polynomial",
+        family="polynomial_grokking",
+        dataset="quadratic_teacher",
+        dataset_kwargs={"dim": 100},
+        grid={"eps": (0.02, 0.25, 1.0), "alpha": (1.0,), "step": log_spaced(20_000, 16)},
+        n_train=550,
+        n_test=1000,
+        seeds=(0, 1, 2),
+        model_kwargs=_POLY_OPTIONS,
+        quick={
+            "n_train": 275,
+            "n_test": 250,
+            "dataset_kwargs": {"dim": 50},
+            "grid": {"eps": (0.25,), "alpha": (1.0,), "step": log_spaced(1000, 10)},
+            "model_kwargs": _POLY_QUICK_OPTIONS,
+        },
+        description=(
+            "Kumar et al.'s polynomial regression: y = (beta . x)^2 / 2 on x ~ N(0, I/D), "
+            "f(x) = alpha mean_i phi(w_i . x) with phi(z) = z + eps z^2 / 2, only W trained, "
+            "full-batch gradient descent at lr N / alpha^2 on the MSE, no regularisation; "
+            "telescoping p_train / p_test (10 probes) per step. Published: D = 100, P = 550 "
+            "training and 1,000 test points, N = 500, 100,000 steps; full: the same sizes, "
+            "eps in {0.02, 0.25, 1}, alpha = 1, 20,000 steps (the tracker costs about 0.1-0.3 "
+            "s a step here; at eps = 0.02 the fit needs about 20,000 steps and the test MSE "
+            "is still falling there). Quick: D, P, N halved (D = 50, P = 275, N = 250, 250 test "
+            "points, the ratios P/D and N/D kept), eps = 0.25, 1,000 steps."
+        ),
+        reference=_KUMAR + "; " + _JEFFARES,
+    )
+)
+
+# Omnigrok's MNIST MLP (784-200-200-10, every initial parameter times alpha, MSE on one-hot
+# targets, AdamW, batch 200, float64) groks at alpha = 8 after about 1e4-1e5 steps at the
+# published lr 1e-3 and weight decay 0.01. The tracker leaves the alpha = 8 network within
+# about 20 steps at lr 1e-3 (relative gap above 0.1) and follows it at lr 1e-4; the time to
+# grok scales like 1 / (lr * weight decay) (the decay shrinks the weights by 1 - lr * wd a
+# step), so both sizes train at lr 1e-4 with weight decay 1.0: lr * wd ten times the
+# published, grokking compressed tenfold. Untracked, seed 0, full MNIST's first 1,000 images:
+# at alpha = 8 train accuracy passes 99% near step 5,600 with test accuracy 0.40, which
+# reaches 0.86 at step 12,000 and 0.898 at 20,000 as the weight norm falls from 93 to 17;
+# at alpha = 1 train and test accuracy reach 0.997 and 0.90 together by step 600 (no
+# grokking). At lr 1e-3 and weight decay 0.1 (the same lr * wd) alpha = 8 fits by step
+# 1,600 and passes 0.90 test accuracy only at step 20,000.
+_MNIST_GROK_OPTIONS = {
+    "width": 200,
+    "depth": 2,
+    "lr": 1e-4,
+    "weight_decay": 1.0,
+    "batch_size": 200,
+    "dtype": "float64",
+    "telescoping_eval": 200,
+}
+
+_add(
+    SweepSpec(
+        name="grokking_mnist",
+        family="mnist_grokking",
+        dataset="mnist",
+        dataset_kwargs={"source": "full", "split": "first", "balanced": False},
+        grid={"init_scale": (1.0, 8.0), "step": log_spaced(20_000, 20)},
+        n_train=1000,
+        n_test=10000,
+        seeds=(0, 1, 2),
+        model_kwargs=_MNIST_GROK_OPTIONS,
+        quick={
+            "n_test": 1000,
+            "dataset_kwargs": {"source": "subset"},
+            "grid": {"init_scale": (1.0, 8.0), "step": log_spaced(60, 8)},
+            "model_kwargs": {**_MNIST_GROK_OPTIONS, "width": 100},
+        },
+        description=(
+            "Omnigrok's MNIST MLP 784-200-200-10 (ReLU) with every initial parameter "
+            "multiplied by alpha in {1, 8}, MSE on one-hot targets, AdamW on batches of 200, "
+            "float64; telescoping p_train / p_test (10 probes, 200 test inputs) per step. "
+            "Published: the first 1,000 training images, the 10,000 test images, lr 1e-3, "
+            "weight decay 0.01, 100,000 steps; full: the same data, lr 1e-4 (where the "
+            "tracker follows the alpha = 8 network) and weight decay 1.0 (lr x wd ten times "
+            "the published: grokking compressed tenfold), 20,000 steps. Quick: 1,000 "
+            "balanced images of the bundled subset, 1,000 test images, width 100, 60 steps "
+            "(the memorisation regime only)."
+        ),
+        reference=_OMNIGROK + "; " + _JEFFARES,
     )
 )
 

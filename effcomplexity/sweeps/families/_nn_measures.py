@@ -236,7 +236,7 @@ _ANY_ARCHITECTURE = ("params", "param_norm", "fro_dist", "log_prod_fro", "log_su
 def _weights(cp: Checkpoint) -> dict:
     from ... import nn as ecnn
 
-    if _is_chain(cp.model):
+    if _is_chain(cp.model) and not cp.problem.is_regression:
         values = ecnn.weight_measures(
             cp.model,
             cp.problem.X_train,
@@ -246,7 +246,7 @@ def _weights(cp: Checkpoint) -> dict:
         )
     else:
         # The transformer reads integer tokens, which the margin helpers would cast
-        # to floats: only the architecture-free norms apply.
+        # to floats, and a regression has no margins: only the architecture-free norms apply.
         values = ecnn.weight_measures(
             cp.model, init_model=cp.init_model, measures=list(_ANY_ARCHITECTURE)
         )
@@ -382,10 +382,15 @@ def _evaluate(model, problem: Problem) -> dict[str, float]:
                 targets = getattr(problem, f"targets_{split}")
                 labels = getattr(problem, f"labels_{split}")
                 row[f"{split}_loss"] = float(loss_fn(out, targets))
-                row[f"{split}_error"] = float((out.argmax(dim=1) != labels).double().mean())
+                # A regression has no classes: its errors are the MSE columns alone.
+                row[f"{split}_error"] = (
+                    float("nan")
+                    if labels is None
+                    else float((out.argmax(dim=1) != labels).double().mean())
+                )
                 # Common MSE column: squared error summed over outputs, mean over rows.
                 row[f"{split}_mse"] = (
-                    float(((out - targets) ** 2).sum(dim=1).mean())
+                    float(((out - targets) ** 2).reshape(out.shape[0], -1).sum(dim=1).mean())
                     if problem.loss == "mse"
                     else float("nan")
                 )

@@ -29,9 +29,11 @@ class Problem:
         Model inputs.
     targets_train, targets_test : torch.Tensor
         What the loss compares the outputs with: one-hot rows for ``"mse"``,
-        class indices for ``"cross_entropy"``.
-    labels_train, labels_test : torch.Tensor
-        Integer classes (errors, margins, sharpness).
+        class indices for ``"cross_entropy"``, real targets for a regression.
+    labels_train, labels_test : torch.Tensor or None
+        Integer classes (errors, margins, sharpness); ``None`` for a
+        regression, whose rows then carry no 0-1 error and whose weight
+        measures are the architecture-free norms only.
     loss : {"mse", "cross_entropy"}
     batch_size : int or None
         Mini-batch size; ``None`` trains on the full batch (one step per
@@ -55,6 +57,11 @@ class Problem:
 
         return torch.nn.MSELoss() if self.loss == "mse" else torch.nn.CrossEntropyLoss()
 
+    @property
+    def is_regression(self) -> bool:
+        """Whether the targets are real numbers without classes."""
+        return self.labels_train is None
+
     @classmethod
     def from_labels(
         cls,
@@ -67,14 +74,19 @@ class Problem:
         loss: str,
         batch_size: int | None,
         input_shape: tuple[int, ...] | None = None,
+        dtype=None,
     ) -> Problem:
-        """The problem of inputs and integer labels: one-hot targets for ``"mse"``."""
+        """The problem of inputs and integer labels: one-hot targets for ``"mse"``.
+
+        ``dtype`` is the dtype of the one-hot targets (default float32): that
+        of the inputs and the network.
+        """
         import torch
 
         labels_train = torch.as_tensor(labels_train, dtype=torch.int64)
         labels_test = torch.as_tensor(labels_test, dtype=torch.int64)
         if loss == "mse":
-            eye = torch.eye(n_classes, dtype=torch.float32)
+            eye = torch.eye(n_classes, dtype=dtype or torch.float32)
             targets_train, targets_test = eye[labels_train], eye[labels_test]
         else:
             targets_train, targets_test = labels_train, labels_test
@@ -88,6 +100,27 @@ class Problem:
             loss=loss,
             batch_size=batch_size,
             input_shape=input_shape,
+        )
+
+    @classmethod
+    def regression(cls, X_train, X_test, y_train, y_test, *, batch_size: int | None) -> Problem:
+        """The problem of inputs and real targets, trained on the mean squared error.
+
+        The targets take the dtype of ``X_train``; a row then reports
+        ``train_mse`` / ``test_mse`` as its errors and no 0-1 error.
+        """
+        import torch
+
+        dtype = X_train.dtype
+        return cls(
+            X_train=X_train,
+            X_test=X_test,
+            targets_train=torch.as_tensor(y_train, dtype=dtype),
+            targets_test=torch.as_tensor(y_test, dtype=dtype),
+            labels_train=None,
+            labels_test=None,
+            loss="mse",
+            batch_size=batch_size,
         )
 
 

@@ -146,6 +146,8 @@ def train_and_record(
     seed: int,
     checkpoint_dir: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    by_step: bool = False,
 ) -> list[dict]:
     """Train one network and measure it at the recorded epochs (or steps).
 
@@ -171,6 +173,12 @@ def train_and_record(
         is ignored; both with a warning, and training starts afresh.
     progress : callable, optional
         Called with the number of epochs (or steps) just trained.
+    by_step : bool
+        Count mini-batch training in optimisation steps rather than epochs:
+        ``record_at`` are then steps, the batches of epoch ``e`` a shuffle
+        drawn from ``(seed, e)`` alone (so a resumed unit continues the same
+        sequence mid-epoch), the last batch of an epoch possibly smaller.
+        Full-batch training counts steps either way.
 
     Returns
     -------
@@ -269,6 +277,8 @@ def train_and_record(
         while done < total:
             if problem.batch_size is None:
                 batches = [None]
+            elif by_step:
+                batches = [_step_batch(n, problem.batch_size, seed, done)]
             else:
                 batches = torch.randperm(n, generator=order).split(problem.batch_size)
             for idx in batches:
@@ -288,3 +298,15 @@ def train_and_record(
                 progress(1)
         left = tracker_left_at(rows) if tracker is not None else None
         return [{**rows[t], "tracker_left_at": left} for t in record_at]
+
+
+def _step_batch(n: int, batch_size: int, seed: int, step: int):
+    """Rows of the batch of optimisation step ``step + 1``: a shuffle per epoch, from its seed."""
+    import numpy as np
+    import torch
+
+    per_epoch = -(-n // batch_size)
+    epoch, k = divmod(step, per_epoch)
+    epoch_seed = int(np.random.SeedSequence([int(seed), epoch]).generate_state(1)[0])
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed))
+    return order[k * batch_size : (k + 1) * batch_size]
