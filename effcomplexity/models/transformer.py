@@ -67,6 +67,22 @@ class GrokkingTransformer(nn.Module):
     activation : {"relu", "gelu", "tanh", "quadratic"}
     layer_norm : bool
     dtype : torch.dtype, optional
+
+    Attributes
+    ----------
+    embed, pos_embed : torch.nn.Embedding
+        Token and position embeddings.
+    blocks : torch.nn.ModuleList
+        Each with ``attn`` (``nn.MultiheadAttention``) and ``mlp``.
+    unembed : torch.nn.Linear
+        Reads the last position.
+
+    Examples
+    --------
+    >>> from effcomplexity.models import GrokkingTransformer
+    >>> model = GrokkingTransformer(8, 7, 16, 2, 32, 3, 1, "relu", False)
+    >>> sum(p.numel() for p in model.parameters())
+    2336
     """
 
     def __init__(

@@ -515,18 +515,22 @@ _add(
 # full-batch AdamW at lr 1e-3, weight decay 1, betas (0.9, 0.98); they report the test
 # loss falling from about 4.8 to about 0.005 between epochs 13,000 and 14,500. Rows at
 # log-spaced steps, dense across the transition. The quick size scales the problem down
-# (QUICK_GROKKING_TRANSFORMER) so that the delay shows in minutes on two cores.
+# (_GT_QUICK) so that the delay shows in minutes on two cores.
 _NANDA = (
     "N. Nanda, L. Chan, T. Lieberum, J. Smith, J. Steinhardt. Progress measures for "
     "grokking via mechanistic interpretability. ICLR 2023."
 )
 _GT_STEPS = (0, 10, 30, 100, 300, 1000, 2000, 3000, 5000, 7000, 9000, 10000, 11000, 12000)
 _GT_STEPS += (13000, 13500, 14000, 14500, 15000, 17000, 20000, 25000, 30000, 40000)
-_GT_QUICK_STEPS = (0, 10, 30, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000)
+_GT_QUICK_STEPS = (0, 10, 30, 100, 300, 600, 1000, 1300, 1600, 2000, 2500, 3000)
+# Quick: p = 43 from 40% of the pairs, d_model 64 (4 heads of 16), d_mlp 256, lr 3e-3 and
+# weight decay 2 (grokking time scales about as 1 / (lr * weight decay)); in a scratch run
+# the training loss fell below 1e-3 by step 300 and the test accuracy, 5% then, rose
+# through 48% at step 1,650 and 60% at step 1,800.
 _GT_QUICK = {
-    "grid": {"weight_decay": (3.0,), "train_fraction": (0.3,), "step": _GT_QUICK_STEPS},
+    "grid": {"weight_decay": (2.0,), "train_fraction": (0.4,), "step": _GT_QUICK_STEPS},
     "model_kwargs": {
-        "modulus": 53,
+        "modulus": 43,
         "d_model": 64,
         "n_heads": 4,
         "d_mlp": 256,
