@@ -26,7 +26,13 @@ class GrokkingTransformerFamily(SweepFamily):
     ``measures`` option, by default the norm suite of
     :func:`~effcomplexity.nn.weight_measures` (its transformer convention),
     the PAC-Bayes sharpness, the Hessian's effective dimensionality
-    ``n_eff`` and the local learning coefficient ``llc``. Checkpoints resume
+    ``n_eff`` and the local learning coefficient ``llc``. The LLC's chains
+    are the sweeps' short full-batch chains
+    (``_nn_measures.LLC_FULL_BATCH``) at step size ``llc_step_size``
+    (default 5e-4): the default 2e-3 diverges once the transformer has
+    memorised its training pairs (quick size, step 300), 5e-4 does not; the
+    estimate of such short chains grows with the step size, so it compares
+    checkpoints of one run, not runs at other settings. Checkpoints resume
     an interrupted unit like the other network families. The split comes
     from ``modulus``, the ``train_fraction`` axis and the spec's
     ``data_seed``; the spec's ``n_train`` and ``n_test`` are not used.
@@ -50,6 +56,7 @@ class GrokkingTransformerFamily(SweepFamily):
         "layer_norm": False,
         "lr": 1e-3,
         "betas": (0.9, 0.98),
+        "llc_step_size": 5e-4,
         **NETWORK_DEFAULTS,
     }
     extra_columns = measure_columns()
@@ -63,6 +70,7 @@ class GrokkingTransformerFamily(SweepFamily):
         opts = {**spec.resolved_model_kwargs(), "loss": "cross_entropy"}
         check_choice(opts, "activation", _ACTIVATIONS, where)
         check_positive(opts, "lr", where)
+        check_positive(opts, "llc_step_size", where)
         for name, minimum in (
             ("modulus", 2),
             ("d_model", 1),
