@@ -69,6 +69,7 @@ def _figure(curve: pd.DataFrame, t_fit: float, t_grok: float, title: str):
     axes[2].set_ylabel("LLC")
     for ax in axes:
         ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlim(left=0, right=x.max() * 1.1)
         ax.set_xlabel("step (full-batch AdamW)")
         for t, style, label in ((t_fit, ":", "train acc > 99%"), (t_grok, "--", "test acc > 90%")):
             if np.isfinite(t):

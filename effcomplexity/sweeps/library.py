@@ -514,8 +514,10 @@ _add(
 # ReLU, learned positions, no layer norm) on (a + b) mod 113 from 30% of the pairs,
 # full-batch AdamW at lr 1e-3, weight decay 1, betas (0.9, 0.98); they report the test
 # loss falling from about 4.8 to about 0.005 between epochs 13,000 and 14,500. Rows at
-# log-spaced steps, dense across the transition. The quick size scales the problem down
-# (_GT_QUICK) so that the delay shows in minutes on two cores.
+# log-spaced steps, dense across the transition. A full-size step took 1.0 s on one
+# core of a loaded two-core machine (200 timed steps), so the 40,000 steps take about
+# 11 hours there, plus the measures at 24 checkpoints (a few minutes each). The quick
+# size scales the problem down (_GT_QUICK) so that the delay shows in minutes.
 _NANDA = (
     "N. Nanda, L. Chan, T. Lieberum, J. Smith, J. Steinhardt. Progress measures for "
     "grokking via mechanistic interpretability. ICLR 2023."
@@ -524,9 +526,10 @@ _GT_STEPS = (0, 10, 30, 100, 300, 1000, 2000, 3000, 5000, 7000, 9000, 10000, 110
 _GT_STEPS += (13000, 13500, 14000, 14500, 15000, 17000, 20000, 25000, 30000, 40000)
 _GT_QUICK_STEPS = (0, 10, 30, 100, 300, 600, 1000, 1300, 1600, 2000, 2500, 3000)
 # Quick: p = 43 from 40% of the pairs, d_model 64 (4 heads of 16), d_mlp 256, lr 3e-3 and
-# weight decay 2 (grokking time scales about as 1 / (lr * weight decay)); in a scratch run
-# the training loss fell below 1e-3 by step 300 and the test accuracy, 5% then, rose
-# through 48% at step 1,650 and 60% at step 1,800.
+# weight decay 2 (grokking time scales about as 1 / (lr * weight decay)). The quick run
+# fits the training pairs by step 100 (test accuracy 8%) and groks between steps 1,000
+# and 1,300 (test loss 5.9 -> 3e-4, test accuracy 39% -> 100%) while the weight norm
+# falls from 33 to 26 (20 at step 2,000); about 15 minutes on one loaded core.
 _GT_QUICK = {
     "grid": {"weight_decay": (2.0,), "train_fraction": (0.4,), "step": _GT_QUICK_STEPS},
     "model_kwargs": {
