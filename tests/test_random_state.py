@@ -295,6 +295,9 @@ CASES = {
     "effcomplexity.models.make_transformer": lambda rs: _weights(
         models.make_transformer(5, 4, 1, 4, random_state=rs)
     ),
+    "effcomplexity.models.make_grokking_transformer": lambda rs: _weights(
+        models.make_grokking_transformer(5, 4, 1, 4, 4, random_state=rs)
+    ),
     "effcomplexity.datasets.digits": lambda rs: _dataset(
         datasets.digits(n_train=20, n_test=10, label_noise=0.2, random_state=rs)
     ),

@@ -73,6 +73,7 @@ def test_builtin_families_are_registered():
         "boosting",
         "forest",
         "grokking",
+        "grokking_transformer",
         "mnist1d",
         "mnist_grokking",
         "polynomial_grokking",

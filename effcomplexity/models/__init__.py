@@ -1,7 +1,8 @@
 """Model families scikit-learn lacks.
 
 The torch model factories (``make_mlp``, ``make_cnn``, ``make_transformer``,
-``make_kumar_network``) are imported on first use, so importing this package does not import torch.
+``make_kumar_network``, ``make_grokking_transformer``) are imported on first use, so
+importing this package does not import torch.
 """
 
 from __future__ import annotations
@@ -12,24 +13,34 @@ from .least_squares import MinNormLeastSquares
 from .rff import RandomFourierFeatures
 
 __all__ = [
+    "GrokkingTransformer",
     "MinNormLeastSquares",
     "RandomFourierFeatures",
     "make_cnn",
+    "make_grokking_transformer",
     "make_kumar_network",
     "make_mlp",
     "make_transformer",
+    "modular_addition_tokens",
 ]
 
-_TORCH_FACTORIES = ("make_cnn", "make_mlp", "make_transformer")
+# Public torch names and the module that defines each; imported on first use.
+_TORCH_NAMES = {
+    "make_cnn": ".torch_models",
+    "make_mlp": ".torch_models",
+    "make_transformer": ".torch_models",
+    "GrokkingTransformer": ".transformer",
+    "make_grokking_transformer": ".transformer",
+    "modular_addition_tokens": ".transformer",
+    "make_kumar_network": ".kumar",
+}
 
 
 def __getattr__(name: str):
-    if name == "make_kumar_network":
-        return importlib.import_module(".kumar", __name__).make_kumar_network
-    if name in _TORCH_FACTORIES:
-        return getattr(importlib.import_module(".torch_models", __name__), name)
+    if name in _TORCH_NAMES:
+        return getattr(importlib.import_module(_TORCH_NAMES[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_TORCH_FACTORIES) | {"make_kumar_network"})
+    return sorted(set(globals()) | set(_TORCH_NAMES))

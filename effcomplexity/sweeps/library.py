@@ -619,6 +619,60 @@ _add(
 )
 
 
+# -- grokking_transformer ----------------------------------------------------------------
+# Nanda et al.'s set-up: a one-layer transformer (d_model 128, 4 heads of 32, d_mlp 512,
+# ReLU, learned positions, no layer norm) on (a + b) mod 113 from 30% of the pairs,
+# full-batch AdamW at lr 1e-3, weight decay 1, betas (0.9, 0.98); they report the test
+# loss falling from about 4.8 to about 0.005 between epochs 13,000 and 14,500. Rows at
+# log-spaced steps, dense across the transition. A full-size step took 1.0 s on one
+# core of a loaded two-core machine (200 timed steps), so the 40,000 steps take about
+# 11 hours there, plus the measures at 24 checkpoints (a few minutes each). The quick
+# size scales the problem down (_GT_QUICK) so that the delay shows in minutes.
+_NANDA = (
+    "N. Nanda, L. Chan, T. Lieberum, J. Smith, J. Steinhardt. Progress measures for "
+    "grokking via mechanistic interpretability. ICLR 2023."
+)
+_GT_STEPS = (0, 10, 30, 100, 300, 1000, 2000, 3000, 5000, 7000, 9000, 10000, 11000, 12000)
+_GT_STEPS += (13000, 13500, 14000, 14500, 15000, 17000, 20000, 25000, 30000, 40000)
+_GT_QUICK_STEPS = (0, 10, 30, 100, 300, 600, 1000, 1300, 1600, 2000, 2500, 3000)
+# Quick: p = 43 from 40% of the pairs, d_model 64 (4 heads of 16), d_mlp 256, lr 3e-3 and
+# weight decay 2 (grokking time scales about as 1 / (lr * weight decay)). The quick run
+# fits the training pairs by step 100 (test accuracy 8%) and groks between steps 1,000
+# and 1,300 (test loss 5.9 -> 3e-4, test accuracy 39% -> 100%) while the weight norm
+# falls from 33 to 26 (20 at step 2,000); about 15 minutes on one loaded core.
+_GT_QUICK = {
+    "grid": {"weight_decay": (2.0,), "train_fraction": (0.4,), "step": _GT_QUICK_STEPS},
+    "model_kwargs": {
+        "modulus": 43,
+        "d_model": 64,
+        "n_heads": 4,
+        "d_mlp": 256,
+        "lr": 3e-3,
+        **_NETWORK_QUICK_OPTIONS,
+    },
+}
+
+_add(
+    SweepSpec(
+        name="grokking_transformer",
+        family="grokking_transformer",
+        dataset="modular_addition",
+        grid={"weight_decay": (1.0,), "train_fraction": (0.3,), "step": _GT_STEPS},
+        n_train=1,
+        n_test=1,
+        model_kwargs={"modulus": 113, "d_model": 128, "n_heads": 4, "d_mlp": 512, "lr": 1e-3},
+        quick=_GT_QUICK,
+        description=(
+            "Grokking of (a + b) mod 113 by Nanda et al.'s one-layer transformer from 30% of "
+            "the pairs, full-batch AdamW (lr 1e-3, weight decay 1, betas (0.9, 0.98)): "
+            "losses, accuracy, weight norm, norm suite, sharpness, Hessian n_eff and LLC at "
+            "log-spaced steps."
+        ),
+        reference=_NANDA,
+    )
+)
+
+
 def available() -> list[str]:
     """Names of the built-in sweeps, sorted.
 

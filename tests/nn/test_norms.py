@@ -352,12 +352,6 @@ class _Recurrent(nn.Module):
     "model,layer",
     [
         (_Recurrent(), "LSTM at 'rnn'"),
-        (
-            nn.Sequential(nn.Linear(4, 4), nn.TransformerEncoderLayer(4, 2)),
-            "TransformerEncoderLayer at '1'",
-        ),
-        (nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2)), "Embedding at '0'"),
-        (nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)), "LayerNorm at '1'"),
         (nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.BatchNorm1d(4)), "BatchNorm1d at '2'"),
     ],
 )
@@ -370,11 +364,38 @@ def test_unsupported_layers_raise_type_error_naming_layer(model, layer):
         assert "margin" in message and "sharpness" in message and "fro_dist" in message
 
 
-def test_attention_raises_and_generic_measures_still_apply():
+@pytest.mark.parametrize(
+    "model,layer",
+    [
+        (
+            nn.Sequential(nn.Linear(4, 4), nn.TransformerEncoderLayer(4, 2)),
+            "MultiheadAttention at '1.self_attn'",
+        ),
+        (nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2)), "Embedding at '0'"),
+        (nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4)), "LayerNorm at '1'"),
+    ],
+)
+def test_path_norm_refuses_transformer_parts_naming_them(model, layer):
+    with pytest.raises(TypeError, match="path_norm does not apply") as info:
+        ecnn.path_norm(model, input_shape=(4,))
+    assert layer in str(info.value)
+    # The other measures read the matrices by the transformer convention.
+    values = ecnn.weight_measures(model)
+    assert "path_norm" not in values.index and np.isfinite(values["log_prod_spec"])
+
+
+def test_attention_is_measured_and_generic_measures_apply_to_recurrent_nets():
     torch.manual_seed(0)
     attention = nn.MultiheadAttention(4, 2)
-    with pytest.raises(TypeError, match="MultiheadAttention at the model itself"):
-        ecnn.weight_measures(attention)
+    # Oracle: four matrices per head cut from in_proj_weight and out_proj.weight.
+    w_in = attention.in_proj_weight.detach().numpy()
+    w_out = attention.out_proj.weight.detach().numpy()
+    heads = [w_in[r : r + 2] for r in range(0, 12, 2)] + [w_out[:, c : c + 2] for c in (0, 2)]
+    got = ecnn.weight_measures(attention, measures=["params", "log_prod_spec"])
+    assert got["params"] == 64
+    assert got["log_prod_spec"] == pytest.approx(
+        sum(2 * np.log(np.linalg.norm(m.astype(np.float64), 2)) for m in heads), rel=1e-6
+    )
     model = _Recurrent()
     got = ecnn.weight_measures(model, measures=["params", "param_norm", "log_prod_fro"])
     # Oracle: every parameter with two or more dimensions, straight from named_parameters.

@@ -89,9 +89,19 @@ def test_power_law_fit_is_the_ks_minimising_mle():
 
 
 def test_unsupported_layer_raises():
-    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
-    with pytest.raises(TypeError, match="Embedding at '0'"):
+    model = nn.Sequential(nn.LSTM(3, 4), nn.Linear(4, 2))
+    with pytest.raises(TypeError, match="LSTM at '0'"):
         ecnn.spectral_diagnostics(model)
+
+
+def test_embedding_is_read_as_its_transposed_table():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
+    table = ecnn.spectral_diagnostics(model)
+    assert list(table["kind"]) == ["embedding", "linear"]
+    # Oracle: the stable rank of the table from numpy's singular values.
+    s = np.linalg.svd(model[0].weight.detach().numpy().astype(np.float64), compute_uv=False)
+    assert table["stable_rank"].iloc[0] == pytest.approx(np.sum(s**2) / s[0] ** 2, rel=1e-6)
 
 
 def test_fit_power_law_needs_enough_points():

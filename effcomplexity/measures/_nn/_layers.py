@@ -1,4 +1,4 @@
-"""Walk a feed-forward torch model into the chain of its weight layers.
+"""Walk a torch model into the list of its weight matrices.
 
 The norm, path-norm, spectral-complexity and spectral-diagnostic measures are
 defined for a chain of affine maps separated by parameter-free
@@ -6,6 +6,11 @@ non-linearities. This module finds that chain: every ``Linear``, ``Conv1d`` and
 ``Conv2d`` in forward (registration) order, with each ``BatchNorm1d`` /
 ``BatchNorm2d`` that directly follows one folded into it using its running
 statistics, which is the function the network computes in eval mode.
+
+A transformer is not a chain; its matrices are listed by the convention of
+:func:`weight_layers` (attention per head, embeddings as maps of one-hot
+tokens, raw parameters as stored), and :func:`non_chain_part` names what makes
+a model something other than a chain, for the measures that need one.
 
 It also holds the small helpers every measure that runs the network shares:
 switching to eval mode without side effects and converting inputs.
@@ -25,6 +30,7 @@ from torch import nn
 from ..._validation import check_int
 
 __all__ = [
+    "AttentionWatch",
     "Batches",
     "CHAIN_MEASURES_HINT",
     "WeightLayer",
@@ -36,6 +42,9 @@ __all__ = [
     "folded_copy",
     "forward",
     "layer_input_shapes",
+    "math_attention",
+    "non_chain_part",
+    "reads_tokens",
     "weight_layers",
 ]
 
@@ -43,24 +52,25 @@ _WEIGHT_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
 _BATCHNORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
 # Identity maps in eval mode; a batch norm may be folded across them.
 _TRANSPARENT_TYPES = (nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout)
-# Modules with weights that are not an affine layer of a feed-forward chain.
-_UNSUPPORTED_CONTAINERS = (
-    nn.RNNBase,
-    nn.RNNCellBase,
-    nn.MultiheadAttention,
-    nn.Transformer,
-    nn.TransformerEncoder,
-    nn.TransformerDecoder,
-    nn.TransformerEncoderLayer,
-    nn.TransformerDecoderLayer,
+# Modules with weights whose matrices have no stated convention (recurrent cells).
+_UNSUPPORTED_CONTAINERS = (nn.RNNBase, nn.RNNCellBase)
+_EMBEDDING_TYPES = (nn.Embedding, nn.EmbeddingBag)
+# Elementwise gains and shifts: excluded like biases.
+_NORM_TYPES = tuple(
+    t for t in (nn.LayerNorm, nn.GroupNorm, getattr(nn, "RMSNorm", None)) if t is not None
+)
+# Functions whose call inside a forward pass means attention, not a chain.
+_ATTENTION_FUNCTIONS = frozenset(
+    {"softmax", "scaled_dot_product_attention", "multi_head_attention_forward"}
 )
 
 #: The part of every "unsupported layer" message that says what still works.
 CHAIN_MEASURES_HINT = (
     "weight_measures (spectral, path-norm and spectral-complexity measures), "
-    "path_norm, spectral_complexity and spectral_diagnostics need a feed-forward "
-    "chain of Linear/Conv1d/Conv2d layers (with activations, pooling, Flatten, "
-    "Dropout and BatchNorm folded into the preceding layer). Measures that still "
+    "path_norm, spectral_complexity and spectral_diagnostics need the model's weight "
+    "matrices: Linear/Conv1d/Conv2d layers (BatchNorm folded into the preceding "
+    "layer), attention, embeddings, layer norms and raw parameters, by the "
+    "convention of weight_layers. Measures that still "
     "apply to this model: margin, sharpness and pac_bayes_measures (they only run "
     "the network), and the parameter count, Frobenius norms and distance to "
     "initialisation of every weight tensor, through weight_measures(model, ..., "
@@ -78,15 +88,19 @@ class WeightLayer:
     name : str
         Qualified name of the module (``"0"``, ``"features.3"``), or of the
         parameter for ``kind="other"``.
-    kind : {"linear", "conv1d", "conv2d", "other"}
-        ``"other"`` marks a weight tensor of an unsupported module, collected
-        only when the walk is not strict.
+    kind : {"linear", "conv1d", "conv2d", "attention", "embedding", "parameter", "other"}
+        ``"attention"``: one head's query, key, value or output matrix of a
+        ``MultiheadAttention``; ``"embedding"``: an embedding table as the map
+        of a one-hot token; ``"parameter"``: a raw parameter (or one slice of
+        it) of a hand-written module; ``"other"``: a weight tensor of an
+        unsupported module, collected only when the walk is not strict.
     weight : torch.Tensor
         Detached float64 copy of the (folded) weight, in the module's shape.
     bias : torch.Tensor or None
         Detached float64 copy of the (folded) bias.
     module : torch.nn.Module or None
-        The ``Linear``/``Conv`` module itself (geometry of a convolution).
+        The ``Linear``/``Conv`` module itself (geometry of a convolution);
+        None for the other kinds.
     batchnorm : str or None
         Qualified name of the batch norm folded into this layer.
     """
@@ -119,32 +133,76 @@ def _walk(module: nn.Module, prefix: str, strict: bool) -> Iterator[tuple[str, n
     """Yield ``(name, module, role)`` in registration order.
 
     ``role`` is ``"weight"``, ``"batchnorm"``, ``"transparent"``, ``"free"``
-    (parameter-free) or ``"other"`` (weights of an unsupported module).
+    (parameter-free), ``"attention"``, ``"embedding"``, ``"norm"``,
+    ``"parameters"`` (the raw parameters a module holds itself; its children
+    follow) or ``"other"`` (weights of an unsupported module).
     """
     if isinstance(module, _UNSUPPORTED_CONTAINERS):
         if strict:
             raise _unsupported(prefix, module, "is not a feed-forward layer")
         yield prefix, module, "other"
         return
-    if isinstance(module, _WEIGHT_TYPES):
-        yield prefix, module, "weight"
-        return
-    if isinstance(module, _BATCHNORM_TYPES):
-        yield prefix, module, "batchnorm"
-        return
-    own_params = list(module.parameters(recurse=False))
+    for types, role in (
+        (_WEIGHT_TYPES, "weight"),
+        (_BATCHNORM_TYPES, "batchnorm"),
+        ((nn.MultiheadAttention,), "attention"),
+        (_EMBEDDING_TYPES, "embedding"),
+        (_NORM_TYPES, "norm"),
+    ):
+        if isinstance(module, types):
+            yield prefix, module, role
+            return
     children = list(module.named_children())
-    if own_params:
-        if strict:
-            raise _unsupported(prefix, module, "has weights but is not Linear, Conv1d or Conv2d")
-        yield prefix, module, "other"
-        return
-    if not children:
+    if list(module.parameters(recurse=False)):
+        yield prefix, module, "parameters"
+    elif not children:
         role = "transparent" if isinstance(module, _TRANSPARENT_TYPES) else "free"
         yield prefix, module, role
         return
     for child_name, child in children:
         yield from _walk(child, f"{prefix}.{child_name}" if prefix else child_name, strict)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _attention_layers(name: str, attention: nn.MultiheadAttention) -> list[WeightLayer]:
+    """One head's query, key, value and output matrix each, as ``(out, in)`` matrices."""
+    if attention._qkv_same_embed_dim:
+        projections = attention.in_proj_weight.chunk(3)
+    else:
+        projections = (
+            attention.q_proj_weight,
+            attention.k_proj_weight,
+            attention.v_proj_weight,
+        )
+    heads, d_head = attention.num_heads, attention.head_dim
+    layers = []
+    for label, weight in zip(("q", "k", "v"), projections, strict=True):
+        for h in range(heads):
+            rows = _detached(weight[h * d_head : (h + 1) * d_head])
+            full = _join(name, f"{label}.{h}")
+            layers.append(WeightLayer(full, "attention", rows, None, None, None))
+    out = attention.out_proj.weight
+    for h in range(heads):
+        columns = _detached(out[:, h * d_head : (h + 1) * d_head])
+        layers.append(WeightLayer(_join(name, f"out.{h}"), "attention", columns, None, None, None))
+    return layers
+
+
+def _raw_layers(name: str, module: nn.Module) -> list[WeightLayer]:
+    """A hand-written module's own matrices: 2-D as stored, k-D per leading slice."""
+    layers = []
+    for pname, p in module.named_parameters(recurse=False):
+        full = _join(name, pname)
+        if p.dim() == 2:
+            layers.append(WeightLayer(full, "parameter", _detached(p), None, None, None))
+        elif p.dim() > 2:
+            for i in range(p.shape[0]):
+                matrix = _detached(p[i].reshape(p.shape[1], -1))
+                layers.append(WeightLayer(f"{full}.{i}", "parameter", matrix, None, None, None))
+    return layers
 
 
 def _detached(t: torch.Tensor | None) -> torch.Tensor | None:
@@ -182,32 +240,54 @@ def _fold(layer: WeightLayer, bn_name: str, bn: nn.Module) -> WeightLayer:
 
 
 def weight_layers(model: nn.Module, *, strict: bool = True) -> list[WeightLayer]:
-    """The weight layers of a feed-forward model, batch norm folded in.
+    r"""The weight matrices of a model, batch norm folded in.
 
     Parameters
     ----------
     model : torch.nn.Module
         ``nn.Sequential`` (possibly nested) or a module whose submodules are
-        registered in forward order.
+        registered in forward order; feed-forward chains, transformers built
+        from ``torch.nn`` layers and hand-written attention models.
     strict : bool
-        If True, any module that is not part of a feed-forward chain raises.
-        If False, each weight tensor (two or more dimensions) of such a module
-        is returned as a layer of kind ``"other"``.
+        If True, a recurrent module, or a batch norm that cannot be folded,
+        raises. If False, each weight tensor (two or more dimensions) of a
+        recurrent module is returned as a layer of kind ``"other"``.
 
     Returns
     -------
     list of WeightLayer
-        In forward order. The model is not modified and its mode is ignored:
-        batch norm is folded with its running statistics (eval-mode function).
+        In registration order. The model is not modified and its mode is
+        ignored: batch norm is folded with its running statistics (eval-mode
+        function).
 
     Raises
     ------
     TypeError
-        In strict mode, for recurrent, attention, transformer, embedding,
-        normalisation layers other than batch norm, modules with weights of
-        unknown type, and batch norms that do not directly follow a weight
-        layer or have no running statistics. The message names the layer and
-        the measures that still apply.
+        In strict mode, for recurrent layers and batch norms that do not
+        directly follow a weight layer or have no running statistics. The
+        message names the layer and the measures that still apply.
+
+    Notes
+    -----
+    The matrices, in the ``(out, in)`` orientation of ``Linear.weight``:
+
+    * ``Linear``, ``Conv1d``, ``Conv2d``: the weight (kernels reshaped to
+      ``(out, -1)`` where a measure needs a matrix), batch norm folded in;
+      this covers MLP blocks and an unembedding built from ``Linear``.
+    * ``MultiheadAttention`` with :math:`H` heads of width :math:`d_h`:
+      four matrices per head, :math:`W_Q^h, W_K^h, W_V^h` (rows
+      :math:`h d_h \ldots (h+1) d_h - 1` of the query, key and value parts of
+      ``in_proj_weight``, or of ``q/k/v_proj_weight``) and :math:`W_O^h`
+      (the same columns of ``out_proj.weight``), named ``attn.q.0``, ...,
+      ``attn.out.0``, ...
+    * ``Embedding`` (token or learned positional): the transposed table,
+      the linear map of a one-hot token.
+    * A raw parameter a hand-written module holds itself: with two
+      dimensions, one matrix as stored; with more, one matrix per slice of
+      its leading dimension (per-head tensors such as ``W_Q`` of shape
+      ``(heads, d_model, d_head)``), each reshaped to ``(shape[1], -1)``.
+    * Biases, one-dimensional parameters and the gains of ``LayerNorm``,
+      ``GroupNorm`` and ``RMSNorm`` are not matrices and are left out.
     """
     layers: list[WeightLayer] = []
     previous: WeightLayer | None = None
@@ -233,15 +313,75 @@ def weight_layers(model: nn.Module, *, strict: bool = True) -> list[WeightLayer]
                 )
             else:
                 previous = None
+        elif role == "attention":
+            previous = None
+            layers.extend(_attention_layers(name, module))
+        elif role == "embedding":
+            previous = None
+            table = _detached(module.weight).T.contiguous()
+            layers.append(WeightLayer(name, "embedding", table, None, None, None))
+        elif role == "parameters":
+            previous = None
+            layers.extend(_raw_layers(name, module))
         elif role == "other":
             previous = None
             for pname, p in module.named_parameters():
                 if p.dim() >= 2:
                     full = f"{name}.{pname}" if name else pname
                     layers.append(WeightLayer(full, "other", _detached(p), None, None, None))
-        elif role == "free":
+        elif role in ("free", "norm"):
             previous = None
     return layers
+
+
+def non_chain_part(model: nn.Module) -> str | None:
+    """What makes ``model`` something other than a feed-forward chain, or None.
+
+    Names the first attention layer, embedding, layer norm or module holding
+    raw parameters (``"MultiheadAttention at 'attn'"``). A hand-written
+    attention block built from ``Linear`` layers alone is not visible here;
+    :func:`AttentionWatch` finds it by running the model.
+    """
+    for name, module, role in _walk(model, "", strict=False):
+        if role in ("attention", "embedding", "norm", "parameters"):
+            label = f"'{name}'" if name else "the model itself"
+            return f"{type(module).__name__} at {label}"
+    return None
+
+
+class AttentionWatch(torch.overrides.TorchFunctionMode):
+    """Record whether a forward pass calls softmax or a fused attention function."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: str | None = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in _ATTENTION_FUNCTIONS and self.seen is None:
+            self.seen = name
+        return func(*args, **(kwargs or {}))
+
+
+@contextlib.contextmanager
+def math_attention() -> Iterator[None]:
+    """Run attention through its plain differentiable operations.
+
+    Inside the block the fused ``MultiheadAttention`` / transformer-layer fast
+    path is off (``torch.backends.mha``) and ``scaled_dot_product_attention``
+    uses its math kernel: the fused CPU kernels have no double backward
+    (Hessian-vector products) and no rule under :func:`torch.func.vmap`
+    gradients (the LLC's chains). The global flag is restored on exit.
+    """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    fast = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast)
 
 
 def check_same_architecture(layers: list[WeightLayer], init_layers: list[WeightLayer]) -> None:
@@ -268,12 +408,13 @@ def eval_mode(model: nn.Module, *, no_grad: bool = True) -> Iterator[nn.Module]:
 
     Batch norm then uses (and does not update) its running statistics and
     dropout is off. Gradients are disabled inside the block unless
-    ``no_grad=False`` (Hessian-vector products need them).
+    ``no_grad=False`` (Hessian-vector products need them), in which case
+    attention runs on its differentiable math path (:func:`math_attention`).
     """
     flags = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        with torch.no_grad() if no_grad else contextlib.nullcontext():
+        with torch.no_grad() if no_grad else math_attention():
             yield model
     finally:
         for m, flag in flags:
@@ -295,14 +436,33 @@ def _reference_parameter(model: nn.Module) -> torch.Tensor | None:
     return next(iter(model.parameters()), None)
 
 
+def reads_tokens(model: nn.Module) -> bool:
+    """Whether the model's first weight-holding module is not a Linear, Conv or batch norm.
+
+    Such a model (an embedding, a hand-written lookup ``W_E[tokens]``) reads
+    integer token ids, which must not be cast to floats.
+    """
+    for module in model.modules():
+        if list(module.parameters(recurse=False)):
+            return not isinstance(module, _WEIGHT_TYPES + _BATCHNORM_TYPES)
+    return False
+
+
 def as_input_tensor(X, model: nn.Module) -> torch.Tensor:
-    """Convert inputs to a tensor on the model's device with its dtype."""
+    """Convert inputs to a tensor on the model's device.
+
+    Floating inputs take the parameters' dtype. Integer inputs stay ``int64``
+    when the model reads tokens (:func:`reads_tokens`) and become floats
+    otherwise (integer-valued features of an MLP).
+    """
     ref = _reference_parameter(model)
     dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.float32
     device = ref.device if ref is not None else torch.device("cpu")
     X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
     if X.dim() < 2:
         raise ValueError(f"X must have a leading sample dimension, got shape {tuple(X.shape)}.")
+    if not X.is_floating_point() and X.dtype != torch.bool and reads_tokens(model):
+        return X.to(device=device, dtype=torch.int64)
     if not torch.isfinite(X.to(torch.float64)).all():
         raise ValueError("X contains NaN or infinity.")
     return X.to(device=device, dtype=dtype)

@@ -14,10 +14,12 @@ from torch import nn
 
 from ._deprecation import positional_to_keyword, weight_measures_init
 from ._layers import (
+    AttentionWatch,
     WeightLayer,
     check_same_architecture,
     folded_copy,
     layer_input_shapes,
+    non_chain_part,
     weight_layers,
 )
 from .conv_norms import kernel_operator_norm, spatial_shape
@@ -101,6 +103,20 @@ _NEEDS_SPECTRAL = frozenset(
     }
 )
 _CONV_NORMS = ("operator", "reshaped")
+_PATH_NORMS = frozenset({"path_norm", "path_norm_over_margin"})
+
+
+def _path_norm_refusal(part: str) -> TypeError:
+    return TypeError(
+        f"path_norm does not apply to this model: {part} makes it something other than a "
+        "feed-forward chain of Linear/Conv layers with positively homogeneous activations "
+        "(attention multiplies activations and normalises them by a softmax; an embedding "
+        "reads token ids, not an all-ones input), so no sum over input-output paths exists. "
+        "Use the norm measures of weight_measures (param_norm, log_prod_spec, log_sum_fro, "
+        "spectral_complexity, ...), computed on the model's matrices by the convention of "
+        "weight_measures, or the measures that only run the network: sharpness, "
+        "pac_bayes_measures, the Hessian measures and local_learning_coefficient."
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -290,7 +306,10 @@ def path_norm(model: nn.Module, *, p: float = 2, input_shape: Sequence[int] | No
     Raises
     ------
     TypeError
-        If the model is not a feed-forward chain.
+        If the model is not a feed-forward chain: recurrent layers, and
+        attention, embeddings, layer norms, raw parameters or a softmax in the
+        forward pass (transformers), for which no path norm exists; the
+        message names the part and the measures that apply instead.
     ValueError
         If ``p <= 0`` or ``input_shape`` is needed and missing.
 
@@ -335,12 +354,18 @@ def path_norm(model: nn.Module, *, p: float = 2, input_shape: Sequence[int] | No
     layers = weight_layers(model)
     if not layers:
         raise ValueError("the model has no weight layers.")
+    part = non_chain_part(model)
+    if part is not None:
+        raise _path_norm_refusal(part)
     shape = _path_input_shape(layers, input_shape)
     clone = folded_copy(model, layers)
-    with torch.no_grad():
+    watch = AttentionWatch()
+    with torch.no_grad(), watch:
         for param in clone.parameters():
             param.copy_(param.abs().pow(p))
         out = clone(torch.ones((1, *shape), dtype=torch.float64))
+    if watch.seen is not None:
+        raise _path_norm_refusal(f"a call of {watch.seen} in its forward pass")
     return float(out.sum())
 
 
@@ -371,9 +396,12 @@ def normalize_by_dataset_size(values: pd.Series, m: int) -> pd.Series:
     return out
 
 
-def _requested(measures, have_init: bool, have_margin: bool) -> list[str]:
+def _requested(measures, have_init: bool, have_margin: bool, chain_break: str | None) -> list[str]:
     if measures is None:
         names = list(MEASURE_NAMES)
+        if chain_break is not None:
+            logger.info("weight_measures: path_norm does not apply (%s); omitted.", chain_break)
+            names = [n for n in names if n not in _PATH_NORMS]
         skipped_init = [n for n in names if n in _NEEDS_INIT and not have_init]
         skipped_margin = [n for n in names if n in _NEEDS_MARGIN and not have_margin]
         if skipped_init:
@@ -394,6 +422,8 @@ def _requested(measures, have_init: bool, have_margin: bool) -> list[str]:
     missing_margin = [n for n in names if n in _NEEDS_MARGIN and not have_margin]
     if missing_margin:
         raise ValueError(f"{missing_margin} need the training data: pass X and y.")
+    if chain_break is not None and _PATH_NORMS & set(names):
+        raise _path_norm_refusal(chain_break)
     return [n for n in MEASURE_NAMES if n in names]
 
 
@@ -422,7 +452,10 @@ def weight_measures(
         ``Linear``, ``Conv1d``, ``Conv2d``, parameter-free activations,
         pooling, ``Flatten`` and ``Dropout``, with each ``BatchNorm1d`` /
         ``BatchNorm2d`` directly after a weight layer folded into it using its
-        running statistics.
+        running statistics; or a transformer, built from ``torch.nn`` layers
+        (``Embedding``, ``MultiheadAttention``, ``TransformerEncoderLayer``,
+        ``LayerNorm``, ``Linear``) or hand-written, measured on its matrices
+        by the convention in the Notes.
     X : tensor or array-like of shape (n, ...), optional
         Training inputs; with ``y``, enable the margin measures.
     y : array-like of shape (n,), optional
@@ -470,10 +503,10 @@ def weight_measures(
     Raises
     ------
     TypeError
-        If the model contains a layer that is not part of a feed-forward chain
-        (recurrent, attention, transformer, embedding, layer norm, ...) and a
-        measure needs the chain; the message names the layer and the measures
-        that still apply.
+        If the model contains a recurrent layer and a measure needs its
+        matrices, or ``path_norm`` is named for a model that is not a
+        feed-forward chain (a transformer); the message names the layer and
+        the measures that still apply.
     ValueError
         For unknown measure names, a requested measure whose inputs are
         missing, architectures of ``model`` and ``init_model`` that differ,
@@ -520,6 +553,36 @@ def weight_measures(
     A non-positive margin makes the measures that divide by it NaN, with a
     ``RuntimeWarning``.
 
+    Transformers. The :math:`W_i` are every weight matrix of the model
+    (:func:`~effcomplexity.measures._nn._layers.weight_layers`), so :math:`d`
+    counts them all:
+
+    * attention is counted per head: a ``MultiheadAttention`` with :math:`H`
+      heads of width :math:`d_h` gives :math:`4H` matrices, the query, key
+      and value matrices :math:`W_Q^h, W_K^h, W_V^h` (:math:`d_h` rows each
+      of the fused ``in_proj_weight``, split into its query, key and value
+      thirds, or of ``q/k/v_proj_weight``) and the output matrix
+      :math:`W_O^h` (the matching :math:`d_h` columns of
+      ``out_proj.weight``);
+    * a token or learned positional ``Embedding`` is one matrix, its table
+      transposed (the map of a one-hot token); an unembedding is a
+      ``Linear`` layer or a raw parameter;
+    * a hand-written module's own parameters: a 2-D one is a matrix as
+      stored, one of three or more dimensions is a matrix per slice of its
+      leading (head) dimension; the Frobenius and spectral norms do not
+      depend on the orientation, the :math:`(2,1)` norm of
+      ``spectral_complexity`` does;
+    * biases and the gains of layer norms are left out, like biases.
+
+    The products and sums over :math:`i` then read the transformer's
+    matrices as if they were a chain; ``spectral_complexity`` is the same
+    formula, without the guarantee of Bartlett et al.'s bound, which needs
+    a chain of Lipschitz maps. ``path_norm`` and ``path_norm_over_margin``
+    do not apply (there is no sum over paths through a softmax and a
+    product of activations): by default they are omitted for a transformer,
+    and naming them raises ``TypeError``. The margin measures run the model
+    on integer token inputs as they are.
+
     References
     ----------
     Y. Jiang, B. Neyshabur, H. Mobahi, D. Krishnan, S. Bengio. "Fantastic
@@ -546,7 +609,7 @@ def weight_measures(
     """
     if (X is None) != (y is None):
         raise ValueError("pass both X and y, or neither.")
-    names = _requested(measures, init_model is not None, X is not None)
+    names = _requested(measures, init_model is not None, X is not None, non_chain_part(model))
     strict = not set(names) <= _GENERIC
     layers, init_layers = _checked_layers(model, init_model, strict=strict)
     d = len(layers)

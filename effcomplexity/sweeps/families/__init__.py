@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (importing registers)
     grokking,
     grokking_mnist,
     grokking_polynomial,
+    grokking_transformer,
     mnist1d,
     rff,
     ridgeless,

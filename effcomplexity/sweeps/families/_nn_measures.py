@@ -329,6 +329,10 @@ def _llc(cp: Checkpoint) -> dict:
     from ... import nn as ecnn
 
     problem = cp.problem
+    settings = llc_settings(problem.batch_size, len(problem.X_train))
+    # A family whose networks are sharper than the default step allows sets its own.
+    if cp.options.get("llc_step_size") is not None:
+        settings["step_size"] = float(cp.options["llc_step_size"])
     with warnings.catch_warnings():
         # The sweep's chains are short by design (see LLC_MINIBATCH); divergence still warns.
         warnings.filterwarnings("ignore", "local_learning_coefficient: the loss traces have not")
@@ -338,7 +342,7 @@ def _llc(cp: Checkpoint) -> dict:
             problem.targets_train,
             loss_fn=problem.loss_fn(),
             random_state=cp.seed,
-            **llc_settings(problem.batch_size, len(problem.X_train)),
+            **settings,
         )
     return {"llc": float(result.estimate), "llc_se": float(result.std_error)}
 
