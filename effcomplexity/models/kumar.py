@@ -11,8 +11,15 @@ from __future__ import annotations
 import math
 import numbers
 
-import torch
-from torch import nn
+from .._optional import missing_dependency
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError as exc:
+    if exc.name != "torch":
+        raise
+    raise missing_dependency("torch", "the Kumar et al. network") from exc
 
 from .._validation import check_int
 from .torch_models import _seeded

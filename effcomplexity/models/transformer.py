@@ -9,8 +9,15 @@ Chan, Lieberum, Smith and Steinhardt (2023) from ``nn.Embedding``,
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from .._optional import missing_dependency
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError as exc:
+    if exc.name != "torch":
+        raise
+    raise missing_dependency("torch", "the grokking transformer") from exc
 
 from .torch_models import _activation, _check_size, _seeded
 
