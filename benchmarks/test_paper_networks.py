@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _paper import run_sweep, save_figure, write_table
+from _paper import SETTINGS, run_sweep, save_figure, write_table
 
 from effcomplexity import analysis, plotting
 from effcomplexity.sweeps import get_spec
@@ -79,12 +79,18 @@ def _means(df: pd.DataFrame, by: str | list, columns) -> pd.DataFrame:
     return df.groupby(by, sort=True)[columns].mean().reset_index()
 
 
-def _usable(df: pd.DataFrame, measure: str) -> bool:
-    """A measure the figure can plot: present, finite on enough widths."""
+def _usable(df: pd.DataFrame, measure: str, along: str | None = None) -> bool:
+    """A measure the figure can plot: present, and finite on enough points.
+
+    With ``along``, the points are that column's values (with several seeds, a
+    measure finite at three widths has nine values but only three points).
+    """
     if measure not in df:
         return False
-    values = df[measure].replace([np.inf, -np.inf], np.nan).dropna()
-    return values.nunique() >= analysis.MIN_POINTS
+    finite = df[np.isfinite(df[measure].astype(float))]
+    if along is not None:
+        return finite[along].nunique() >= analysis.MIN_POINTS
+    return finite[measure].nunique() >= analysis.MIN_POINTS
 
 
 def _verdicts(df: pd.DataFrame, measures, error: str = "test_error") -> pd.DataFrame:
@@ -180,6 +186,14 @@ def _binomial_bars(ax, means: pd.DataFrame) -> None:
     )
 
 
+def _jobs(full: bool) -> dict:
+    """Two processes for a quick MNIST-1D sweep (its units are many and small, and the
+    machine has two cores), unless the session chose a scheduler or its own jobs."""
+    if full or SETTINGS.get("scheduler") or SETTINGS.get("n_jobs", 1) != 1:
+        return {}
+    return {"n_jobs": 2}
+
+
 def _run(full: bool) -> str:
     return "full run" if full else "quick run"
 
@@ -189,7 +203,7 @@ def _run(full: bool) -> str:
 
 def test_mnist1d_width(full):
     """Model-wise double descent on MNIST-1D, against raw parameters and every measure."""
-    df = run_sweep(WIDTH, full)
+    df = run_sweep(WIDTH, full, **_jobs(full))
     means = _means(df, "width", ["train_error", "test_error", *NETWORK_MEASURES])
     means = means.merge(_binomial_se(df, "width"), on="width")
     threshold = _first(means["width"], means["train_error"] <= 1e-12)
@@ -207,7 +221,7 @@ def test_mnist1d_width(full):
     _binomial_bars(fig.axes[0], means)
     save_figure(fig, "mnist1d_width", drawn)
 
-    measures = [m for m in NETWORK_MEASURES if _usable(df, m)]
+    measures = [m for m in NETWORK_MEASURES if _usable(df, m, along="width")]
     verdicts = _verdicts(df, measures)
     fig = plotting.verdict_grid(
         drawn,
@@ -259,7 +273,7 @@ def test_mnist1d_width(full):
 
 def test_mnist1d_epochs(full):
     """Epoch-wise curves at the critical width, with the network measures on twin axes."""
-    df = run_sweep(EPOCHS, full)
+    df = run_sweep(EPOCHS, full, **_jobs(full))
     widths = np.array(sorted(df["width"].unique()))
     critical = int(widths[np.argmin(np.abs(np.log(widths / np.mean(PUBLISHED_PEAK_WIDTHS))))])
     part = df[df["width"] == critical]

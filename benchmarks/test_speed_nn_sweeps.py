@@ -1,12 +1,16 @@
 """Speed of the network sweeps: MNIST-1D width and epoch sweeps, grokking.
 
 * ``sweeps``: wall time of every network spec (``mnist1d_width``,
-  ``mnist1d_epochs``, ``grokking``, ``grokking_no_wd``) at the quick size
-  with 1 and 2 jobs, also under ``--full`` (which prices the published size
-  with ``full_unit`` below instead of running each sweep twice more: the
-  paper's own full run already trains them once); a spec of one unit is
-  run with 1 job only. The grokking entries also keep what the timed run
-  measured at each step (accuracies, telescoping gap, ``p_train``,
+  ``mnist1d_epochs``, ``grokking``, ``grokking_no_wd``) at the quick size.
+  In a ``pytest benchmarks/`` session ``test_paper_networks.py`` has already
+  run each of them (MNIST-1D with 2 jobs, the two grokking sweeps side by
+  side with 1 job each), and the time of that run is recorded
+  (``"source"`` says so) rather than training the same networks again: the
+  file then costs seconds instead of minutes. Run alone, it times each
+  sweep itself with 2 jobs. Under ``--full`` it prices the published size
+  with ``full_unit`` below (the paper's own full run already trains them
+  once). The grokking entries also keep the seed means of what the timed
+  run measured at each step (accuracies, telescoping gap, ``p_train``,
   ``p_test``, ``llc``), so that the time is read with the run it produced.
 * ``full_unit``: the costliest unit of each spec at the published size,
   extrapolated from its first epochs (or steps), because a full unit takes

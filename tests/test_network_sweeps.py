@@ -94,12 +94,14 @@ def test_quick_grokking_tracker_follows_the_network_through_grokking():
     """
     spec = sweeps.get_spec("grokking").sized(quick=True)
     assert spec.resolved_model_kwargs()["telescoping"] == "probe"
+    assert spec.resolved_model_kwargs()["n_probes"] >= 10
     spec = spec.replace(model_kwargs={**spec.model_kwargs, "measures": ()})
-    table = sweeps.run(spec, n_jobs=2, verbose=0).sort_values("step")
-    assert table.seed.nunique() >= 3
-    for _, run in table.groupby("seed"):
-        grok = _first_step(run.assign(test_acc=1 - run.test_error), "test_acc", 0.90)
-        assert grok is not None and grok < run.step.max()
+    assert len(spec.seeds) >= 3
+    # One seed of the three (the paper's run checks all of them): a unit test's budget.
+    spec = spec.replace(seeds=spec.seeds[:1])
+    table = sweeps.run(spec, verbose=0).sort_values("step")
+    grok = _first_step(table.assign(test_acc=1 - table.test_error), "test_acc", 0.90)
+    assert grok is not None and grok < table.step.max()
     tracked = table[table.step > 0]
     assert (tracked.telescoping == "probe").all(), tracked[["step", "telescoping_gap"]]
     assert (tracked.telescoping_gap <= _nn_measures.TRACKING_TOLERANCE).all()

@@ -393,7 +393,7 @@ _GROKKING = (
 )
 _MNIST1D_WIDTHS = (2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)
 # Nine widths, two of them (47, 61) at the published peak; three seeds at either size.
-_MNIST1D_QUICK_WIDTHS = (4, 8, 12, 16, 27, 47, 61, 104, 256)
+_MNIST1D_QUICK_WIDTHS = (4, 8, 12, 16, 27, 47, 61, 128, 256)
 _MNIST1D_SEEDS = (0, 1, 2)
 # The quick sweep trains 200 epochs and measures on fewer probes and eigenvalues.
 _NETWORK_QUICK_OPTIONS = {"sharpness_samples": 3, "hessian_k": 5}
@@ -438,13 +438,13 @@ _add(
         order=("epoch", "width"),
         quick={
             "n_test": 2000,
-            "grid": {"width": (16, 47, 104), "epoch": (0, 5, 25, 50, 100, 200)},
+            "grid": {"width": (16, 47, 128), "epoch": (0, 5, 25, 50, 100, 200)},
             "model_kwargs": _NETWORK_QUICK_OPTIONS,
         },
         description=(
             "Epoch-wise curves of the MNIST-1D width sweep: every network measure at "
             "log-spaced epochs, width and epoch as axes of one table, 3 seeds. Quick: widths "
-            "16, 47 (the published peak) and 104, 200 epochs, 2,000 test points."
+            "16, 47 (the published peak) and 128, 200 epochs, 2,000 test points."
         ),
         reference=_GREYDANUS,
     )
