@@ -282,7 +282,7 @@ def test_mnist1d_epochs(full):
         part,
         x="epoch",
         measures=measures,
-        title=f"MNIST-1D MLP at the critical width w = {critical}, seed {_seeds(df)}: "
+        title=f"MNIST-1D MLP at the critical width w = {critical}, seeds {_seeds(df)}: "
         "epoch-wise curves",
     )
     _spread(fig)

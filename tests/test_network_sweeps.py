@@ -264,6 +264,7 @@ def test_mnist1d_rows_per_epoch_and_cnn_option():
     spec = sweeps.get_spec("mnist1d_epochs").replace(
         n_train=200,
         n_test=100,
+        seeds=(0,),
         grid={"width": (4, 8), "epoch": (0, 1, 3)},
         model_kwargs={"architecture": "cnn", "measures": ("weights",), "batch_size": 50},
     )
