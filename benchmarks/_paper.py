@@ -30,6 +30,7 @@ import logging
 import os
 import random
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,7 @@ __all__ = [
     "run_sweep",
     "save_figure",
     "store_summary",
+    "sweep_timing",
     "verify_units",
     "write_table",
 ]
@@ -95,13 +97,62 @@ def run_sweep(spec, full: bool, **run_kwargs) -> pd.DataFrame:
     elif SETTINGS.get("n_jobs", 1) != 1:
         run_kwargs.setdefault("n_jobs", SETTINGS["n_jobs"])
     if not full:
-        return sweeps.run(spec, quick=True, out=out, **run_kwargs)
+        return _timed_quick(spec, out, run_kwargs)
     sized = spec.sized(quick=False)
     _write_spec(sized, out)
     # Every part records the commit beside the version and fingerprint the store records;
     # the commit is never compared, so a later commit resumes the same store.
     with sweeps_store.options(keep_parts=True, metadata={"commit": git_commit()}):
         return sweeps.run(sized, quick=False, out=out, **run_kwargs)
+
+
+def _timing_file(out: Path) -> Path:
+    return out.with_name(out.stem + ".timing.json")
+
+
+def _load() -> dict:
+    one, five, _ = os.getloadavg()
+    return {"load_1min": one, "load_5min": five, "cores": os.cpu_count()}
+
+
+def _timed_quick(spec: sweeps.SweepSpec, out: Path, run_kwargs: dict) -> pd.DataFrame:
+    """Run a quick sweep; when it is computed from scratch, store its wall time beside it.
+
+    ``benchmarks/test_speed_nn_sweeps.py`` reads the time back (:func:`sweep_timing`)
+    instead of training the same networks a second time in the same session.
+    """
+    finished = out.with_name(out.name + ".manifest.json").exists()
+    if finished or _parts(out).exists():  # read back, or resumed: not a whole run's time
+        return sweeps.run(spec, quick=True, out=out, **run_kwargs)
+    before = _load()
+    start = time.perf_counter()
+    table = sweeps.run(spec, quick=True, out=out, **run_kwargs)
+    seconds = time.perf_counter() - start
+    timing = {
+        "seconds": seconds,
+        "n_jobs": run_kwargs.get("n_jobs", 1),
+        "backend": run_kwargs.get("backend", "joblib"),
+        "units": len(sweeps.plan(spec.sized(quick=True))),
+        "fingerprint": spec.sized(quick=True).fingerprint(),
+        "load": {"before": before, "after": _load()},
+    }
+    _timing_file(out).write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
+    return table
+
+
+def sweep_timing(name: str) -> dict | None:
+    """Wall time of this session's quick run of library sweep ``name``, if it ran here.
+
+    ``None`` when the sweep was not computed from scratch in this session (the
+    quick runs' folder is cleared when a session starts) or when the library
+    spec changed since.
+    """
+    spec = sweeps.get_spec(name)
+    path = _timing_file(results_file(spec, False))
+    if not path.is_file():
+        return None
+    timing = json.loads(path.read_text())
+    return timing if timing["fingerprint"] == spec.sized(quick=True).fingerprint() else None
 
 
 # -- provenance of the committed full run ---------------------------------------------------

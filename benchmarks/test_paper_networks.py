@@ -12,12 +12,19 @@ the figure illustrates:
   every network measure gets its panel and its ``illusion_test`` verdict.
 * ``mnist1d_epochs``: epoch-wise curves at the critical width, the grid width
   nearest the published peak (47-61).
-* ``grokking``: test accuracy passes 90% long after training accuracy passes
-  99% (Power et al. 2022; Gromov 2023), and the telescoping ``p_test`` falls
-  as the network groks (Jeffares et al. 2024) where the tracker follows the
-  network across the transition. The weight norm at both moments is
-  tabulated: the published fall of the norm is a claim the table reports,
-  not one this budget reproduces.
+* ``grokking``: modular addition learnt by Gromov's quadratic MLP with
+  full-batch AdamW at weight decay 16, a set-up of its own (not one of
+  Jeffares et al.'s 2024 grokking case studies, which are polynomial
+  regression and MNIST at a large initialisation). Test accuracy passes 90%
+  long after training accuracy passes 99% (Power et al. 2022; Gromov 2023),
+  the telescoping tracker follows the network across the transition, and
+  there the telescoping ``p_test`` *rises* as the network groks while the
+  ratio ``p_test / p_train`` falls from its maximum after the fit. The
+  figure draws ``p_train``, ``p_test`` and their ratio with bands of one
+  standard error over the seeds; the table gives them, with those standard
+  errors, at the fit, at grokking and at the end. The weight norm at both
+  moments is tabulated: the published fall of the norm is a claim the table
+  reports, not one this budget reproduces.
 * ``grokking_no_wd``: without weight decay test accuracy stays low.
 
 The telescoping tracker reports ``p_train`` and ``p_test`` only while its
@@ -32,9 +39,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _paper import run_sweep, save_figure, write_table
+from _paper import SETTINGS, run_sweep, save_figure, write_table
 
 from effcomplexity import analysis, plotting
+from effcomplexity.sweeps import get_spec
 
 WIDTH = "mnist1d_width"
 EPOCHS = "mnist1d_epochs"
@@ -71,12 +79,18 @@ def _means(df: pd.DataFrame, by: str | list, columns) -> pd.DataFrame:
     return df.groupby(by, sort=True)[columns].mean().reset_index()
 
 
-def _usable(df: pd.DataFrame, measure: str) -> bool:
-    """A measure the figure can plot: present, finite on enough widths."""
+def _usable(df: pd.DataFrame, measure: str, along: str | None = None) -> bool:
+    """A measure the figure can plot: present, and finite on enough points.
+
+    With ``along``, the points are that column's values (with several seeds, a
+    measure finite at three widths has nine values but only three points).
+    """
     if measure not in df:
         return False
-    values = df[measure].replace([np.inf, -np.inf], np.nan).dropna()
-    return values.nunique() >= analysis.MIN_POINTS
+    finite = df[np.isfinite(df[measure].astype(float))]
+    if along is not None:
+        return finite[along].nunique() >= analysis.MIN_POINTS
+    return finite[measure].nunique() >= analysis.MIN_POINTS
 
 
 def _verdicts(df: pd.DataFrame, measures, error: str = "test_error") -> pd.DataFrame:
@@ -130,6 +144,56 @@ def _tidy_grid(fig) -> None:
             ax.get_legend().remove()
 
 
+def _binomial_se(df: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Binomial standard error of the seed-mean test error, per value of ``by``.
+
+    Each seed's error is a proportion of ``n_test`` independent test points, with
+    variance ``e (1 - e) / n_test``; the mean of S seeds has the mean of those over S.
+    """
+    var = df["test_error"] * (1 - df["test_error"]) / df["n_test"]
+    out = var.groupby(df[by]).mean() / df.groupby(by)["seed"].nunique()
+    se = np.sqrt(out).rename("test_error_se").reset_index()
+    return se.assign(n_test=df.groupby(by)["n_test"].first().to_numpy())
+
+
+def _binomial_bars(ax, means: pd.DataFrame) -> None:
+    """Black bars of one binomial standard error on the seed-mean test error.
+
+    Drawn a little to the right of each point (the axis is logarithmic), beside
+    the seaborn bars of the spread over seeds, and added to the figure's legend.
+    """
+    old = ax.get_legend()
+    handles = list(old.legend_handles) if old is not None else []
+    labels = [t.get_text() for t in old.get_texts()] if old is not None else []
+    bars = ax.errorbar(
+        means["n_params"] * 1.08,
+        means["test_error"],
+        yerr=means["test_error_se"],
+        fmt="none",
+        ecolor="black",
+        elinewidth=1.0,
+        capsize=2.5,
+        zorder=4,
+    )
+    text = f"black: ±1 binomial s.e. (n_test = {int(means['n_test'].iloc[0]):,})"
+    ax.legend(
+        [*handles, bars],
+        [*labels, text],
+        fontsize=8,
+        frameon=True,
+        framealpha=0.85,
+        edgecolor="none",
+    )
+
+
+def _jobs(full: bool) -> dict:
+    """Two processes for a quick MNIST-1D sweep (its units are many and small, and the
+    machine has two cores), unless the session chose a scheduler or its own jobs."""
+    if full or SETTINGS.get("scheduler") or SETTINGS.get("n_jobs", 1) != 1:
+        return {}
+    return {"n_jobs": 2}
+
+
 def _run(full: bool) -> str:
     return "full run" if full else "quick run"
 
@@ -139,8 +203,9 @@ def _run(full: bool) -> str:
 
 def test_mnist1d_width(full):
     """Model-wise double descent on MNIST-1D, against raw parameters and every measure."""
-    df = run_sweep(WIDTH, full)
+    df = run_sweep(WIDTH, full, **_jobs(full))
     means = _means(df, "width", ["train_error", "test_error", *NETWORK_MEASURES])
+    means = means.merge(_binomial_se(df, "width"), on="width")
     threshold = _first(means["width"], means["train_error"] <= 1e-12)
     peak = means.loc[_interior_peak(means["test_error"].to_numpy())]
     widths = list(means["width"])
@@ -151,24 +216,25 @@ def test_mnist1d_width(full):
     fig = plotting.composite(
         drawn,
         "test_error",
-        title=f"MNIST-1D MLP, seed {_seeds(df)}: test error against raw parameters",
+        title=f"MNIST-1D MLP, seeds {_seeds(df)}: test error against raw parameters",
     )
+    _binomial_bars(fig.axes[0], means)
     save_figure(fig, "mnist1d_width", drawn)
 
-    measures = [m for m in NETWORK_MEASURES if _usable(df, m)]
+    measures = [m for m in NETWORK_MEASURES if _usable(df, m, along="width")]
     verdicts = _verdicts(df, measures)
     fig = plotting.verdict_grid(
         drawn,
         measures,
         verdicts=verdicts,
         ncols=4,
-        title=f"MNIST-1D MLP, seed {_seeds(df)}: test error against each network measure",
+        title=f"MNIST-1D MLP, seeds {_seeds(df)}: test error against each network measure",
     )
     _tidy_grid(fig)
     save_figure(fig, "mnist1d_width_measures", drawn)
 
     table = means[
-        ["width", "n_params", "train_error", "test_error", "path_norm"]
+        ["width", "n_params", "train_error", "test_error", "test_error_se", "path_norm"]
         + [
             m
             for m in ("param_norm", "inverse_margin", "pacbayes_flatness", "n_eff", "llc", "p_test")
@@ -207,7 +273,7 @@ def test_mnist1d_width(full):
 
 def test_mnist1d_epochs(full):
     """Epoch-wise curves at the critical width, with the network measures on twin axes."""
-    df = run_sweep(EPOCHS, full)
+    df = run_sweep(EPOCHS, full, **_jobs(full))
     widths = np.array(sorted(df["width"].unique()))
     critical = int(widths[np.argmin(np.abs(np.log(widths / np.mean(PUBLISHED_PEAK_WIDTHS))))])
     part = df[df["width"] == critical]
@@ -216,7 +282,7 @@ def test_mnist1d_epochs(full):
         part,
         x="epoch",
         measures=measures,
-        title=f"MNIST-1D MLP at the critical width w = {critical}, seed {_seeds(df)}: "
+        title=f"MNIST-1D MLP at the critical width w = {critical}, seeds {_seeds(df)}: "
         "epoch-wise curves",
     )
     _spread(fig)
@@ -271,11 +337,28 @@ def _tracked(df: pd.DataFrame) -> pd.DataFrame:
     return df[ok]
 
 
+#: The ratio of the two telescoping counts, a column of the grokking tables.
+RATIO = "p_test / p_train"
+
+
+def _with_ratio(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with ``p_test / p_train`` per row (missing where untracked or at step 0)."""
+    if "p_test" not in df:
+        return df
+    ratio = (df["p_test"] / df["p_train"]).replace([np.inf, -np.inf], np.nan)
+    return df.assign(**{RATIO: ratio})
+
+
+def _modulus(full: bool) -> int:
+    return int(get_spec(GROKKING).sized(quick=not full).resolved_model_kwargs()["modulus"])
+
+
 def _grokking_numbers(df: pd.DataFrame) -> dict:
     curve = _means(df, "step", ["train_error", "test_error", "param_norm"])
     train_acc, test_acc = 1 - curve["train_error"], 1 - curve["test_error"]
     return {
         "weight decay": float(df["weight_decay"].iloc[0]),
+        "training fraction": float(df["train_fraction"].iloc[0]),
         "seeds": _seeds(df),
         "steps": int(curve["step"].max()),
         "train acc > 99% at step": _first(curve["step"], train_acc > TRAIN_FIT),
@@ -294,8 +377,16 @@ def _grokking_numbers(df: pd.DataFrame) -> dict:
 
 
 def _p_hat_at_fits(df, curve, train_acc, test_acc) -> dict:
-    """Telescoping p_test and p_test / p_train at the fit, at grokking and at the end."""
-    tracked = _means(_tracked(df), "step", ["p_train", "p_test"]).set_index("step")
+    """Telescoping p_train, p_test and their ratio at the fit, at grokking and at the end.
+
+    Each is the mean over seeds with its standard error over seeds (the ratio is
+    taken per seed first, so the pairing of p_test with its own p_train is kept).
+    """
+    tracked = _with_ratio(_tracked(df))
+    columns = ["p_train", "p_test", RATIO]
+    by_step = tracked.groupby("step")[columns] if len(tracked) else None
+    mean = by_step.mean() if by_step is not None else pd.DataFrame(columns=columns)
+    se = by_step.sem() if by_step is not None else pd.DataFrame(columns=columns)
     out = {}
     steps = {
         "train fit": _first(curve["step"], train_acc > TRAIN_FIT),
@@ -303,31 +394,37 @@ def _p_hat_at_fits(df, curve, train_acc, test_acc) -> dict:
         "end": curve["step"].max(),
     }
     for label, step in steps.items():
-        ok = np.isfinite(step) and step in tracked.index
-        row = tracked.loc[step] if ok else None
-        out[f"p_test at {label}"] = row["p_test"] if ok else np.nan
-        out[f"p_test / p_train at {label}"] = row["p_test"] / row["p_train"] if ok else np.nan
-    after = tracked[tracked.index >= steps["train fit"]] if np.isfinite(steps["train fit"]) else []
-    ratio = after["p_test"] / after["p_train"] if len(after) else pd.Series(dtype=float)
-    out["max p_test / p_train after train fit"] = ratio.max() if len(ratio) else np.nan
-    out["step of that max"] = ratio.idxmax() if len(ratio) else np.nan
+        ok = np.isfinite(step) and step in mean.index
+        for column in columns:
+            out[f"{column} at {label}"] = mean.loc[step, column] if ok else np.nan
+            out[f"{column} at {label} (se)"] = se.loc[step, column] if ok else np.nan
+    fit = steps["train fit"]
+    after = mean[mean.index >= fit][RATIO] if np.isfinite(fit) else pd.Series(dtype=float)
+    peak = after.idxmax() if len(after) else np.nan
+    out[f"max {RATIO} after train fit"] = after.max() if len(after) else np.nan
+    out[f"max {RATIO} after train fit (se)"] = se.loc[peak, RATIO] if len(after) else np.nan
+    out["step of that max"] = peak
     return out
 
 
 def test_grokking(full, grokking_runs):
-    """Train and test accuracy against steps, with the weight norm and telescoping p_test."""
+    """Train and test accuracy against steps, with the weight norm and telescoping p."""
     df = grokking_runs[GROKKING]
     if full:  # the figure shows the quick run's setting: the largest weight decay, 20% of pairs
         df = df[(df["weight_decay"] == df["weight_decay"].max()) & (df["train_fraction"] == 0.2)]
-    measures = ["param_norm", *(["p_test"] if "p_test" in df else [])]
+    drawn = _with_ratio(df)
+    # The weight norm is tabulated (and drawn in the control's figure): three panels read
+    # at the paper's width where four do not.
+    measures = ["p_train", "p_test", RATIO] if "p_test" in df else ["param_norm"]
     fig = plotting.training_curves(
-        df,
+        drawn,
         x="step",
         measures=measures,
-        title=f"(a + b) mod 97, MLP, AdamW weight decay {df['weight_decay'].iloc[0]:g}, "
-        f"seed {_seeds(df)}",
+        title=f"(a + b) mod {_modulus(full)}, quadratic MLP, AdamW weight decay "
+        f"{df['weight_decay'].iloc[0]:g}, {df['train_fraction'].iloc[0]:.0%} of the pairs, "
+        f"seeds {_seeds(df)}",
     )
-    save_figure(fig, "grokking", df)
+    save_figure(fig, "grokking", drawn)
     numbers = _grokking_numbers(df)
     _write_claims("grokking", {_run(full): numbers})
 
@@ -341,13 +438,17 @@ def test_grokking(full, grokking_runs):
     # row from the fit to the end is tracked), so p_test can be read across it.
     tracked = _tracked(df)
     assert set(curve_steps(df, t_train)) <= set(tracked["step"]), tracked["step"].tolist()
-    # What we find (the paper reports it against Jeffares et al.): p_test does not fall as
-    # the network groks, but p_test / p_train does, from its maximum after the fit by more
-    # than 2%; the probe error of p_test is about 1% of it (p_test_se in the table).
-    assert numbers["p_test at test fit"] > numbers["p_test at train fit"], numbers
-    assert numbers["p_test at end"] > numbers["p_test at test fit"], numbers
-    peak_ratio = numbers["max p_test / p_train after train fit"]
-    assert numbers["p_test / p_train at end"] < 0.98 * peak_ratio, numbers
+    # What we find in this set-up (the paper reports it beside Jeffares et al.): p_test does
+    # not fall as the network groks, it rises, by more than two standard errors over seeds
+    # at each stage; the ratio p_test / p_train falls from its maximum after the fit by more
+    # than two standard errors.
+    for start, stop in (("train fit", "test fit"), ("test fit", "end")):
+        rise = numbers[f"p_test at {stop}"] - numbers[f"p_test at {start}"]
+        noise = np.hypot(numbers[f"p_test at {stop} (se)"], numbers[f"p_test at {start} (se)"])
+        assert rise > 2 * noise, numbers
+    fall = numbers[f"max {RATIO} after train fit"] - numbers[f"{RATIO} at end"]
+    noise = np.hypot(numbers[f"max {RATIO} after train fit (se)"], numbers[f"{RATIO} at end (se)"])
+    assert fall > 2 * noise, numbers
 
 
 def curve_steps(df: pd.DataFrame, start) -> list:
@@ -359,16 +460,19 @@ def test_grokking_no_weight_decay(full, grokking_runs):
     """The control: the same network and budget without weight decay does not grok."""
     control = grokking_runs[GROKKING_NO_WD]
     grok = grokking_runs[GROKKING]
+    # The grokking run at the control's training fraction, with its largest weight decay.
+    fraction = control["train_fraction"].iloc[0]
     grok = grok[
-        (grok["weight_decay"] == grok["weight_decay"].max()) & (grok["train_fraction"] == 0.2)
+        (grok["weight_decay"] == grok["weight_decay"].max()) & (grok["train_fraction"] == fraction)
     ]
-    both = pd.concat([grok, control], ignore_index=True)
+    both = _with_ratio(pd.concat([grok, control], ignore_index=True))
     fig = plotting.training_curves(
         both,
         x="step",
-        measures=["param_norm", *(["p_test"] if "p_test" in both else [])],
+        measures=["param_norm", *(["p_test", RATIO] if "p_test" in both else [])],
         by="weight_decay",
-        title=f"(a + b) mod 97 without and with weight decay, seed {_seeds(control)}",
+        title=f"(a + b) mod {_modulus(full)} without and with weight decay, "
+        f"seeds {_seeds(control)}",
     )
     save_figure(fig, "grokking_no_wd", both)
     numbers = _grokking_numbers(control)

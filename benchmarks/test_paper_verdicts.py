@@ -252,7 +252,7 @@ _DATA = {
     ("mnist1d", "full"): "MNIST-1D, generated",
     ("gaussian_linear", "quick"): "Gaussian, synthetic",
     ("gaussian_linear", "full"): "Gaussian, synthetic",
-    ("modular_addition", "quick"): "(a + b) mod 97, 20% of the pairs",
+    ("modular_addition", "quick"): "(a + b) mod 47, 30% of the pairs",
     ("modular_addition", "full"): "(a + b) mod 97, 20-50% of the pairs",
 }
 

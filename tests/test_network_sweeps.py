@@ -62,7 +62,11 @@ def test_quick_grokking_groks_late_and_not_without_weight_decay():
     options = {"measures": (), "telescoping": "off"}
     spec = sweeps.get_spec("grokking").sized(quick=True)
     spec = spec.replace(model_kwargs={**spec.model_kwargs, **options})
-    table = sweeps.run(spec, verbose=0)
+    table = (
+        sweeps.run(spec, n_jobs=2, verbose=0)
+        .groupby("step", as_index=False)
+        .mean(numeric_only=True)
+    )
     table = table.assign(train_acc=1 - table.train_error, test_acc=1 - table.test_error)
     fit = _first_step(table, "train_acc", 0.99)
     grok = _first_step(table, "test_acc", 0.90)
@@ -71,7 +75,7 @@ def test_quick_grokking_groks_late_and_not_without_weight_decay():
 
     control = sweeps.get_spec("grokking_no_wd").sized(quick=True)
     control = control.replace(model_kwargs={**control.model_kwargs, **options})
-    ctrl = sweeps.run(control, verbose=0)
+    ctrl = sweeps.run(control, n_jobs=2, verbose=0)
     assert (1 - ctrl.train_error).max() >= 0.99
     assert (1 - ctrl.test_error).max() < 0.90
     assert ctrl.step.max() == table.step.max()
@@ -90,7 +94,11 @@ def test_quick_grokking_tracker_follows_the_network_through_grokking():
     """
     spec = sweeps.get_spec("grokking").sized(quick=True)
     assert spec.resolved_model_kwargs()["telescoping"] == "probe"
+    assert spec.resolved_model_kwargs()["n_probes"] >= 10
     spec = spec.replace(model_kwargs={**spec.model_kwargs, "measures": ()})
+    assert len(spec.seeds) >= 3
+    # One seed of the three (the paper's run checks all of them): a unit test's budget.
+    spec = spec.replace(seeds=spec.seeds[:1])
     table = sweeps.run(spec, verbose=0).sort_values("step")
     grok = _first_step(table.assign(test_acc=1 - table.test_error), "test_acc", 0.90)
     assert grok is not None and grok < table.step.max()
@@ -107,25 +115,27 @@ def test_quick_mnist1d_width_peaks_at_an_intermediate_width():
     """Model-wise double descent under 15% label noise, against Greydanus (2020).
 
     The quick sweep trains 200 epochs (not 500) on 2,000 test points (not
-    12,000): a test-error standard error of about 1.1 points, one seed. The
-    tolerance on the published levels is 6 points (about five standard
-    errors, plus the shorter training); the shape is asserted strictly: the
-    widest nets interpolate, and the test error has a local peak at an
-    intermediate width above both the curve to its left (at w >= 16) and the
-    widest net.
+    12,000), three seeds: a binomial standard error of the seed-mean test error
+    of about 0.65 points. The tolerance on the published levels is 6 points
+    (several standard errors, plus the shorter training); the shape is asserted
+    strictly on the seed means: the widest net interpolates, and the test error
+    has a local peak at an intermediate width above both the curve to its left
+    (at w >= 16) and the widest net.
     """
     spec = sweeps.get_spec("mnist1d_width").sized(quick=True)
+    assert len(spec.seeds) >= 3 and len(spec.grid["width"]) >= 9
+    assert sum(47 <= w <= 61 for w in spec.grid["width"]) >= 2
     spec = spec.replace(model_kwargs={**spec.model_kwargs, "measures": ()})
-    table = sweeps.run(spec, n_jobs=2, verbose=0).set_index("width")
-    assert table.loc[256, "train_error"] <= 0.01
-    assert table.loc[128, "train_error"] <= 0.02
+    table = sweeps.run(spec, n_jobs=2, verbose=0).groupby("width").mean(numeric_only=True)
+    widest = table.index.max()
+    assert table.loc[widest, "train_error"] <= 0.01
     over = table.loc[16:]
     peak = int(over.test_error.idxmax())
-    assert 16 < peak < 256
-    assert over.test_error.max() - table.loc[256, "test_error"] >= 0.03
+    assert 16 < peak < widest
+    assert over.test_error.max() - table.loc[widest, "test_error"] >= 0.03
     assert over.test_error.max() - table.loc[16:peak, "test_error"].iloc[:-1].min() >= 0.02
     assert abs(over.test_error.max() - 0.54) <= 0.06
-    assert abs(table.loc[256, "test_error"] - 0.455) <= 0.06
+    assert abs(table.loc[widest, "test_error"] - 0.455) <= 0.06
 
 
 # -- measures per checkpoint equal direct computation ---------------------------------------
@@ -291,6 +301,7 @@ def test_mnist1d_rows_per_epoch_and_cnn_option():
     spec = sweeps.get_spec("mnist1d_epochs").replace(
         n_train=200,
         n_test=100,
+        seeds=(0,),
         grid={"width": (4, 8), "epoch": (0, 1, 3)},
         model_kwargs={"architecture": "cnn", "measures": ("weights",), "batch_size": 50},
     )

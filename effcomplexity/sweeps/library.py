@@ -393,7 +393,9 @@ _GROKKING = (
     "Small Algorithmic Datasets. 2022; Z. Liu, E. J. Michaud, M. Tegmark. Omnigrok. ICLR 2023."
 )
 _MNIST1D_WIDTHS = (2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 47, 61, 80, 104, 135, 177, 230, 300)
-_MNIST1D_QUICK_WIDTHS = (4, 8, 16, 32, 64, 128, 256)
+# Nine widths, two of them (47, 61) at the published peak; three seeds at either size.
+_MNIST1D_QUICK_WIDTHS = (4, 8, 12, 16, 27, 47, 61, 128, 256)
+_MNIST1D_SEEDS = (0, 1, 2)
 # The quick sweep trains 200 epochs and measures on fewer probes and eigenvalues.
 _NETWORK_QUICK_OPTIONS = {"sharpness_samples": 3, "hessian_k": 5}
 
@@ -406,6 +408,7 @@ _add(
         n_train=4000,
         n_test=12000,
         label_noise=0.15,
+        seeds=_MNIST1D_SEEDS,
         order=("epoch", "width"),
         quick={
             "n_test": 2000,
@@ -414,7 +417,10 @@ _add(
         },
         description=(
             "Model-wise deep double descent: MLP 40-w-w-10 on MNIST-1D with 15% label "
-            "noise, SGD (lr 0.01, momentum 0.9, batch 100), every network measure at the end."
+            "noise, SGD (lr 0.01, momentum 0.9, batch 100), every network measure at the end; "
+            "the published 19 widths and 500 epochs (Greydanus's notebook, one unseeded run) "
+            "with 3 seeds. Quick: 9 of the widths' range (47 and 61 at the published peak), "
+            "200 epochs, 2,000 test points."
         ),
         reference=_GREYDANUS,
     )
@@ -429,15 +435,17 @@ _add(
         n_train=4000,
         n_test=12000,
         label_noise=0.15,
+        seeds=_MNIST1D_SEEDS,
         order=("epoch", "width"),
         quick={
             "n_test": 2000,
-            "grid": {"width": (16, 64, 256), "epoch": (0, 5, 25, 50, 100, 200)},
+            "grid": {"width": (16, 47, 128), "epoch": (0, 5, 25, 50, 100, 200)},
             "model_kwargs": _NETWORK_QUICK_OPTIONS,
         },
         description=(
             "Epoch-wise curves of the MNIST-1D width sweep: every network measure at "
-            "log-spaced epochs, width and epoch as axes of one table."
+            "log-spaced epochs, width and epoch as axes of one table, 3 seeds. Quick: widths "
+            "16, 47 (the published peak) and 128, 200 epochs, 2,000 test points."
         ),
         reference=_GREYDANUS,
     )
@@ -452,20 +460,33 @@ _add(
 # say "diverged". With weight decay 16 train accuracy reaches 99% by step 100,
 # test accuracy passes 90% near step 600, the preconditioned sharpness stays
 # below an eighth of that threshold and the tracker follows the network
-# (relative gap under 4%) through grokking: the quick run uses it. Without
-# weight decay test accuracy stays below 30% for 3,000 steps.
-_GROK_QUICK_STEPS = (0, 10, 25, 50, 100, 200, 300, 400, 500, 600, 800, 1000)
+# (relative gap under 4%) through grokking. Without weight decay test accuracy
+# stays below 30% for 3,000 steps.
+# The quick run scales the task to fit the quick budget with 3 seeds and 10 probes:
+# modulus 47 (663 training pairs at 30%, against 1,882 at 97 and 20%; at 20% of
+# the 47^2 pairs test accuracy is still below 25% at step 1,000), 800 steps (test
+# accuracy passes 90% near step 500), the tracker on 100 test pairs, and only the
+# weight measures and the LLC per step (no Hessian or sharpness).
+_GROK_QUICK_STEPS = (0, 10, 25, 50, 100, 150, 200, 300, 400, 500, 600, 800)
 _GROK_STEPS = (0, 10, 25, 50, 100, 200, 500, 1000, 2000, 3000, 5000, 10000)
-_GROK_OPTIONS = {"modulus": 97, "width": 256, "lr": 2e-3}
+_GROK_OPTIONS = {"modulus": 97, "width": 256, "lr": 2e-3, "n_probes": 10}
 _GROK_QUICK = {
-    "grid": {"weight_decay": (16.0,), "train_fraction": (0.2,), "step": _GROK_QUICK_STEPS},
+    "grid": {"weight_decay": (16.0,), "train_fraction": (0.3,), "step": _GROK_QUICK_STEPS},
+    "seeds": (0, 1, 2),
     "model_kwargs": {
         **_GROK_OPTIONS,
         **_NETWORK_QUICK_OPTIONS,
-        "n_probes": 2,
-        "telescoping_eval": 200,
+        "modulus": 47,
+        "telescoping_eval": 100,
+        "measures": ("weights", "llc"),
     },
 }
+_GROK_SETUP = (
+    "Gromov's two-layer quadratic MLP (no biases, PyTorch's default initialisation) on "
+    "one-hot pairs, squared loss, full-batch AdamW (lr 2e-3): not one of the set-ups of "
+    "Jeffares et al.'s grokking case studies (polynomial regression after Kumar et al., "
+    "MNIST at a large initialisation after Liu et al.), a set-up of its own"
+)
 
 _add(
     SweepSpec(
@@ -482,10 +503,14 @@ _add(
         model_kwargs=_GROK_OPTIONS,
         quick=_GROK_QUICK,
         description=(
-            "Grokking of (a + b) mod 97 by Gromov's quadratic MLP with full-batch AdamW, "
-            "across weight decay and training fraction, telescoping p_train/p_test per step "
-            "(followed through grokking at weight decay 16; where the network trains at the "
-            "edge of stability, as at weight decay 4, rows say diverged)."
+            "Grokking of (a + b) mod 97 by " + _GROK_SETUP + ", across weight decay and "
+            "training fraction, telescoping p_train/p_test (10 probes) per step. Its finding "
+            "at weight decay 16, where the tracker follows the network through grokking: "
+            "p_test rises as the network groks while p_test / p_train falls (where the "
+            "network trains at the edge of stability, as at weight decay 4, rows say "
+            "diverged). Quick: scaled to modulus 47 with 30% of the pairs, weight decay 16, "
+            "800 steps (just past grokking), 3 seeds, the tracker on 100 test pairs, weight "
+            "measures and LLC only."
         ),
         reference=_GROKKING,
     )
@@ -502,8 +527,9 @@ _add(
         model_kwargs=_GROK_OPTIONS,
         quick={**_GROK_QUICK, "grid": {**_GROK_QUICK["grid"], "weight_decay": (0.0,)}},
         description=(
-            "Control of the grokking sweep: the same network and budget without weight "
-            "decay, which fits the training pairs and does not generalise."
+            "Control of the grokking sweep (" + _GROK_SETUP + "): the same network and "
+            "budget without weight decay, which fits the training pairs and does not "
+            "generalise. Quick: scaled as the grokking sweep's quick run."
         ),
         reference=_GROKKING,
     )
