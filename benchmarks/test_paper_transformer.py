@@ -86,8 +86,13 @@ def _table(curve: pd.DataFrame) -> str:
     for row in shown.itertuples(index=False):
         cells = [f"{int(row[0])}"] + [f"{v:.4g}" for v in row[1:]]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Published (Nanda et al. 2023, p = 113, full-batch AdamW):", ""]
-    lines += [f"* {key}: {value}" for key, value in PUBLISHED.items()]
+    return "\n".join(lines)
+
+
+def _published() -> str:
+    """Nanda et al.'s numbers (p = 113, full-batch AdamW), one row each."""
+    lines = ["| quantity | published (Nanda et al. 2023) |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in PUBLISHED.items()]
     return "\n".join(lines)
 
 
@@ -143,6 +148,7 @@ def test_grokking_transformer(full):
     fig = _figure(curve, t_fit, t_grok, title)
     save_figure(fig, NAME, df)
     write_table(NAME, _table(curve))
+    write_table(f"{NAME}_published", _published())
     write_table(f"{NAME}_verdicts", _verdicts(df))
     if cost["measures_s"]:  # the sweep ran here, not read back from an earlier run
         n_rows = len(curve)
