@@ -73,6 +73,7 @@ def test_builtin_families_are_registered():
         "boosting",
         "forest",
         "grokking",
+        "mlp_width",
         "mnist1d",
         "rff",
         "rff_pca",

@@ -6,7 +6,15 @@ and extra columns, implement :meth:`SweepFamily.run`, call
 :func:`register_family` at import, and import the module below.
 """
 
-from . import boosting, forest, grokking, mnist1d, rff, ridgeless  # noqa: F401  (importing registers)
+from . import (  # noqa: F401  (importing registers)
+    boosting,
+    forest,
+    grokking,
+    mlp_width,
+    mnist1d,
+    rff,
+    ridgeless,
+)
 from ._base import (
     Axis,
     SweepFamily,
