@@ -510,11 +510,11 @@ _add(
 
 # Jeffares et al.'s appendix width sweep: a one-hidden-layer ReLU network on MNIST 3 vs 5
 # with 20% of the training labels flipped, squared loss, the telescoping tracker on. Their
-# sizes, widths and optimiser are not reachable here (the code was never published), so
+# sizes, widths and optimiser are not available (their code is not public), so
 # the set-up is chosen for the tracker: on the bundled subset, plain SGD at lr 0.1 (batch
 # 100, n = 500) leaves the tracker (relative gap 0.13 after 5 epochs at w = 16) and at lr
-# 0.05 still does (0.19 at w = 8 by epoch 24), while SGD with lr 0.01 and momentum 0.9
-# (which the tracker follows exactly) interpolates n = 200 noisy labels by epoch 200 at
+# 0.05 still does (0.17 at w = 8 by epoch 10), while SGD with lr 0.01 and momentum 0.9
+# (whose momentum the tracker carries exactly) interpolates 200 noisy labels by epoch 200 at
 # w = 8 with the gap at 0.055 (0.027 at w = 32); at n = 500 the same optimiser needs about
 # 175 epochs and the gap passes 0.1 first (0.15 at w = 32). So n_train = 200.
 _TELESCOPING_REFERENCE = (
