@@ -14,8 +14,8 @@ reads from:
 * the widths cross the interpolation threshold (the largest widths reach
   zero training error by the last epoch);
 * the tracker follows the network (relative gap at most
-  ``TRACKING_TOLERANCE``) at every recorded epoch before the last, and at
-  the last in at least two seeds of every width, so every width has
+  ``TRACKING_TOLERANCE``) in at least 90% of the trained rows, and in at
+  least two seeds of every width at every recorded epoch, so every width has
   ``p_train`` and ``p_test`` with their probe standard errors. A row whose
   gap passed the tolerance says ``telescoping="diverged"``; the figure and
   the tables average ``p`` over the tracked rows and say how many there are,
@@ -182,9 +182,10 @@ def _figure(means: pd.DataFrame, seeds: str, epochs: int, n_train: int, n_test: 
     ax.axhline(_nn_measures.TRACKING_TOLERANCE, color="C3", linestyle="--", linewidth=1)
     ax.annotate(
         "tolerance: p reported below it",
-        (widths[0], _nn_measures.TRACKING_TOLERANCE),
+        (widths[-1], _nn_measures.TRACKING_TOLERANCE),
         textcoords="offset points",
-        xytext=(2, -11),
+        xytext=(0, 4),
+        ha="right",
         fontsize=8,
         color="C3",
     )
@@ -264,12 +265,14 @@ def test_telescoping_width(full):
     # The widths cross the interpolation threshold: the largest fit every training label.
     assert means["train_error"].iloc[-1] == 0, means[["width", "train_error"]]
     assert (means["train_error"] > 0).any(), "no width stays below the interpolation threshold"
-    # The tracker follows every network before the last epoch, and at the last epoch at
-    # least two seeds of every width, so every width has p_train and p_test.
-    before = df[df["epoch"] < epochs]
-    assert (before["telescoping"] == "probe").all(), before.loc[before["telescoping"] != "probe"]
-    assert (means["n_tracked"] >= 2).all(), means[["width", "n_tracked", "max_gap"]]
-    tracked = _tracked(df[df["epoch"] > 0])
+    # The tracker follows at least 90% of the trained networks, and at least two seeds of
+    # every width at every recorded epoch, so every width has p_train and p_test throughout.
+    trained = df[df["epoch"] > 0]
+    tracked = _tracked(trained)
+    assert len(tracked) >= 0.9 * len(trained), trained.loc[trained["telescoping"] != "probe"]
+    per_point = tracked.groupby(["width", "epoch"]).size()
+    points = trained.groupby(["width", "epoch"]).size()
+    assert (per_point.reindex(points.index).fillna(0) >= 2).all(), per_point
     assert (tracked["telescoping_gap"] <= _nn_measures.TRACKING_TOLERANCE).all()
     assert tracked[["p_train", "p_test", "p_train_se", "p_test_se"]].notna().all().all()
     assert spec.resolved_model_kwargs()["n_probes"] >= 10 and df["seed"].nunique() >= 3
