@@ -193,6 +193,20 @@ def check_n_probes(opts: Mapping, where: str) -> None:
         raise ValueError(f"n_probes must be an integer >= 2 in {where}, got {opts['n_probes']!r}.")
 
 
+def check_betas(opts: Mapping, where: str) -> None:
+    """``opts["betas"]`` is a pair of Adam coefficients in [0, 1)."""
+    betas = opts["betas"]
+    if len(tuple(betas)) != 2 or not all(0 <= b < 1 for b in betas):
+        raise ValueError(f"betas must be two numbers in [0, 1) in {where}, got {betas!r}.")
+
+
+def check_train_fractions(spec, where: str) -> None:
+    """Every ``train_fraction`` of the grid lies in (0, 1)."""
+    bad = [f for f in spec.grid["train_fraction"] if not 0 < f < 1]
+    if bad:
+        raise ValueError(f"train_fraction values must be in (0, 1) in {where}, got {bad}.")
+
+
 def check_choice(opts: Mapping, name: str, choices: tuple, where: str) -> None:
     """``opts[name]`` is one of ``choices``."""
     if opts[name] not in choices:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ..._validation import is_integer as is_int
 from ._base import Axis, SweepFamily, UnitContext, register_family
-from ._common import check_choice, check_positive, unit_seed
+from ._common import (
+    check_betas,
+    check_choice,
+    check_positive,
+    check_train_fractions,
+    unit_seed,
+)
 from ._nn_measures import measure_columns
 from ._nn_problem import NETWORK_DEFAULTS, Problem, check_network_options
 from ._nn_training import train_and_record
@@ -97,12 +103,8 @@ class GrokkingFamily(SweepFamily):
         for name, minimum in (("modulus", 2), ("width", 1), ("d_model", 1), ("n_heads", 1)):
             if not is_int(opts[name]) or opts[name] < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum} in {where}.")
-        betas = opts["betas"]
-        if len(tuple(betas)) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1) in {where}, got {betas!r}.")
-        bad = [f for f in spec.grid["train_fraction"] if not 0 < f < 1]
-        if bad:
-            raise ValueError(f"train_fraction values must be in (0, 1) in {where}, got {bad}.")
+        check_betas(opts, where)
+        check_train_fractions(spec, where)
         check_network_options(opts, where)
 
     def cost(self, spec, params, points):
