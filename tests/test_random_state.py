@@ -236,6 +236,12 @@ def _pac_bayes(rs):
     return ecnn.pac_bayes_measures(model, X, y, n_samples=2, search_depth=2, random_state=rs)
 
 
+def _measure(rs):
+    model, X, y = _classifier()
+    row = ecnn.measure(model, X, y, measures=["sharpness"], sharpness_samples=2, random_state=rs)
+    return pd.to_numeric(row, errors="coerce").dropna()
+
+
 def _conv_operator_norm(rs):
     with torch.random.fork_rng(devices=[]):  # the layer's own init draws from torch
         conv = torch.nn.Conv1d(1, 2, 3, padding=1, dtype=torch.float64)
@@ -297,6 +303,13 @@ CASES = {
     ),
     "effcomplexity.models.make_grokking_transformer": lambda rs: _weights(
         models.make_grokking_transformer(5, 4, 1, 4, 4, random_state=rs)
+    ),
+    "effcomplexity.models.make_kumar_network": lambda rs: _weights(
+        models.make_kumar_network(4, 3, eps=0.25, random_state=rs)
+    ),
+    "effcomplexity.nn.measure": _measure,
+    "effcomplexity.datasets.quadratic_teacher": lambda rs: _dataset(
+        datasets.quadratic_teacher(n_train=5, n_test=3, dim=4, random_state=rs)
     ),
     "effcomplexity.datasets.digits": lambda rs: _dataset(
         datasets.digits(n_train=20, n_test=10, label_noise=0.2, random_state=rs)

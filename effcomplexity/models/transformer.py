@@ -89,7 +89,7 @@ class GrokkingTransformer(nn.Module):
     >>> from effcomplexity.models import GrokkingTransformer
     >>> model = GrokkingTransformer(8, 7, 16, 2, 32, 3, 1, "relu", False)
     >>> sum(p.numel() for p in model.parameters())
-    2336
+    2384
     """
 
     def __init__(

@@ -246,8 +246,8 @@ def test_monitor_bad_steps_and_columns():
 
 def test_all_leaves_out_a_measure_the_architecture_lacks(caplog):
     X, y, _, _ = _data(n=20)
-    # LayerNorm is not part of a feed-forward chain: weight_measures raises TypeError.
-    model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.ReLU(), nn.Linear(4, 3))
+    # A BatchNorm after the ReLU cannot be folded into a layer: weight_measures raises.
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.BatchNorm1d(4), nn.Linear(4, 3)).eval()
     with pytest.raises(TypeError):
         ecnn.measure(model, X, y, measures=["weights"])
     with caplog.at_level("INFO"):

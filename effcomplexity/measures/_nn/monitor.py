@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..._validation import draw_seed
 from ...sweeps.families._base import ID_COLUMNS, MEASURE_COLUMNS, SIZE_COLUMNS
 from ...sweeps.families._nn_measures import (
     BASE_COLUMNS,
@@ -213,9 +214,8 @@ def _options(sharpness_samples, hessian_k, hessian_z) -> dict:
 
 
 def _seed(random_state) -> int:
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    return _check_int(random_state, "random_state", 0)
+    # The package's one rule: an int is the seed; None follows np.random.seed.
+    return draw_seed(random_state)
 
 
 def _columns(names: Sequence[str]) -> dict[str, str]:
@@ -242,7 +242,7 @@ def measure(
     sharpness_samples: int = NETWORK_DEFAULTS["sharpness_samples"],
     hessian_k: int = NETWORK_DEFAULTS["hessian_k"],
     hessian_z: float = NETWORK_DEFAULTS["hessian_z"],
-    random_state: int | None = 0,
+    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
 ) -> pd.Series:
     r"""Every applicable network measure of a trained classifier, as one tidy row.
 
@@ -289,8 +289,9 @@ def measure(
     sharpness_samples, hessian_k, hessian_z
         Settings of the ``sharpness`` and ``hessian`` measures, as in the
         network sweeps.
-    random_state : int or None, default=0
-        Seed of the measures' random draws (sharpness, Hessian, LLC).
+    random_state : int, RandomState, Generator or None, default=0
+        Seed of the measures' random draws (sharpness, Hessian, LLC); see
+        :ref:`random-state`.
 
     Returns
     -------
